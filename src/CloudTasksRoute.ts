@@ -1,0 +1,242 @@
+/**
+ * The cloud-tasks route: creates a Google Cloud Task that POSTs the payload to
+ * `TASKS_URL_BASE + path` (worker paths to `WORKER_URL_BASE` when set).
+ *
+ * `@google-cloud/tasks` is an optional peer dependency, loaded on the first
+ * dispatch (an {@link ImportError} when absent). One client serves the layer and
+ * is closed with it. With `CLOUD_TASKS_EMULATOR_HOST` the client speaks plaintext
+ * gRPC to an emulator.
+ *
+ * @since 0.1.0
+ */
+import type * as CloudTasks from "@google-cloud/tasks"
+import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { createRequire } from "node:module"
+import { DispatchError, ImportError } from "./Errors.js"
+import { Events } from "./Events.js"
+import { MAX_TASK_BYTES } from "./internal/limits.js"
+import * as Log from "./internal/log.js"
+import type { RouteShape, TaskRequest } from "./Route.js"
+import { TasksConfig } from "./TasksConfig.js"
+
+/**
+ * Options of {@link CloudTasksRoute.layerWith}.
+ *
+ * @since 0.1.0
+ */
+export interface CloudTasksRouteOptions {
+  /**
+   * Extra options for the `CloudTasksClient` constructor (e.g. `keyFilename`,
+   * `credentials`). Ignored keys are passed through unchanged.
+   */
+  readonly clientOptions?: Readonly<Record<string, unknown>> | undefined
+  /**
+   * How many times a transient failure (`UNAVAILABLE`, `DEADLINE_EXCEEDED`) of a
+   * named task's creation is retried; unnamed tasks are never retried, as a retry
+   * could create a duplicate. Default 3.
+   */
+  readonly transientRetries?: number | undefined
+  /** @internal the module to load instead of `@google-cloud/tasks`. */
+  readonly moduleName?: string | undefined
+}
+
+
+/** gRPC status codes the route treats specially. */
+const ALREADY_EXISTS = 6
+const transientCodes = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */])
+
+interface Loaded {
+  readonly client: CloudTasks.v2.CloudTasksClient
+  readonly encodedSize: (task: CloudTasks.protos.google.cloud.tasks.v2.ITask) => number
+}
+
+const grpcCode = (error: unknown): number | undefined => {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === "number" ? code : undefined
+}
+
+const errorText = (error: unknown): string => {
+  const details = (error as { details?: unknown } | null)?.details
+  return typeof details === "string" && details !== "" ? details : String(error)
+}
+
+const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
+  const config = yield* TasksConfig
+  const moduleName = options.moduleName ?? "@google-cloud/tasks"
+  let opened: CloudTasks.v2.CloudTasksClient | undefined
+  yield* Effect.addFinalizer(() => opened === undefined ? Effect.void : Effect.promise(() => opened!.close()))
+
+  const load = Effect.gen(function*() {
+    const require = createRequire(import.meta.url)
+    const module = yield* Effect.try({
+      try: () => {
+        const path = require.resolve(moduleName)
+        return { path, tasks: require(path) as typeof CloudTasks }
+      },
+      catch: (cause) =>
+        new ImportError({
+          message:
+            `The cloud-tasks route needs ${moduleName}, which could not be loaded. Install it with: npm install ${moduleName}`,
+          module: moduleName,
+          cause
+        })
+    })
+    const client = yield* Effect.try(() => {
+      const emulator = Option.map(config.emulatorHost, ({ host, port }) => {
+        const gax = createRequire(module.path)("google-gax") as typeof import("google-gax")
+        return { servicePath: host, port, sslCreds: gax.grpc.credentials.createInsecure() }
+      })
+      return new module.tasks.CloudTasksClient({ ...options.clientOptions, ...Option.getOrUndefined(emulator) })
+    })
+    opened = client
+    const Task = module.tasks.protos.google.cloud.tasks.v2.Task
+    return { client, encodedSize: (task) => Task.encode(task).finish().length } satisfies Loaded
+  })
+  const loaded = yield* Effect.cached(load)
+  const transientRetries = options.transientRetries ?? 3
+  const auth = config.auth
+  const queue = Option.getOrUndefined(config.queue)
+
+  const dispatch: RouteShape["dispatch"] = Effect.fn("CloudTasksRoute.dispatch")(function*(request: TaskRequest) {
+    const fields = { path: request.path, route: "cloud-tasks" }
+    const fail = (reason: DispatchError["reason"], message: string, extra: { grpcStatus?: number; cause?: unknown } = {}) =>
+      new DispatchError({ message, path: request.path, route: "cloud-tasks", reason, ...extra })
+
+    const { client, encodedSize } = yield* loaded.pipe(
+      Effect.tapError((error) =>
+        error._tag === "ImportError"
+          ? Log.error(Events.cloudTasksUnavailable, error.message, fields)
+          : Log.error(Events.cloudTasksClientFailed, `Could not create the CloudTasksClient: ${error.message}`, fields)
+      ),
+      Effect.catchTag("UnknownException", (error) =>
+        fail("cloud_client_failed", `Could not create the CloudTasksClient: ${error.message}`, { cause: error.error }))
+    )
+    if (queue === undefined) {
+      const message = "GOOGLE_CLOUD_PROJECT, TASKS_LOCATION and TASKS_QUEUE are required for Cloud Tasks"
+      yield* Log.error(Events.configMissing, message, fields)
+      return yield* fail("create_task_failed", message)
+    }
+    const parent = client.queuePath(queue.project, queue.location, queue.queue)
+
+    const useWorker = config.workerPaths.has(request.path) && Option.isSome(config.workerUrlBase)
+    const base = useWorker ? config.workerUrlBase : config.urlBase
+    if (Option.isNone(base)) {
+      const message = "TASKS_URL_BASE is required for Cloud Tasks"
+      yield* Log.error(Events.baseUrlMissing, message, fields)
+      return yield* fail("create_task_failed", message)
+    }
+    const url = base.value + request.path
+    yield* Log.info(
+      useWorker ? Events.usingWorkerUrl : Events.usingTasksUrl,
+      `Cloud Task will POST to ${useWorker ? "WORKER_URL_BASE" : "TASKS_URL_BASE"}`,
+      { ...fields, url }
+    )
+    yield* Option.isSome(auth)
+      ? Log.info(Events.tasksAuthSet, "TASKS_AUTH is set; sending it as X-Tasks-Auth", fields)
+      : Log.warn(Events.tasksAuthMissing, "TASKS_AUTH is not set; relying on the OIDC token", fields)
+
+    const headers: Record<string, string> = { ...request.headers, "Content-Type": "application/json" }
+    const task: CloudTasks.protos.google.cloud.tasks.v2.ITask = {
+      httpRequest: {
+        httpMethod: "POST",
+        url,
+        headers,
+        body: Buffer.from(request.body),
+        ...Option.match(config.serviceAccountEmail, {
+          onNone: () => ({}),
+          onSome: (serviceAccountEmail) => ({
+            oidcToken: { serviceAccountEmail, audience: Option.getOrElse(config.oidcAudience, () => url) }
+          })
+        })
+      },
+      ...Option.match(request.taskId, { onNone: () => ({}), onSome: (id) => ({ name: `${parent}/tasks/${id}` }) }),
+      ...Option.match(request.dispatchDeadline, {
+        onNone: () => ({}),
+        onSome: (deadline) => ({ dispatchDeadline: { seconds: Math.ceil(Duration.toSeconds(deadline)) } })
+      }),
+      ...Option.match(request.scheduleTime, {
+        onNone: () => ({}),
+        onSome: (at) => ({
+          scheduleTime: { seconds: Math.floor(at.getTime() / 1000), nanos: (at.getTime() % 1000) * 1_000_000 }
+        })
+      })
+    }
+    // The stored task also holds a name, times and the User-Agent header the service adds.
+    const size = encodedSize({
+      ...task,
+      name: task.name ?? `${parent}/tasks/${"0".repeat(20)}`,
+      httpRequest: { ...task.httpRequest, headers: { ...headers, "User-Agent": "Google-Cloud-Tasks" } }
+    }) + 64
+    if (size > MAX_TASK_BYTES) {
+      const message = `The task for ${request.path} would be ${size} bytes; Cloud Tasks accepts at most ${MAX_TASK_BYTES}`
+      yield* Log.error(Events.taskBuildFailed, message, fields)
+      return yield* fail("payload_too_large", message)
+    }
+
+    yield* Log.info(Events.creatingTask, "Creating Cloud Task", { ...fields, queue: parent })
+    // The secret goes on the wire here and nowhere else.
+    const withSecret = Option.match(auth, {
+      onNone: () => task,
+      onSome: (secret) => ({
+        ...task,
+        httpRequest: { ...task.httpRequest, headers: { ...headers, "X-Tasks-Auth": Redacted.value(secret) } }
+      })
+    })
+    const [created] = yield* Effect.tryPromise({
+      try: () => client.createTask({ parent, task: withSecret }),
+      catch: (cause) => cause
+    }).pipe(
+      Effect.tapError((cause) =>
+        Log.warn(Events.cloudRetrying, `Transient Cloud Tasks failure; retrying: ${errorText(cause)}`, fields).pipe(
+          Effect.when(() => Option.isSome(request.taskId) && transientCodes.has(grpcCode(cause) ?? -1))
+        )
+      ),
+      Effect.retry({
+        schedule: Schedule.exponential("100 millis").pipe(Schedule.jittered),
+        times: transientRetries,
+        while: (cause) => Option.isSome(request.taskId) && transientCodes.has(grpcCode(cause) ?? -1)
+      }),
+      Effect.catchAll((cause) => {
+        const grpcStatus = grpcCode(cause)
+        const exists = grpcStatus === ALREADY_EXISTS
+        const message = exists
+          ? `A task named ${Option.getOrElse(request.taskId, () => "")} already exists or ran recently`
+          : `Cloud Tasks refused the task for ${request.path}: ${errorText(cause)}`
+        return Log.error(Events.createTaskFailed, message, {
+          ...fields,
+          ...(grpcStatus === undefined ? {} : { status: grpcStatus })
+        }).pipe(
+          Effect.zipRight(fail(exists ? "already_exists" : "create_task_failed", message, {
+            ...(grpcStatus === undefined ? {} : { grpcStatus }),
+            cause
+          }))
+        )
+      })
+    )
+    const name = created.name ?? ""
+    yield* Log.info(Events.cloudEnqueued, "Cloud Task enqueued", { ...fields, name })
+    return { name, route: "cloud-tasks" as const }
+  })
+  return CloudTasksRoute.of({ dispatch })
+})
+
+/**
+ * The cloud-tasks route, as a service.
+ *
+ * @since 0.1.0
+ */
+export class CloudTasksRoute extends Context.Tag("effect-http-tasks/CloudTasksRoute")<CloudTasksRoute, RouteShape>() {
+  /**
+   * The cloud-tasks route with explicit options.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerWith = (options: CloudTasksRouteOptions = {}): Layer.Layer<CloudTasksRoute, never, TasksConfig> =>
+    Layer.scoped(this, make(options))
+  /**
+   * The cloud-tasks route with default client options.
+   *
+   * @since 0.1.0
+   */
+  static readonly layer: Layer.Layer<CloudTasksRoute, never, TasksConfig> = CloudTasksRoute.layerWith()
+}

@@ -1,0 +1,91 @@
+/**
+ * The three typed errors of `enqueueHttpTask`.
+ *
+ * Each is a tagged class: `_tag` is its name, `message` is for people, and the
+ * other fields are for programs.
+ *
+ * @since 0.1.0
+ */
+import { Data } from "effect"
+
+/**
+ * `@google-cloud/tasks` could not be loaded. It is an optional peer dependency,
+ * imported lazily by the cloud-tasks route only; the message says how to install it.
+ *
+ * @since 0.1.0
+ */
+export class ImportError extends Data.TaggedError("ImportError")<{
+  readonly message: string
+  /** The module that could not be loaded. */
+  readonly module: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * Missing or invalid configuration. `variables` names every offending variable
+ * (not only the first), and `message` explains each problem.
+ *
+ * @since 0.1.0
+ */
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly message: string
+  /** The offending variables, e.g. `["TASKS_QUEUE", "TASKS_AUTH"]`. */
+  readonly variables: ReadonlyArray<string>
+}> {}
+
+/**
+ * Where a task was headed. `"local"` runs in-process, `"worker"` and `"loopback"`
+ * POST to a development server, `"cloud-tasks"` creates a Cloud Task, `"dry-run"`
+ * does nothing.
+ *
+ * @since 0.1.0
+ */
+export type Route = "dry-run" | "cloud-tasks" | "loopback" | "worker" | "local"
+
+/**
+ * Why a task could not be dispatched, for programs to branch on.
+ *
+ * - `invalid_path`, `invalid_payload`, `payload_too_large`, `invalid_options`:
+ *   rejected before anything left the process.
+ * - `no_handler`: the local route has no handler registered for the path.
+ * - `timeout`, `http_error`, `unreachable`: the worker or loopback POST missed its
+ *   deadline, answered a non-2xx status (see `status`), or could not be reached.
+ * - `cloud_client_failed`: the Cloud Tasks client could not be created.
+ * - `already_exists`: a task with this `taskId` exists or ran recently; a caller may
+ *   treat it as done.
+ * - `create_task_failed`: Cloud Tasks refused the task (see `grpcStatus`).
+ *
+ * @since 0.1.0
+ */
+export type DispatchReason =
+  | "invalid_path"
+  | "invalid_payload"
+  | "payload_too_large"
+  | "invalid_options"
+  | "no_handler"
+  | "timeout"
+  | "http_error"
+  | "unreachable"
+  | "cloud_client_failed"
+  | "already_exists"
+  | "create_task_failed"
+
+/**
+ * The task could not be dispatched. Nothing was dispatched unless `reason` says the
+ * remote side refused it.
+ *
+ * @since 0.1.0
+ */
+export class DispatchError extends Data.TaggedError("DispatchError")<{
+  readonly message: string
+  /** The task path given to `enqueueHttpTask`. */
+  readonly path: string
+  /** The route that was chosen (validation errors report the route that would have run). */
+  readonly route: Route
+  readonly reason: DispatchReason
+  /** The HTTP status answered by a worker or loopback endpoint. */
+  readonly status?: number
+  /** The gRPC status code returned by Cloud Tasks (e.g. 6 for ALREADY_EXISTS). */
+  readonly grpcStatus?: number
+  readonly cause?: unknown
+}> {}

@@ -1,0 +1,67 @@
+/**
+ * The structured log events of `enqueueHttpTask`.
+ *
+ * Every step logs one entry through effect's logger, annotated with
+ * `event=<name>` and `path=<path>` (and `route`, `reason`, `name` or `status`
+ * where they apply). Filter or assert on these names, never on messages.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Every event name, keyed by a short identifier.
+ *
+ * @since 0.1.0
+ */
+export const Events = {
+  // dispatch
+  start: "tasks.enqueue_http_task.start",
+  invalidRequest: "tasks.enqueue_http_task.invalid_request",
+  dryRun: "tasks.dry_run",
+  usingLocalDispatch: "tasks.enqueue_http_task.using_local_dispatch",
+  usingCloudTasks: "tasks.enqueue_http_task.using_cloud_tasks",
+  // cloud tasks
+  cloudEnabled: "tasks.cloud.enabled",
+  cloudDisabled: "tasks.cloud.disabled",
+  usingWorkerUrl: "tasks.enqueue_http_task.using_worker_url",
+  usingTasksUrl: "tasks.enqueue_http_task.using_tasks_url",
+  tasksAuthMissing: "tasks.enqueue_http_task.tasks_auth_missing",
+  tasksAuthSet: "tasks.enqueue_http_task.tasks_auth_set",
+  creatingTask: "tasks.enqueue_http_task.creating_task",
+  cloudEnqueued: "tasks.cloud.enqueued",
+  cloudRetrying: "tasks.cloud.retrying",
+  // local dispatch
+  usingLoopback: "tasks.dev.using_loopback",
+  loopbackSuccess: "tasks.dev.loopback_success",
+  loopbackError: "tasks.dev.loopback_error",
+  checkingWorkerConfig: "tasks.dev.checking_worker_config",
+  workerConfigValid: "tasks.dev.worker_config_valid",
+  workerConfigInvalid: "tasks.dev.worker_config_invalid",
+  usingWorkerServer: "tasks.dev.using_worker_server",
+  workerSuccess: "tasks.dev.worker_success",
+  workerTimeout: "tasks.dev.worker_timeout",
+  workerError: "tasks.dev.worker_error",
+  workerException: "tasks.dev.worker_exception",
+  scheduleIgnored: "tasks.dev.schedule_ignored",
+  dispatch: "tasks.dev.dispatch",
+  handlerMissing: "tasks.dev.handler_missing",
+  taskSucceeded: "tasks.dev.task_succeeded",
+  taskFailed: "tasks.dev.task_failed",
+  taskInterrupted: "tasks.dev.task_interrupted",
+  // errors
+  cloudTasksUnavailable: "tasks.enqueue_http_task.cloud_tasks_unavailable",
+  cloudTasksClientFailed: "tasks.enqueue_http_task.cloud_tasks_client_failed",
+  configMissing: "tasks.enqueue_http_task.config_missing",
+  queuePathFailed: "tasks.enqueue_http_task.queue_path_failed",
+  baseUrlMissing: "tasks.enqueue_http_task.base_url_missing",
+  httpRequestBuildFailed: "tasks.enqueue_http_task.http_request_build_failed",
+  taskBuildFailed: "tasks.enqueue_http_task.task_build_failed",
+  createTaskFailed: "tasks.enqueue_http_task.create_task_failed"
+} as const
+
+/**
+ * The name of one event, e.g. `"tasks.dry_run"`.
+ *
+ * @since 0.1.0
+ */
+export type EventName = (typeof Events)[keyof typeof Events]

@@ -1,0 +1,110 @@
+/**
+ * The local route: runs the registered handler in-process on its own supervised
+ * fiber and returns at once, as a queue would. Handler failures are logged, not
+ * raised to the enqueuer.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Duration, Effect, FiberSet, Layer, Option } from "effect"
+import { DispatchError } from "./Errors.js"
+import { Events } from "./Events.js"
+import * as Log from "./internal/log.js"
+import type { RouteShape } from "./Route.js"
+import { TaskHandlers } from "./TaskHandlers.js"
+
+/**
+ * The local route's service: `dispatch`, and `drain` to wait for the handlers.
+ *
+ * @since 0.1.0
+ */
+export interface LocalRouteShape extends RouteShape {
+  /** Waits until every handler started so far has finished. */
+  readonly drain: Effect.Effect<void>
+}
+
+/**
+ * Options of {@link LocalRoute.layerWith}.
+ *
+ * @since 0.1.0
+ */
+export interface LocalRouteOptions {
+  /**
+   * How long closing the layer waits for in-flight handlers before it interrupts
+   * them (each interruption is logged as `tasks.dev.task_interrupted`). Default 10 seconds.
+   */
+  readonly gracePeriod?: Duration.DurationInput | undefined
+}
+
+
+const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
+  const { handlers } = yield* TaskHandlers
+  const gracePeriod = Duration.decode(options.gracePeriod ?? Duration.seconds(10))
+  const fibers = yield* FiberSet.make<unknown, never>()
+  // Runs before the FiberSet's own finalizer, which interrupts what is left.
+  yield* Effect.addFinalizer(() =>
+    FiberSet.awaitEmpty(fibers).pipe(
+      Effect.timeoutOption(gracePeriod),
+      Effect.flatMap(Option.match({
+        onSome: () => Effect.void,
+        onNone: () =>
+          Effect.flatMap(FiberSet.size(fibers), (size) =>
+            Log.warn(
+              Events.taskInterrupted,
+              `Closing: ${size} in-process task(s) still running after ${Duration.format(gracePeriod)}; interrupting`,
+              { count: size }
+            ))
+      }))
+    )
+  )
+
+  const dispatch: LocalRouteShape["dispatch"] = Effect.fn("LocalRoute.dispatch")(function*(request) {
+    const handler = handlers.get(request.path)
+    if (handler === undefined) {
+      const message = `No in-process handler is registered for ${request.path}`
+      yield* Log.error(Events.handlerMissing, message, { path: request.path, route: "local" })
+      return yield* new DispatchError({ message, path: request.path, route: "local", reason: "no_handler" })
+    }
+    const now = yield* Clock.currentTimeMillis
+    const wait = Option.match(request.scheduleTime, {
+      onNone: () => Effect.void,
+      onSome: (at) => Effect.sleep(Math.max(0, at.getTime() - now))
+    })
+    const fields = { path: request.path, route: "local" }
+    yield* wait.pipe(
+      Effect.andThen(Effect.suspend(() => handler(JSON.parse(request.body)))),
+      Effect.withSpan("LocalRoute.handle", { attributes: { "tasks.path": request.path } }),
+      Effect.matchCauseEffect({
+        onSuccess: () => Log.info(Events.taskSucceeded, "In-process task succeeded", fields),
+        onFailure: (cause) =>
+          Log.error(Events.taskFailed, "In-process task failed", fields, cause)
+      }),
+      Effect.onInterrupt(() => Log.warn(Events.taskInterrupted, "In-process task interrupted", fields)),
+      FiberSet.run(fibers)
+    )
+    yield* Log.info(Events.dispatch, "Task dispatched to an in-process handler", fields)
+    return { name: "local-direct-dispatch", route: "local" as const }
+  })
+
+  return LocalRoute.of({ dispatch, drain: FiberSet.awaitEmpty(fibers) })
+})
+
+/**
+ * The local route, as a service.
+ *
+ * @since 0.1.0
+ */
+export class LocalRoute extends Context.Tag("effect-http-tasks/LocalRoute")<LocalRoute, LocalRouteShape>() {
+  /**
+   * The local route with explicit options.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerWith = (options: LocalRouteOptions = {}): Layer.Layer<LocalRoute, never, TaskHandlers> =>
+    Layer.scoped(this, make(options))
+  /**
+   * The local route with a 10 second grace period on close.
+   *
+   * @since 0.1.0
+   */
+  static readonly layer: Layer.Layer<LocalRoute, never, TaskHandlers> = LocalRoute.layerWith()
+}

@@ -1,0 +1,51 @@
+/**
+ * The loopback route: in dev/test with `TASKS_FORCE_HTTP_LOOPBACK`, POSTs every task to
+ * `TASKS_URL_BASE`, as Cloud Tasks would, and reports the answer to the caller.
+ *
+ * @since 0.1.0
+ */
+import { FetchHttpClient, HttpClient } from "@effect/platform"
+import { Context, Layer } from "effect"
+import { Events } from "./Events.js"
+import { makeHttpRoute } from "./internal/httpRoute.js"
+import type { RouteShape } from "./Route.js"
+import type { TasksConfig } from "./TasksConfig.js"
+
+/**
+ * The loopback route, as a service.
+ *
+ * @since 0.1.0
+ */
+export class LoopbackRoute extends Context.Tag("effect-http-tasks/LoopbackRoute")<LoopbackRoute, RouteShape>() {
+  /**
+   * The loopback route over a given `HttpClient`.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerWithoutHttpClient: Layer.Layer<LoopbackRoute, never, TasksConfig | HttpClient.HttpClient> =
+    Layer.effect(
+      this,
+      makeHttpRoute({
+        route: "loopback",
+        spanName: "LoopbackRoute.dispatch",
+        variable: "TASKS_URL_BASE",
+        baseUrl: (config) => config.urlBase,
+        namePrefix: "local-loopback",
+        events: {
+          success: Events.loopbackSuccess,
+          timeout: Events.loopbackError,
+          httpError: Events.loopbackError,
+          unreachable: Events.loopbackError
+        }
+      })
+    )
+  /**
+   * The loopback route over the platform's fetch client.
+   *
+   * @since 0.1.0
+   */
+  static readonly layer: Layer.Layer<LoopbackRoute, never, TasksConfig> = Layer.provide(
+    LoopbackRoute.layerWithoutHttpClient,
+    FetchHttpClient.layer
+  )
+}

@@ -1,0 +1,76 @@
+/**
+ * What every route receives and returns. A route is a service with one
+ * `dispatch` function; `TasksClient` validates the call, picks the route from
+ * configuration and hands it a {@link TaskRequest}.
+ *
+ * @since 0.1.0
+ */
+import type { DateTime, Duration, Effect, Option } from "effect"
+import type { DispatchError, ImportError, Route } from "./Errors.js"
+
+export type { Route } from "./Errors.js"
+
+/**
+ * What `enqueueHttpTask` returns: the task's name and the route it took.
+ *
+ * @since 0.1.0
+ */
+export interface TaskInfo {
+  readonly name: string
+  readonly route: Route
+}
+
+/**
+ * Per-call options of `enqueueHttpTask`.
+ *
+ * @since 0.1.0
+ */
+export interface EnqueueOptions {
+  /**
+   * How long the task's HTTP request may take, 15 seconds to 30 minutes.
+   * Overrides the per-path default (30 minutes for the seed's three task paths,
+   * otherwise the route's default of 10 minutes).
+   */
+  readonly dispatchDeadline?: Duration.DurationInput | undefined
+  /**
+   * The Cloud Tasks task ID (letters, digits, `-`, `_`; 1 to 500 characters).
+   * A second task with the same ID within about an hour fails with
+   * `reason: "already_exists"`. See `taskIdFromKey` for deriving one.
+   */
+  readonly taskId?: string | undefined
+  /** When the task should run, at most 30 days ahead. Not with `delay`. */
+  readonly scheduleTime?: Date | DateTime.DateTime | undefined
+  /** How long from now the task should run. Not with `scheduleTime`. */
+  readonly delay?: Duration.DurationInput | undefined
+  /**
+   * Extra HTTP headers for the task's request. `Host`, `Content-Length`,
+   * `Content-Type`, `X-Tasks-Auth`, `Authorization`, `X-Google-*` and
+   * `X-AppEngine-*` are reserved.
+   */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * A validated task, as a route receives it.
+ *
+ * @since 0.1.0
+ */
+export interface TaskRequest {
+  readonly path: string
+  /** The payload encoded as JSON. */
+  readonly body: string
+  /** The dispatch deadline; `None` leaves the route's default. */
+  readonly dispatchDeadline: Option.Option<Duration.Duration>
+  readonly scheduleTime: Option.Option<Date>
+  readonly taskId: Option.Option<string>
+  readonly headers: Readonly<Record<string, string>>
+}
+
+/**
+ * The service shape every route implements.
+ *
+ * @since 0.1.0
+ */
+export interface RouteShape {
+  readonly dispatch: (request: TaskRequest) => Effect.Effect<TaskInfo, DispatchError | ImportError>
+}

@@ -1,0 +1,180 @@
+/**
+ * `enqueueHttpTask`: the one way an application dispatches a background HTTP task.
+ *
+ * The call validates the path, the payload and the options, picks a route from
+ * configuration (never from the caller) and hands the task to that route's
+ * service. Each route is its own layer, so a test can replace any of them.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Effect, Layer } from "effect"
+import { CloudTasksRoute } from "./CloudTasksRoute.js"
+import { DryRunRoute } from "./DryRunRoute.js"
+import { type ConfigError, DispatchError, type ImportError } from "./Errors.js"
+import { Events } from "./Events.js"
+import * as Log from "./internal/log.js"
+import { makeTaskRequest } from "./internal/request.js"
+import { decideRoute } from "./internal/routing.js"
+import { LocalRoute } from "./LocalRoute.js"
+import { LoopbackRoute } from "./LoopbackRoute.js"
+import type { EnqueueOptions, TaskInfo } from "./Route.js"
+import type { TaskHandlers } from "./TaskHandlers.js"
+import { TasksConfig, type TasksConfigInput } from "./TasksConfig.js"
+import { WorkerRoute } from "./WorkerRoute.js"
+
+/**
+ * The service behind {@link enqueueHttpTask}.
+ *
+ * @since 0.1.0
+ */
+export interface TasksClientShape {
+  /** See {@link enqueueHttpTask}. */
+  readonly enqueueHttpTask: (
+    path: string,
+    payload: unknown,
+    options?: EnqueueOptions
+  ) => Effect.Effect<TaskInfo, ImportError | ConfigError | DispatchError>
+  /** Waits until every in-process task started so far has finished. */
+  readonly drain: Effect.Effect<void>
+}
+
+/**
+ * Every route service that {@link TasksClient.layerWithoutRoutes} needs.
+ *
+ * @since 0.1.0
+ */
+export type Routes = DryRunRoute | LocalRoute | WorkerRoute | LoopbackRoute | CloudTasksRoute
+
+const make = Effect.gen(function*() {
+  const config = yield* TasksConfig
+  const routes = {
+    "dry-run": yield* DryRunRoute,
+    "cloud-tasks": yield* CloudTasksRoute,
+    loopback: yield* LoopbackRoute,
+    worker: yield* WorkerRoute,
+    local: yield* LocalRoute
+  }
+  const devReason = config.appEnv === "test" ? "test_env" : "dev_env"
+
+  const enqueue = Effect.fn("TasksClient.enqueueHttpTask")(
+    function*(path: string, payload: unknown, options?: EnqueueOptions) {
+      yield* Log.info(Events.start, "Enqueueing task", { path })
+      const decision = decideRoute(config, path)
+      yield* Effect.annotateCurrentSpan({ "tasks.path": path, "tasks.route": decision.route })
+      const request = makeTaskRequest(path, payload, options, yield* Clock.currentTimeMillis)
+      if (request._tag === "Left") {
+        const { message, reason } = request.left
+        yield* Log.error(Events.invalidRequest, message, { path, reason })
+        return yield* new DispatchError({ message, path, route: decision.route, reason })
+      }
+      const task = request.right
+      switch (decision.route) {
+        case "dry-run":
+          return yield* routes["dry-run"].dispatch(task)
+        case "cloud-tasks":
+          yield* Log.info(Events.cloudEnabled, "Cloud Tasks enabled", { path })
+          yield* Log.info(Events.usingCloudTasks, "Using Cloud Tasks", { path })
+          return yield* routes["cloud-tasks"].dispatch(task)
+      }
+      yield* Log.info(Events.cloudDisabled, "Cloud Tasks disabled", { path, reason: devReason })
+      yield* Log.info(Events.usingLocalDispatch, "Using local dispatch", { path })
+      if (decision.route === "loopback") {
+        yield* Log.info(Events.usingLoopback, "Posting to TASKS_URL_BASE (HTTP loopback)", { path })
+        return yield* routes.loopback.dispatch(task)
+      }
+      yield* Log.info(Events.checkingWorkerConfig, "Checking worker configuration", { path })
+      if (decision.route === "worker") {
+        yield* Log.info(Events.workerConfigValid, "Worker configuration valid", { path })
+        yield* Log.info(Events.usingWorkerServer, "Using the worker server", { path })
+        return yield* routes.worker.dispatch(task)
+      }
+      yield* Log.info(Events.workerConfigInvalid, "Not using the worker server", {
+        path,
+        reason: decision.workerProblem
+      })
+      return yield* routes.local.dispatch(task)
+    }
+  )
+
+  return TasksClient.of({ enqueueHttpTask: enqueue, drain: routes.local.drain })
+})
+
+/**
+ * The task client, as a service.
+ *
+ * @since 0.1.0
+ */
+export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<TasksClient, TasksClientShape>() {
+  /**
+   * The client alone: configuration and every route left open, to provide one
+   * route with a fake in a test (then {@link TasksClient.routes} for the rest).
+   *
+   * @since 0.1.0
+   */
+  static readonly layerWithoutRoutes: Layer.Layer<TasksClient, never, TasksConfig | Routes> = Layer.effect(this, make)
+  /**
+   * Every default route: dry-run, local, worker and loopback over fetch, cloud-tasks.
+   *
+   * @since 0.1.0
+   */
+  static readonly routes: Layer.Layer<Routes, never, TasksConfig | TaskHandlers> = Layer.mergeAll(
+    DryRunRoute.layer,
+    LocalRoute.layer,
+    WorkerRoute.layer,
+    LoopbackRoute.layer,
+    CloudTasksRoute.layer
+  )
+  /**
+   * The client with every default route, configuration left open.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerWithoutConfig: Layer.Layer<TasksClient, never, TasksConfig | TaskHandlers> = Layer.provide(
+    TasksClient.layerWithoutRoutes,
+    TasksClient.routes
+  )
+  /**
+   * The one-line edge for applications: configuration read through effect's
+   * `Config`, every default route wired in.
+   *
+   * @since 0.1.0
+   */
+  static readonly layer: Layer.Layer<TasksClient, ConfigError, TaskHandlers> = Layer.provide(
+    TasksClient.layerWithoutConfig,
+    TasksConfig.layer
+  )
+  /**
+   * The same, with explicit configuration values.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerWith = (input: TasksConfigInput): Layer.Layer<TasksClient, ConfigError, TaskHandlers> =>
+    Layer.provide(TasksClient.layerWithoutConfig, TasksConfig.layerWith(input))
+}
+
+/**
+ * Dispatches a background HTTP task to the route that configuration selects:
+ * dry-run, Cloud Tasks in production, or in dev/test the HTTP loopback, the
+ * worker server or an in-process handler.
+ *
+ * @example
+ * ```ts
+ * const info = yield* enqueueHttpTask("/api/tasks/transcribe", { filename: "a.wav", user_id: "123" })
+ * // info.name: "local-direct-dispatch" in dev, "projects/…/tasks/…" in production
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const enqueueHttpTask = (
+  path: string,
+  payload: unknown,
+  options?: EnqueueOptions
+): Effect.Effect<TaskInfo, ImportError | ConfigError | DispatchError, TasksClient> =>
+  Effect.flatMap(TasksClient, (client) => client.enqueueHttpTask(path, payload, options))
+
+/**
+ * Waits until every in-process task started so far has finished.
+ *
+ * @since 0.1.0
+ */
+export const drain: Effect.Effect<void, never, TasksClient> = Effect.flatMap(TasksClient, (client) => client.drain)

@@ -1,0 +1,51 @@
+/**
+ * The worker route: in dev/test, POSTs worker paths to the dev worker server at
+ * `WORKER_URL_BASE` and reports its answer to the caller.
+ *
+ * @since 0.1.0
+ */
+import { FetchHttpClient, HttpClient } from "@effect/platform"
+import { Context, Layer } from "effect"
+import { Events } from "./Events.js"
+import { makeHttpRoute } from "./internal/httpRoute.js"
+import type { RouteShape } from "./Route.js"
+import type { TasksConfig } from "./TasksConfig.js"
+
+/**
+ * The worker route, as a service.
+ *
+ * @since 0.1.0
+ */
+export class WorkerRoute extends Context.Tag("effect-http-tasks/WorkerRoute")<WorkerRoute, RouteShape>() {
+  /**
+   * The worker route over a given `HttpClient`.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerWithoutHttpClient: Layer.Layer<WorkerRoute, never, TasksConfig | HttpClient.HttpClient> =
+    Layer.effect(
+      this,
+      makeHttpRoute({
+        route: "worker",
+        spanName: "WorkerRoute.dispatch",
+        variable: "WORKER_URL_BASE",
+        baseUrl: (config) => config.workerUrlBase,
+        namePrefix: "dev-worker-dispatch",
+        events: {
+          success: Events.workerSuccess,
+          timeout: Events.workerTimeout,
+          httpError: Events.workerError,
+          unreachable: Events.workerException
+        }
+      })
+    )
+  /**
+   * The worker route over the platform's fetch client.
+   *
+   * @since 0.1.0
+   */
+  static readonly layer: Layer.Layer<WorkerRoute, never, TasksConfig> = Layer.provide(
+    WorkerRoute.layerWithoutHttpClient,
+    FetchHttpClient.layer
+  )
+}

@@ -1,0 +1,36 @@
+import { type Cause, Effect, LogLevel } from "effect"
+
+export { LogLevel }
+import type { EventName } from "../Events.js"
+
+/** Annotations an event may carry besides its name. Values are never secrets. */
+export type EventFields = Readonly<Record<string, string | number | boolean | undefined>>
+
+/**
+ * Logs one event: a human message, with `event` and the given facts as annotations.
+ * Undefined facts are left out.
+ */
+export const logEvent = (
+  level: LogLevel.LogLevel,
+  event: EventName,
+  message: string,
+  fields: EventFields = {},
+  cause?: Cause.Cause<unknown>
+): Effect.Effect<void> => {
+  const annotations: Record<string, unknown> = { event }
+  for (const key in fields) {
+    const value = fields[key]
+    if (value !== undefined) annotations[key] = value
+  }
+  const log = cause === undefined ? Effect.logWithLevel(level, message) : Effect.logWithLevel(level, message, cause)
+  return Effect.annotateLogs(log, annotations)
+}
+
+export const info = (event: EventName, message: string, fields?: EventFields) =>
+  logEvent(LogLevel.Info, event, message, fields)
+
+export const warn = (event: EventName, message: string, fields?: EventFields) =>
+  logEvent(LogLevel.Warning, event, message, fields)
+
+export const error = (event: EventName, message: string, fields?: EventFields, cause?: Cause.Cause<unknown>) =>
+  logEvent(LogLevel.Error, event, message, fields, cause)
