@@ -135,7 +135,15 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
       ? Log.info(Events.tasksAuthSet, "TASKS_AUTH is set; sending it as X-Tasks-Auth", fields)
       : Log.warn(Events.tasksAuthMissing, "TASKS_AUTH is not set; relying on the OIDC token", fields)
 
-    const headers: Record<string, string> = { ...request.headers, "Content-Type": "application/json" }
+    const span = yield* Effect.option(Effect.currentSpan)
+    const headers: Record<string, string> = {
+      ...request.headers,
+      "Content-Type": "application/json",
+      ...Option.match(span, {
+        onNone: () => ({}),
+        onSome: ({ sampled, spanId, traceId }) => ({ traceparent: `00-${traceId}-${spanId}-${sampled ? "01" : "00"}` })
+      })
+    }
     const task: CloudTasks.protos.google.cloud.tasks.v2.ITask = {
       httpRequest: {
         httpMethod: "POST",

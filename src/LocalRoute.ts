@@ -41,8 +41,9 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
   const gracePeriod = Duration.decode(options.gracePeriod ?? Duration.seconds(10))
   const fibers = yield* FiberSet.make<unknown, never>()
   // Runs before the FiberSet's own finalizer, which interrupts what is left.
+  // Finalizers are uninterruptible: the wait must be made interruptible for the timeout to end it.
   yield* Effect.addFinalizer(() =>
-    FiberSet.awaitEmpty(fibers).pipe(
+    Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
       Effect.timeoutOption(gracePeriod),
       Effect.flatMap(Option.match({
         onSome: () => Effect.void,

@@ -1,0 +1,126 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Deferred, type Duration, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
+import {
+  drain,
+  enqueueHttpTask,
+  Events,
+  LocalRoute,
+  type TaskHandler,
+  TaskHandlers,
+  TasksClient,
+  TasksConfig
+} from "../src/index.js"
+import { captureLogs } from "./utils/logs.js"
+
+const client = (handlers: Record<string, TaskHandler>, gracePeriod: Duration.DurationInput = "1 second") =>
+  TasksClient.layerWithoutRoutes.pipe(
+    Layer.provide(LocalRoute.layerWith({ gracePeriod })),
+    Layer.provide(TasksClient.routes),
+    Layer.provide(TasksConfig.layerWith({ appEnv: "dev" })),
+    Layer.provide(TaskHandlers.layer(handlers))
+  )
+
+class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
+
+describe("LocalRoute", () => {
+  it.effect("returns before the handler finishes; drain waits for it", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const done: Array<string> = []
+      yield* Effect.gen(function*() {
+        const info = yield* enqueueHttpTask("/slow", { n: 1 })
+        expect(info.route).toBe("local")
+        expect(done).toEqual([])
+        const drained = yield* Effect.fork(drain)
+        yield* Effect.yieldNow()
+        expect(drained.unsafePoll()).toBeNull()
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(drained)
+        expect(done).toEqual(["slow"])
+      }).pipe(
+        Effect.provide(client({ "/slow": () => Deferred.await(gate).pipe(Effect.andThen(() => done.push("slow"))) }))
+      )
+    }))
+
+  it.effect("a failing handler is logged as task_failed and not raised to the enqueuer", () => {
+    const { layer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const info = yield* enqueueHttpTask("/boom", {})
+      yield* drain
+      expect(info.name).toBe("local-direct-dispatch")
+      const [failed] = logs.of(Events.taskFailed)
+      expect(failed?.annotations.path).toBe("/boom")
+      expect(failed?.cause).toContain("kaput")
+    }).pipe(
+      Effect.provide(client({ "/boom": () => Effect.fail(new Error("kaput")) })),
+      Effect.provide(layer)
+    )
+  })
+
+  it.effect("a path with no handler is a DispatchError no_handler; nothing runs", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(enqueueHttpTask("/missing", {}))
+      expect(error).toMatchObject({ _tag: "DispatchError", reason: "no_handler", route: "local", path: "/missing" })
+    }).pipe(Effect.provide(client({}))))
+
+  it.effect("honours scheduleTime: the handler runs once the clock reaches it", () =>
+    Effect.gen(function*() {
+      const ran: Array<number> = []
+      yield* Effect.gen(function*() {
+        yield* enqueueHttpTask("/later", {}, { delay: "5 minutes" })
+        yield* TestClock.adjust("4 minutes")
+        expect(ran).toEqual([])
+        yield* TestClock.adjust("1 minute")
+        yield* drain
+        expect(ran).toEqual([300_000])
+      }).pipe(
+        Effect.provide(client({
+          "/later": () => Effect.clockWith((clock) => clock.currentTimeMillis).pipe(Effect.map((t) => ran.push(t)))
+        }))
+      )
+    }))
+
+  it.live("closing the layer drains in-flight handlers within the grace period", () =>
+    Effect.gen(function*() {
+      const finished: Array<string> = []
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        client({ "/t": () => Effect.sleep("100 millis").pipe(Effect.andThen(() => finished.push("t"))) }, "1 minute"),
+        scope
+      )
+      yield* enqueueHttpTask("/t", {}).pipe(Effect.provide(context))
+      yield* Scope.close(scope, Exit.void)
+      expect(finished).toEqual(["t"])
+    }))
+
+  it.live("past the grace period, closing interrupts what is left and logs each task_interrupted", () => {
+    const { layer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(client({ "/stuck": () => Effect.never }, "50 millis"), scope)
+      yield* enqueueHttpTask("/stuck", {}).pipe(Effect.provide(context))
+      yield* enqueueHttpTask("/stuck", {}).pipe(Effect.provide(context))
+      yield* Scope.close(scope, Exit.void)
+      const interrupted = logs.of(Events.taskInterrupted)
+      expect(interrupted.filter((entry) => entry.annotations.path === "/stuck")).toHaveLength(2)
+      expect(interrupted.some((entry) => entry.annotations.count === 2)).toBe(true)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("handlers get the services captured by TaskHandlers.layer", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      yield* Effect.gen(function*() {
+        yield* enqueueHttpTask("/hi", {})
+        yield* drain
+      }).pipe(
+        Effect.provide(
+          TasksClient.layerWith({}).pipe(
+            Layer.provide(TaskHandlers.layer({ "/hi": () => Effect.map(Greeting, (g) => seen.push(g)) })),
+            Layer.provide(Layer.succeed(Greeting, "hello"))
+          )
+        )
+      )
+      expect(seen).toEqual(["hello"])
+    }))
+})

@@ -1,0 +1,370 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Either, FastCheck as fc, Layer, Option, TestClock, Tracer } from "effect"
+import {
+  DispatchError,
+  DryRunRoute,
+  drain,
+  enqueueHttpTask,
+  Events,
+  TaskHandlers,
+  TasksClient,
+  TasksConfig,
+  type TasksConfigInput
+} from "../src/index.js"
+import { closedPortUrl, recordingServer } from "./utils/httpServer.js"
+import { captureLogs, isSubsequence } from "./utils/logs.js"
+import { type Dispatched, recordingRoutes } from "./utils/routes.js"
+
+const noHandlers = TaskHandlers.layer({})
+
+const clientWith = (config: TasksConfigInput, handlers = noHandlers) =>
+  TasksClient.layerWith(config).pipe(Layer.provide(handlers))
+
+describe("enqueueHttpTask: one smoke test per route", () => {
+  it.scoped("dry-run logs the task, runs nothing and names it dry-run-<ISO>", () => {
+    const { layer, logs } = captureLogs()
+    let ran = false
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-01-02T03:04:05.678Z"))
+      const info = yield* enqueueHttpTask("/api/tasks/transcribe", { filename: "a.wav" })
+      yield* drain
+      expect(info).toEqual({ name: "dry-run-2026-01-02T03:04:05.678Z", route: "dry-run" })
+      expect(ran).toBe(false)
+      expect(logs.events()).toEqual([Events.start, Events.dryRun])
+      expect(logs.of(Events.dryRun)[0]?.annotations.path).toBe("/api/tasks/transcribe")
+    }).pipe(
+      Effect.provide(
+        clientWith(
+          { dryRun: "true" },
+          TaskHandlers.layer({ "/api/tasks/transcribe": () => Effect.sync(() => (ran = true)) })
+        )
+      ),
+      Effect.provide(layer)
+    )
+  })
+
+  it.live("local runs the handler on its own fiber with the JSON payload; drain waits for it", () => {
+    const { layer, logs } = captureLogs()
+    const received: Array<unknown> = []
+    return Effect.gen(function*() {
+      const at = new Date("2026-05-05T00:00:00Z")
+      const info = yield* enqueueHttpTask("/api/tasks/transcribe", { filename: "a.wav", at, skip: undefined })
+      expect(info).toEqual({ name: "local-direct-dispatch", route: "local" })
+      yield* drain
+      // The handler sees what an HTTP endpoint would: the payload after JSON.
+      expect(received).toEqual([{ filename: "a.wav", at: "2026-05-05T00:00:00.000Z" }])
+      expect(
+        isSubsequence([
+          Events.start,
+          Events.cloudDisabled,
+          Events.usingLocalDispatch,
+          Events.checkingWorkerConfig,
+          Events.workerConfigInvalid,
+          Events.dispatch,
+          Events.taskSucceeded
+        ], logs.events())
+      ).toBe(true)
+      expect(logs.of(Events.cloudDisabled)[0]?.annotations.reason).toBe("test_env")
+      expect(logs.of(Events.workerConfigInvalid)[0]?.annotations.reason).toBe("worker_disabled")
+    }).pipe(
+      Effect.provide(
+        clientWith(
+          { appEnv: "test" },
+          TaskHandlers.layer({
+            "/api/tasks/transcribe": (payload) =>
+              Effect.sleep("10 millis").pipe(Effect.zipRight(Effect.sync(() => received.push(payload))))
+          })
+        )
+      ),
+      Effect.provide(layer),
+      Effect.scoped
+    )
+  })
+
+  it.scoped("worker POSTs worker paths to WORKER_URL_BASE and reports the 202", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const server = yield* recordingServer(() => ({ status: 202 }))
+      const info = yield* enqueueHttpTask("/api/tasks/assemble", { episode_id: "1" }).pipe(
+        Effect.provide(clientWith({ appEnv: "dev", useWorkerInDev: "yes", workerUrlBase: server.url + "/" })),
+        Effect.provide(layer)
+      )
+      expect(info.route).toBe("worker")
+      expect(info.name).toMatch(/^dev-worker-dispatch-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+      expect(server.requests).toHaveLength(1)
+      const [request] = server.requests
+      expect(request?.method).toBe("POST")
+      expect(request?.path).toBe("/api/tasks/assemble")
+      expect(JSON.parse(request!.body)).toEqual({ episode_id: "1" })
+      expect(request?.headers["content-type"]).toBe("application/json")
+      expect(request?.headers["x-tasks-auth"]).toBe("a-secure-local-secret")
+      expect(request?.headers["prefer"]).toBe("respond-async")
+      expect(request?.headers["traceparent"]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/)
+      expect(
+        isSubsequence([
+          Events.start,
+          Events.cloudDisabled,
+          Events.usingLocalDispatch,
+          Events.checkingWorkerConfig,
+          Events.workerConfigValid,
+          Events.usingWorkerServer,
+          Events.workerSuccess
+        ], logs.events())
+      ).toBe(true)
+      expect(logs.of(Events.tasksAuthMissing)).toHaveLength(1)
+    }))
+
+  it.scoped("loopback POSTs every path to TASKS_URL_BASE", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const server = yield* recordingServer()
+      const info = yield* enqueueHttpTask("/api/tasks/transcribe", [1, "two"], { headers: { "X-Trace-Me": "yes" } }).pipe(
+        Effect.provide(
+          clientWith({ appEnv: "test", forceHttpLoopback: "on", urlBase: server.url, auth: "loop-secret" })
+        ),
+        Effect.provide(layer)
+      )
+      expect(info.route).toBe("loopback")
+      expect(info.name).toMatch(/^local-loopback-\d{4}-\d\d-\d\dT[\d:.]+Z$/)
+      expect(server.requests.map((r) => [r.path, r.body, r.headers["x-tasks-auth"], r.headers["x-trace-me"]])).toEqual([
+        ["/api/tasks/transcribe", "[1,\"two\"]", "loop-secret", "yes"]
+      ])
+      expect(
+        isSubsequence([
+          Events.start,
+          Events.cloudDisabled,
+          Events.usingLocalDispatch,
+          Events.usingLoopback,
+          Events.loopbackSuccess
+        ], logs.events())
+      ).toBe(true)
+      expect(logs.of(Events.tasksAuthMissing)).toHaveLength(0)
+    }))
+})
+
+describe("worker and loopback failures reach the caller", () => {
+  const failing = (status: number) =>
+    it.scoped(`HTTP ${status} is a DispatchError with the status and a worker_error event`, () =>
+      Effect.gen(function*() {
+        const { layer, logs } = captureLogs()
+        const server = yield* recordingServer(() => ({ status }))
+        const error = yield* enqueueHttpTask("/api/tasks/process-chunk", { chunk_id: "c" }).pipe(
+          Effect.provide(clientWith({ useWorkerInDev: true, workerUrlBase: server.url })),
+          Effect.provide(layer),
+          Effect.flip
+        )
+        expect(error).toBeInstanceOf(DispatchError)
+        expect(error).toMatchObject({ reason: "http_error", status, route: "worker", path: "/api/tasks/process-chunk" })
+        expect(logs.of(Events.workerError)[0]?.annotations.status).toBe(status)
+        expect(server.requests).toHaveLength(1)
+      }))
+  failing(404)
+  failing(500)
+
+  it.scoped("a refused connection is reason unreachable with worker_exception", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const url = yield* closedPortUrl
+      const error = yield* enqueueHttpTask("/api/tasks/assemble", {}).pipe(
+        Effect.provide(clientWith({ useWorkerInDev: true, workerUrlBase: url })),
+        Effect.provide(layer),
+        Effect.flip
+      )
+      expect(error).toMatchObject({ _tag: "DispatchError", reason: "unreachable", route: "worker" })
+      expect(logs.events()).toContain(Events.workerException)
+      expect(logs.events()).not.toContain(Events.dispatch) // no fallback to local
+    }))
+
+  it.scoped("a server slower than dispatchDeadline is reason timeout with worker_timeout", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const server = yield* recordingServer(() => ({ hang: true }))
+      const fiber = yield* enqueueHttpTask("/api/tasks/assemble", {}, { dispatchDeadline: "15 seconds" }).pipe(
+        Effect.provide(clientWith({ useWorkerInDev: true, workerUrlBase: server.url })),
+        Effect.provide(layer),
+        Effect.fork
+      )
+      yield* server.received(1)
+      yield* TestClock.adjust("14 seconds")
+      expect(Option.isNone(yield* fiber.poll)).toBe(true)
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Effect.flip(fiber)
+      expect(error).toMatchObject({ reason: "timeout", route: "worker" })
+      expect(logs.events()).toContain(Events.workerTimeout)
+    }))
+
+  it.scoped("loopback failures log loopback_error", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const server = yield* recordingServer(() => ({ status: 503 }))
+      const error = yield* enqueueHttpTask("/x", {}).pipe(
+        Effect.provide(clientWith({ forceHttpLoopback: true, urlBase: server.url })),
+        Effect.provide(layer),
+        Effect.flip
+      )
+      expect(error).toMatchObject({ reason: "http_error", status: 503, route: "loopback" })
+      expect(logs.of(Events.loopbackError)[0]?.annotations.status).toBe(503)
+    }))
+})
+
+// ---------------------------------------------------------------------------
+// The routing decision, against a reference model over arbitrary environments.
+
+const workerPaths = ["/api/tasks/assemble", "/api/tasks/process-chunk"]
+const somePaths = [...workerPaths, "/api/tasks/transcribe", "/api/tasks/assemble-preview", "/x/api/tasks/assemble"]
+
+const casing = (word: string) =>
+  fc.tuple(fc.array(fc.boolean(), { minLength: word.length, maxLength: word.length }), fc.constantFrom("", " ", "\t"))
+    .map(([upper, pad]) => pad + [...word].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join("") + pad)
+const boolText = (value: boolean) =>
+  fc.constantFrom(...(value ? ["true", "1", "yes", "on"] : ["false", "0", "no", "off"])).chain(casing)
+const appEnvText = fc.oneof(
+  fc.constantFrom("dev", "development", "local", "test", "testing", "production", "staging", "prod").chain(casing),
+  fc.constant(undefined)
+)
+
+interface Env {
+  readonly appEnv: string | undefined
+  readonly dryRun: boolean
+  readonly forceLoopback: boolean
+  readonly useWorker: boolean
+  readonly workerUrl: boolean
+  readonly path: string
+}
+
+/** SPEC §1, written independently of the implementation. */
+const referenceRoute = (env: Env) => {
+  const kind = (env.appEnv ?? "").trim().toLowerCase()
+  const dev = ["", "dev", "development", "local", "test", "testing"].includes(kind)
+  if (env.dryRun) return "dry-run"
+  if (!dev) return "cloud-tasks"
+  if (env.forceLoopback) return "loopback"
+  if (env.useWorker && env.workerUrl && workerPaths.includes(env.path)) return "worker"
+  return "local"
+}
+
+const envArbitrary = fc.record({
+  appEnv: appEnvText,
+  dryRun: fc.boolean(),
+  forceLoopback: fc.boolean(),
+  useWorker: fc.boolean(),
+  workerUrl: fc.boolean(),
+  path: fc.constantFrom(...somePaths)
+})
+
+describe("routing", () => {
+  it.effect.prop("every environment and path takes the route of the reference model", { env: envArbitrary }, ({ env }) =>
+    Effect.gen(function*() {
+      const production = referenceRoute({ ...env, dryRun: false }) === "cloud-tasks"
+      const map = new Map<string, string>([
+        ["TASKS_DRY_RUN", env.dryRun ? "true" : "false"],
+        ["TASKS_FORCE_HTTP_LOOPBACK", env.forceLoopback && !production ? "1" : "0"],
+        ["USE_WORKER_IN_DEV", env.useWorker ? "yes" : "no"],
+        ["TASKS_URL_BASE", "https://api.example.com/"],
+        ["GOOGLE_CLOUD_PROJECT", "p"],
+        ["TASKS_LOCATION", "l"],
+        ["TASKS_QUEUE", "q"],
+        ["TASKS_AUTH", "prod-secret"]
+      ])
+      if (env.appEnv !== undefined) map.set("APP_ENV", env.appEnv)
+      if (env.workerUrl) map.set("WORKER_URL_BASE", "http://127.0.0.1:8001")
+      const dispatched: Array<Dispatched> = []
+      const info = yield* enqueueHttpTask(env.path, { n: 1 }).pipe(
+        Effect.provide(
+          TasksClient.layerWithoutRoutes.pipe(
+            Layer.provide(recordingRoutes(dispatched)),
+            Layer.provide(TasksConfig.layer),
+            Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(map)))
+          )
+        )
+      )
+      const expected = referenceRoute({ ...env, forceLoopback: env.forceLoopback && !production })
+      expect(info.route).toBe(expected)
+      expect(dispatched.map((d) => d.route)).toEqual([expected])
+    }))
+
+  it.effect("replacing one route leaves the others in place", () =>
+    Effect.gen(function*() {
+      const dispatched: Array<Dispatched> = []
+      const fakes = recordingRoutes(dispatched)
+      const layer = TasksClient.layerWithoutRoutes.pipe(
+        Layer.provide(Layer.succeed(DryRunRoute, {
+          dispatch: (request) => Effect.succeed({ name: `mine-${request.path}`, route: "dry-run" as const })
+        })),
+        Layer.provide(fakes),
+        Layer.provide(TasksConfig.layerWith({ dryRun: true }))
+      )
+      const info = yield* enqueueHttpTask("/a", 1).pipe(Effect.provide(layer))
+      expect(info.name).toBe("mine-/a")
+      expect(dispatched).toEqual([])
+    }))
+})
+
+describe("dry-run names", () => {
+  it.effect.prop(
+    "are dry-run-<ISO-8601 UTC> of the clock at the call",
+    { millis: fc.integer({ min: 0, max: Date.parse("2999-12-31T23:59:59.999Z") }) },
+    ({ millis }) =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(millis)
+        const { name } = yield* enqueueHttpTask("/t", null).pipe(Effect.provide(clientWith({ dryRun: "1" })))
+        const stamp = name.replace(/^dry-run-/, "")
+        expect(stamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+        expect(Date.parse(stamp)).toBe(millis)
+      })
+  )
+})
+
+// ---------------------------------------------------------------------------
+// The secret never leaves but on the wire.
+
+/** Runs `effect` with a tracer that keeps every span, and returns their attributes. */
+const withSpanAttributes = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.tracer, (base) => {
+    const spans: Array<Tracer.Span> = []
+    const tracer = Tracer.make({
+      span: (...args) => {
+        const span = base.span(...args)
+        spans.push(span)
+        return span
+      },
+      context: base.context
+    })
+    return Effect.withTracer(effect, tracer).pipe(
+      Effect.map((result) => ({
+        result,
+        attributes: spans.flatMap((span) => [span.name, ...Array.from(span.attributes, ([k, v]) => `${k}=${String(v)}`)])
+      }))
+    )
+  })
+
+describe("TASKS_AUTH", () => {
+  it.live.prop(
+    "never appears in a log line, an error or a span attribute, and is sent on the wire",
+    {
+      secret: fc.string({ minLength: 12, maxLength: 40 }).filter((s) => s.trim() === s && /^[\x21-\x7e]+$/.test(s)),
+      status: fc.constantFrom(200, 202, 401, 500)
+    },
+    ({ secret, status }) =>
+      Effect.gen(function*() {
+        const { layer, logs } = captureLogs()
+        const server = yield* recordingServer(() => ({ status }))
+        const { attributes, result } = yield* enqueueHttpTask("/api/tasks/assemble", { hello: "world" }).pipe(
+          Effect.provide(clientWith({ appEnv: "test", useWorkerInDev: true, workerUrlBase: server.url, auth: secret })),
+          Effect.provide(layer),
+          Effect.either,
+          withSpanAttributes
+        )
+        expect(server.requests[0]?.headers["x-tasks-auth"]).toBe(secret)
+        const seen = [
+          ...logs.entries.map((entry) => entry.line + entry.cause + JSON.stringify(entry.annotations)),
+          JSON.stringify(result),
+          Either.isLeft(result) ? String(result.left) + result.left.message : "",
+          ...attributes
+        ].join("\n")
+        expect(attributes).toContain("http.request.header.x-tasks-auth=<redacted>")
+        expect(seen).not.toContain(secret)
+      }).pipe(Effect.scoped),
+    { fastCheck: { numRuns: 15 } }
+  )
+})

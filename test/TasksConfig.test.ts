@@ -1,0 +1,166 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, FastCheck as fc, Layer, Option, Redacted } from "effect"
+import { ConfigError, Events, TasksConfig, type TasksConfigInput } from "../src/index.js"
+import { captureLogs } from "./utils/logs.js"
+
+const fromEnv = (env: Record<string, string>) =>
+  TasksConfig.pipe(
+    Effect.provide(TasksConfig.layer.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromJson(env)))))
+  )
+
+const production = {
+  APP_ENV: "production",
+  GOOGLE_CLOUD_PROJECT: "p",
+  TASKS_LOCATION: "us-west1",
+  TASKS_QUEUE: "q",
+  TASKS_URL_BASE: "https://api.example.com/",
+  TASKS_AUTH: "prod-secret"
+}
+
+const casing = (word: string) =>
+  fc.tuple(fc.array(fc.boolean(), { minLength: word.length, maxLength: word.length }), fc.constantFrom("", " ", "  "))
+    .map(([upper, pad]) => pad + [...word].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join("") + pad)
+
+describe("booleans", () => {
+  it.effect.prop(
+    "true/1/yes/on and false/0/no/off/\"\" parse in any case",
+    {
+      value: fc.boolean().chain((value) =>
+        fc.constantFrom(...(value ? ["true", "1", "yes", "on"] : ["false", "0", "no", "off", ""]))
+          .chain(casing)
+          .map((text) => [value, text] as const)
+      )
+    },
+    ({ value: [value, text] }) =>
+      Effect.gen(function*() {
+        const config = yield* fromEnv({ TASKS_DRY_RUN: text, USE_WORKER_IN_DEV: text, TASKS_FORCE_HTTP_LOOPBACK: "0" })
+        expect(config.dryRun).toBe(value)
+        expect(config.useWorkerInDev).toBe(value)
+      })
+  )
+
+  it.effect.prop(
+    "anything else is a ConfigError naming the variable, never silently false",
+    {
+      text: fc.string({ maxLength: 8 }).filter((s) =>
+        !["true", "1", "yes", "on", "false", "0", "no", "off", ""].includes(s.trim().toLowerCase())
+      )
+    },
+    ({ text }) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(fromEnv({ USE_WORKER_IN_DEV: text }))
+        expect(error).toBeInstanceOf(ConfigError)
+        expect(error.variables).toEqual(["USE_WORKER_IN_DEV"])
+        expect(error.message).toContain("USE_WORKER_IN_DEV")
+      })
+  )
+})
+
+describe("APP_ENV", () => {
+  it.effect.prop(
+    "dev/development/local/unset is dev, test/testing is test, anything else is production-like",
+    {
+      value: fc.oneof(
+        fc.constantFrom("dev", "development", "local", "test", "testing", "production", "staging").chain(casing),
+        fc.string({ maxLength: 10 })
+      )
+    },
+    ({ value }) =>
+      Effect.gen(function*() {
+        const normal = value.trim().toLowerCase()
+        const expected = ["", "dev", "development", "local"].includes(normal)
+          ? "dev"
+          : ["test", "testing"].includes(normal)
+          ? "test"
+          : "production"
+        const config = yield* fromEnv({ ...production, APP_ENV: value })
+        expect(config.appEnv).toBe(expected)
+      })
+  )
+})
+
+describe("production fails closed", () => {
+  it.effect("names every missing variable in one ConfigError and logs config_missing", () => {
+    const { layer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip(fromEnv({ APP_ENV: "staging", TASKS_FORCE_HTTP_LOOPBACK: "true" }))
+      expect([...error.variables].sort()).toEqual([
+        "GOOGLE_CLOUD_PROJECT",
+        "TASKS_AUTH",
+        "TASKS_FORCE_HTTP_LOOPBACK",
+        "TASKS_LOCATION",
+        "TASKS_QUEUE",
+        "TASKS_URL_BASE"
+      ])
+      for (const name of error.variables) expect(error.message).toContain(name)
+      expect(logs.events()).toEqual([Events.configMissing])
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("refuses the development default secret, and an invalid URL, together", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        fromEnv({ ...production, TASKS_AUTH: "a-secure-local-secret", TASKS_URL_BASE: "ftp://x" })
+      )
+      expect([...error.variables].sort()).toEqual(["TASKS_AUTH", "TASKS_URL_BASE"])
+      expect(error.message).not.toContain("a-secure-local-secret")
+    }))
+
+  it.effect("accepts no TASKS_AUTH when an OIDC service account is configured", () =>
+    Effect.gen(function*() {
+      const { TASKS_AUTH: _, ...rest } = production
+      const config = yield* fromEnv({ ...rest, TASKS_SERVICE_ACCOUNT_EMAIL: "tasks@p.iam.gserviceaccount.com" })
+      expect(Option.isNone(config.auth)).toBe(true)
+      expect(config.serviceAccountEmail).toEqual(Option.some("tasks@p.iam.gserviceaccount.com"))
+    }))
+
+  it.effect("a complete production configuration resolves, trailing slash dropped, secret redacted", () =>
+    Effect.gen(function*() {
+      const config = yield* fromEnv({ ...production, CLOUD_TASKS_EMULATOR_HOST: "127.0.0.1:8123" })
+      expect(config.appEnv).toBe("production")
+      expect(config.urlBase).toEqual(Option.some("https://api.example.com"))
+      expect(config.queue).toEqual(Option.some({ project: "p", location: "us-west1", queue: "q" }))
+      expect(config.emulatorHost).toEqual(Option.some({ host: "127.0.0.1", port: 8123 }))
+      expect(Option.map(config.auth, Redacted.value)).toEqual(Option.some("prod-secret"))
+      expect(String(config.auth)).not.toContain("prod-secret")
+    }))
+
+  it.effect("dry-run in production needs no queue", () =>
+    Effect.gen(function*() {
+      const config = yield* fromEnv({ APP_ENV: "production", TASKS_DRY_RUN: "true" })
+      expect(config.dryRun).toBe(true)
+    }))
+})
+
+describe("dev and test", () => {
+  it.effect("an unset TASKS_AUTH is the development default, marked as such", () =>
+    Effect.gen(function*() {
+      const config = yield* fromEnv({})
+      expect(config.appEnv).toBe("dev")
+      expect(Option.map(config.auth, Redacted.value)).toEqual(Option.some("a-secure-local-secret"))
+      expect(config.authDefaulted).toBe(true)
+    }))
+
+  it.effect("a forced loopback needs TASKS_URL_BASE; bad URLs and emulator hosts are named", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        fromEnv({ TASKS_FORCE_HTTP_LOOPBACK: "yes", WORKER_URL_BASE: "localhost:8001", CLOUD_TASKS_EMULATOR_HOST: "nope" })
+      )
+      expect([...error.variables].sort()).toEqual(["CLOUD_TASKS_EMULATOR_HOST", "TASKS_URL_BASE", "WORKER_URL_BASE"])
+    }))
+
+  it.effect("explicit values validate exactly like the environment", () =>
+    Effect.gen(function*() {
+      const input: TasksConfigInput = { appEnv: "production", dryRun: "maybe", auth: Redacted.make("x") }
+      const error = yield* Effect.flip(TasksConfig.make(input))
+      expect([...error.variables].sort()).toEqual([
+        "GOOGLE_CLOUD_PROJECT",
+        "TASKS_DRY_RUN",
+        "TASKS_LOCATION",
+        "TASKS_QUEUE",
+        "TASKS_URL_BASE"
+      ])
+      const config = yield* TasksConfig.make({ useWorkerInDev: true, workerPaths: ["/only/this"] })
+      expect([...config.workerPaths]).toEqual(["/only/this"])
+    }))
+})
