@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, type Either, Layer } from "effect"
 import { CloudTasksRoute } from "./CloudTasksRoute.js"
 import { DryRunRoute } from "./DryRunRoute.js"
 import { type ConfigError, DispatchError, type ImportError } from "./Errors.js"
@@ -171,6 +171,45 @@ export const enqueueHttpTask = (
   options?: EnqueueOptions
 ): Effect.Effect<TaskInfo, ImportError | ConfigError | DispatchError, TasksClient> =>
   Effect.flatMap(TasksClient, (client) => client.enqueueHttpTask(path, payload, options))
+
+/**
+ * One task of a batch for {@link enqueueHttpTasks}.
+ *
+ * @since 0.1.0
+ */
+export interface TaskSpec {
+  readonly path: string
+  readonly payload: unknown
+  readonly options?: EnqueueOptions | undefined
+}
+
+/**
+ * Enqueues many tasks with bounded concurrency (default 10: Cloud Tasks
+ * answers bursts over one channel with `DEADLINE_EXCEEDED`). Returns one result
+ * per task, in order, so a failure loses nothing and hides nothing: each entry is
+ * the task's `TaskInfo` or its error.
+ *
+ * @example
+ * ```ts
+ * const results = yield* enqueueHttpTasks(chunks.map((chunk) => ({
+ *   path: "/api/tasks/process-chunk",
+ *   payload: chunk
+ * })), { concurrency: 32 })
+ * const failed = results.filter(Either.isLeft)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const enqueueHttpTasks = (
+  tasks: Iterable<TaskSpec>,
+  options?: { readonly concurrency?: number | undefined }
+): Effect.Effect<Array<Either.Either<TaskInfo, ImportError | ConfigError | DispatchError>>, never, TasksClient> =>
+  Effect.flatMap(TasksClient, (client) =>
+    Effect.forEach(
+      tasks,
+      (task) => Effect.either(client.enqueueHttpTask(task.path, task.payload, task.options)),
+      { concurrency: options?.concurrency ?? 10 }
+    ))
 
 /**
  * Waits until every in-process task started so far has finished.

@@ -5,6 +5,7 @@ import {
   DryRunRoute,
   drain,
   enqueueHttpTask,
+  enqueueHttpTasks,
   Events,
   TaskHandlers,
   TasksClient,
@@ -367,4 +368,36 @@ describe("TASKS_AUTH", () => {
       }).pipe(Effect.scoped),
     { fastCheck: { numRuns: 15 } }
   )
+})
+
+describe("enqueueHttpTasks", () => {
+  it.effect("returns one result per task in order, failures included, with bounded concurrency", () =>
+    Effect.gen(function*() {
+      let running = 0
+      let peak = 0
+      const slowRoute = Layer.succeed(DryRunRoute, {
+        dispatch: (request) =>
+          Effect.gen(function*() {
+            running++
+            peak = Math.max(peak, running)
+            yield* Effect.sleep("10 millis")
+            running--
+            return { name: `ok${request.path}`, route: "dry-run" as const }
+          })
+      })
+      const layer = TasksClient.layerWithoutRoutes.pipe(
+        Layer.provide(slowRoute),
+        Layer.provide(recordingRoutes([])),
+        Layer.provide(TasksConfig.layerWith({ dryRun: true }))
+      )
+      const tasks = Array.from({ length: 20 }, (_, i) => ({ path: i === 7 ? "bad path" : `/t${i}`, payload: i }))
+      const fiber = yield* enqueueHttpTasks(tasks, { concurrency: 3 }).pipe(Effect.provide(layer), Effect.fork)
+      yield* TestClock.adjust("1 second")
+      const results = yield* fiber
+      expect(results).toHaveLength(20)
+      expect(results.map((r) => Either.isRight(r) ? r.right.name : r.left._tag === "DispatchError" && r.left.reason)).toEqual(
+        tasks.map((t, i) => i === 7 ? "invalid_path" : `ok${t.path}`)
+      )
+      expect(peak).toBe(3)
+    }))
 })
