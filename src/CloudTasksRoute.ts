@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import type * as CloudTasks from "@google-cloud/tasks"
-import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { createRequire } from "node:module"
 import { DispatchError, ImportError } from "./Errors.js"
 import { Events } from "./Events.js"
@@ -84,7 +84,14 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
     const client = yield* Effect.try(() => {
       const emulator = Option.map(config.emulatorHost, ({ host, port }) => {
         const gax = createRequire(module.path)("google-gax") as typeof import("google-gax")
-        return { servicePath: host, port, sslCreds: gax.grpc.credentials.createInsecure() }
+        // An explicit universe domain keeps google-auth-library from asking the
+        // GCE metadata server (a network call) before the first request.
+        return {
+          servicePath: host,
+          port,
+          sslCreds: gax.grpc.credentials.createInsecure(),
+          universeDomain: "googleapis.com"
+        }
       })
       return new module.tasks.CloudTasksClient({ ...options.clientOptions, ...Option.getOrUndefined(emulator) })
     })
@@ -190,20 +197,22 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
         httpRequest: { ...task.httpRequest, headers: { ...headers, "X-Tasks-Auth": Redacted.value(secret) } }
       })
     })
-    const [created] = yield* Effect.tryPromise({
+    const createTask = Effect.tryPromise({
       try: () => client.createTask({ parent, task: withSecret }),
       catch: (cause) => cause
-    }).pipe(
-      Effect.tapError((cause) =>
-        Log.warn(Events.cloudRetrying, `Transient Cloud Tasks failure; retrying: ${errorText(cause)}`, fields).pipe(
-          Effect.when(() => Option.isSome(request.taskId) && transientCodes.has(grpcCode(cause) ?? -1))
-        )
-      ),
-      Effect.retry({
-        schedule: Schedule.exponential("100 millis").pipe(Schedule.jittered),
-        times: transientRetries,
-        while: (cause) => Option.isSome(request.taskId) && transientCodes.has(grpcCode(cause) ?? -1)
-      }),
+    })
+    // Only a named task may be retried: Cloud Tasks dedups it, so a retry cannot duplicate it.
+    const retryable = (cause: unknown) => Option.isSome(request.taskId) && transientCodes.has(grpcCode(cause) ?? -1)
+    const createWithRetries = (retry: number): typeof createTask =>
+      Effect.catchIf(createTask, (cause) => retry < transientRetries && retryable(cause), (cause) =>
+        Log.warn(Events.cloudRetrying, `Transient Cloud Tasks failure; retrying: ${errorText(cause)}`, {
+          ...fields,
+          retry: retry + 1
+        }).pipe(
+          Effect.zipRight(Effect.sleep(Duration.millis(100 * 2 ** retry * (0.5 + Math.random())))),
+          Effect.zipRight(createWithRetries(retry + 1))
+        ))
+    const [created] = yield* createWithRetries(0).pipe(
       Effect.catchAll((cause) => {
         const grpcStatus = grpcCode(cause)
         const exists = grpcStatus === ALREADY_EXISTS
