@@ -1,0 +1,305 @@
+/**
+ * A Cloud Tasks emulator: an in-process gRPC server implementing
+ * `google.cloud.tasks.v2.CloudTasks` from the `.proto` files that `@google-cloud/tasks` ships,
+ * so the official client talks to it unchanged, and that delivers HTTP tasks the way Cloud Tasks
+ * does (schedule times, pause and resume, purge, rate limits, retries with backoff, dispatch
+ * deadlines, the `X-CloudTasks-*` headers, OIDC tokens, named-task deduplication).
+ *
+ * `@google-cloud/tasks` is needed at run time (it is an optional peer dependency of this
+ * package); it is loaded when the emulator starts, not when this module is imported.
+ *
+ * @example
+ * ```ts
+ * import { CloudTasksEmulator } from "effect-http-tasks/emulator"
+ *
+ * const emulator = await CloudTasksEmulator.start({ queues: ["projects/p/locations/l/queues/q"] })
+ * // CLOUD_TASKS_EMULATOR_HOST=emulator.host, or the official client:
+ * // new CloudTasksClient({ servicePath: "127.0.0.1", port: emulator.port, sslCreds: grpc.credentials.createInsecure() })
+ * const [attempt] = await emulator.waitForAttempts(1)
+ * await emulator.stop()
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Context, Data, Duration, Effect, Layer } from "effect"
+import { type ResolvedOptions, startEmulator, waitForAttempts, waitForTask } from "./internal/emulator/emulator.js"
+import { GrpcRuntimeMissing } from "./internal/emulator/grpcRuntime.js"
+
+/**
+ * Retry and rate settings for the queues the emulator creates at start (`options.queues`).
+ * Absent fields take the Cloud Tasks defaults (500 dispatches/s, 1000 concurrent, 100 attempts,
+ * backoff 0.1 s to 3600 s, 16 doublings, no retry duration limit).
+ *
+ * @since 0.1.0
+ */
+export interface CloudTasksEmulatorQueueSettings {
+  /** `RateLimits.maxDispatchesPerSecond` (at most 500). */
+  readonly maxDispatchesPerSecond?: number
+  /** `RateLimits.maxConcurrentDispatches` (at most 5000). */
+  readonly maxConcurrentDispatches?: number
+  /** `RetryConfig.maxAttempts`; -1 for unlimited. */
+  readonly maxAttempts?: number
+  /** `RetryConfig.maxRetryDuration`; 0 for unlimited. */
+  readonly maxRetryDuration?: Duration.DurationInput
+  /** `RetryConfig.minBackoff`. */
+  readonly minBackoff?: Duration.DurationInput
+  /** `RetryConfig.maxBackoff`. */
+  readonly maxBackoff?: Duration.DurationInput
+  /** `RetryConfig.maxDoublings`. */
+  readonly maxDoublings?: number
+}
+
+/**
+ * Options of {@link CloudTasksEmulator.start} and {@link CloudTasksEmulator.layer}.
+ *
+ * @since 0.1.0
+ */
+export interface CloudTasksEmulatorOptions {
+  /** gRPC port on 127.0.0.1; 0 or absent picks a free port. */
+  readonly port?: number
+  /** Full queue names (`projects/<p>/locations/<l>/queues/<q>`) created at start. */
+  readonly queues?: ReadonlyArray<string>
+  /** Settings of the queues created at start; queues created through the API get the Cloud Tasks defaults. */
+  readonly queueSettings?: CloudTasksEmulatorQueueSettings
+  /**
+   * How long the name of a task that ran or was deleted stays taken (`ALREADY_EXISTS` on
+   * create, "existed recently" on get). Default: 1 hour, as Cloud Tasks.
+   */
+  readonly dedupWindow?: Duration.DurationInput
+  /**
+   * How long the name of a deleted queue cannot be reused (`FAILED_PRECONDITION` on create).
+   * Default: 7 days, as Cloud Tasks.
+   */
+  readonly queueReuseWindow?: Duration.DurationInput
+  /**
+   * The smallest `dispatchDeadline` accepted. Default: 15 seconds, as Cloud Tasks; lower it in
+   * tests of deadline handling.
+   */
+  readonly minDispatchDeadline?: Duration.DurationInput
+  /** The `iss` of the OIDC tokens. Default: `https://accounts.google.com`. */
+  readonly oidcIssuer?: string
+  /** Port of the JWKS HTTP server on 127.0.0.1; 0 or absent picks a free port. */
+  readonly jwksPort?: number
+  /** How many delivery attempts (and finished tasks) are kept for observation. Default: 10,000. */
+  readonly attemptLogLimit?: number
+  /**
+   * The wall clock (milliseconds since the epoch) for create and schedule times, the
+   * `X-CloudTasks-TaskETA` header and tombstone expiry. It must never go backwards; a test can
+   * add an offset to `Date.now()` to jump past the dedup window. Timers still run in real
+   * time. Default: `Date.now`.
+   */
+  readonly clock?: () => number
+  /** Called after every delivery attempt (the command-line emulator prints them). */
+  readonly onAttempt?: (attempt: DeliveryAttempt) => void
+}
+
+/**
+ * One delivery attempt of an HTTP task, as the emulator sent it.
+ *
+ * @since 0.1.0
+ */
+export interface DeliveryAttempt {
+  /** Full task name. */
+  readonly task: string
+  /** Full queue name. */
+  readonly queue: string
+  /** 1 for the first attempt, 2 for the first retry, … */
+  readonly attempt: number
+  readonly url: string
+  readonly method: string
+  /** The request headers, names in the casing sent on the wire. */
+  readonly headers: Readonly<Record<string, string>>
+  /** The request body. */
+  readonly body: Uint8Array
+  /** The HTTP status the target answered, if it answered. */
+  readonly status: number | undefined
+  /** Why there was no response (deadline exceeded, connection refused, …). */
+  readonly error: string | undefined
+  /** The target answered 2xx: the task is done. */
+  readonly succeeded: boolean
+  readonly startedAt: Date
+  readonly endedAt: Date
+}
+
+/**
+ * How a task left its queue.
+ *
+ * @since 0.1.0
+ */
+export interface TaskOutcome {
+  /** Full task name. */
+  readonly task: string
+  /** Full queue name. */
+  readonly queue: string
+  /**
+   * `succeeded`: an attempt got a 2xx; `exhausted`: the retry limits were reached;
+   * `deleted`: `DeleteTask` or `DeleteQueue`; `purged`: `PurgeQueue`.
+   */
+  readonly result: "succeeded" | "exhausted" | "deleted" | "purged"
+  /** The task's attempts, in order. */
+  readonly attempts: ReadonlyArray<DeliveryAttempt>
+  /** When it left the queue. */
+  readonly at: Date
+}
+
+/**
+ * Which attempts to read or wait for.
+ *
+ * @since 0.1.0
+ */
+export interface AttemptQuery {
+  /** Only the attempts of this task (full name). */
+  readonly task?: string
+  /** Only the attempts of tasks in this queue (full name). */
+  readonly queue?: string
+}
+
+/**
+ * How long to wait.
+ *
+ * @since 0.1.0
+ */
+export interface WaitOptions {
+  /** Fail after this long. Default: 10 seconds. */
+  readonly timeout?: Duration.DurationInput
+}
+
+/**
+ * A running emulator.
+ *
+ * @since 0.1.0
+ */
+export interface RunningCloudTasksEmulator {
+  /** `"127.0.0.1:<port>"`, ready for `CLOUD_TASKS_EMULATOR_HOST`. */
+  readonly host: string
+  /** The gRPC port. */
+  readonly port: number
+  /** The `iss` of the OIDC tokens the emulator signs. */
+  readonly issuer: string
+  /** URL of the JWKS that verifies the OIDC tokens (`http://127.0.0.1:<port>/oauth2/v3/certs`). */
+  readonly jwksUri: string
+  /** The delivery attempts so far (those that ended), oldest first. */
+  readonly attempts: (query?: AttemptQuery) => ReadonlyArray<DeliveryAttempt>
+  /** Resolves with the matching attempts once there are at least `count` of them. */
+  readonly waitForAttempts: (
+    count: number,
+    options?: AttemptQuery & WaitOptions
+  ) => Promise<ReadonlyArray<DeliveryAttempt>>
+  /** Resolves once the task (full name) has left its queue, with how and its attempts. */
+  readonly waitForTask: (task: string, options?: WaitOptions) => Promise<TaskOutcome>
+  /**
+   * Stops the gRPC server, the JWKS server, every timer and in-flight request. Pending waits
+   * fail. Idempotent.
+   */
+  readonly stop: () => Promise<void>
+}
+
+/**
+ * The emulator could not start: `@google-cloud/tasks` is not installed
+ * (`DependencyMissing`), or the server could not bind (`StartFailed`).
+ *
+ * @since 0.1.0
+ */
+export class CloudTasksEmulatorError extends Data.TaggedError("CloudTasksEmulatorError")<{
+  readonly reason: "DependencyMissing" | "StartFailed"
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+const DEFAULT_WAIT_MS = 10_000
+
+const millis = (input: Duration.DurationInput | undefined, fallback: number): number =>
+  input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
+
+const resolveOptions = (options: CloudTasksEmulatorOptions): ResolvedOptions => {
+  const settings = options.queueSettings ?? {}
+  const patch: Record<string, number> = {}
+  if (settings.maxDispatchesPerSecond !== undefined) patch.maxDispatchesPerSecond = settings.maxDispatchesPerSecond
+  if (settings.maxConcurrentDispatches !== undefined) patch.maxConcurrentDispatches = settings.maxConcurrentDispatches
+  if (settings.maxAttempts !== undefined) patch.maxAttempts = settings.maxAttempts
+  if (settings.maxDoublings !== undefined) patch.maxDoublings = settings.maxDoublings
+  if (settings.maxRetryDuration !== undefined) patch.maxRetryDurationMs = millis(settings.maxRetryDuration, 0)
+  if (settings.minBackoff !== undefined) patch.minBackoffMs = millis(settings.minBackoff, 0)
+  if (settings.maxBackoff !== undefined) patch.maxBackoffMs = millis(settings.maxBackoff, 0)
+  return {
+    port: options.port ?? 0,
+    queues: options.queues ?? [],
+    queueSettings: patch,
+    dedupWindowMs: millis(options.dedupWindow, 3_600_000),
+    queueReuseWindowMs: millis(options.queueReuseWindow, 7 * 24 * 3_600_000),
+    minDispatchDeadlineMs: millis(options.minDispatchDeadline, 15_000),
+    oidcIssuer: options.oidcIssuer ?? "https://accounts.google.com",
+    jwksPort: options.jwksPort ?? 0,
+    attemptLogLimit: options.attemptLogLimit ?? 10_000,
+    clock: options.clock ?? Date.now,
+    onAttempt: options.onAttempt
+  }
+}
+
+const start = async (options: CloudTasksEmulatorOptions = {}): Promise<RunningCloudTasksEmulator> => {
+  let running
+  try {
+    running = await startEmulator(resolveOptions(options))
+  } catch (cause) {
+    throw cause instanceof GrpcRuntimeMissing
+      ? new CloudTasksEmulatorError({ reason: "DependencyMissing", message: cause.message, cause: cause.cause })
+      : new CloudTasksEmulatorError({
+        reason: "StartFailed",
+        message: `The Cloud Tasks emulator could not start on 127.0.0.1:${options.port ?? 0}: ${
+          cause instanceof Error ? cause.message : String(cause)
+        }`,
+        cause
+      })
+  }
+  const { engine } = running
+  return {
+    host: running.host,
+    port: running.port,
+    issuer: running.issuer,
+    jwksUri: running.jwksUri,
+    attempts: (query = {}) => engine.attempts(query),
+    waitForAttempts: (count, options = {}) =>
+      waitForAttempts(engine, count, { task: options.task, queue: options.queue }, millis(options.timeout, DEFAULT_WAIT_MS)),
+    waitForTask: (task, options = {}) => waitForTask(engine, task, millis(options.timeout, DEFAULT_WAIT_MS)),
+    stop: running.stop
+  }
+}
+
+const layer = (options: CloudTasksEmulatorOptions = {}): Layer.Layer<CloudTasksEmulator, CloudTasksEmulatorError> =>
+  Layer.scoped(
+    CloudTasksEmulator,
+    Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => start(options),
+        catch: (error) =>
+          error instanceof CloudTasksEmulatorError
+            ? error
+            : new CloudTasksEmulatorError({ reason: "StartFailed", message: String(error), cause: error })
+      }),
+      (emulator) => Effect.promise(() => emulator.stop())
+    )
+  )
+
+/**
+ * The Cloud Tasks emulator. As a `Context.Tag` it is the service of a running emulator
+ * (provided by {@link CloudTasksEmulator.layer}); its statics start one.
+ *
+ * @since 0.1.0
+ */
+export class CloudTasksEmulator extends Context.Tag("effect-http-tasks/CloudTasksEmulator")<
+  CloudTasksEmulator,
+  RunningCloudTasksEmulator
+>() {
+  /**
+   * Starts an emulator, for tests and programs not written with Effect. Fails with
+   * {@link CloudTasksEmulatorError}. Call `stop()` when done.
+   */
+  static readonly start: (options?: CloudTasksEmulatorOptions) => Promise<RunningCloudTasksEmulator> = start
+
+  /**
+   * A scoped layer running an emulator for as long as the layer's scope is open.
+   */
+  static readonly layer: (
+    options?: CloudTasksEmulatorOptions
+  ) => Layer.Layer<CloudTasksEmulator, CloudTasksEmulatorError> = layer
+}

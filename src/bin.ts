@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+/**
+ * The `effect-http-tasks` command.
+ *
+ * ```
+ * effect-http-tasks emulator [--port 8123] [--queue projects/p/locations/l/queues/q]...
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { parseArgs } from "node:util"
+
+const USAGE = `Usage: effect-http-tasks <command> [options]
+
+Commands:
+  emulator   Run the Cloud Tasks emulator until interrupted (Ctrl-C).
+             --port N        gRPC port on 127.0.0.1 (default: a free port)
+             --queue NAME    create the queue projects/<p>/locations/<l>/queues/<q> (repeatable)
+`
+
+/** A subcommand: receives its own arguments, resolves with the exit code. */
+type Command = (args: ReadonlyArray<string>) => Promise<number>
+
+class UsageError extends Error {}
+
+const parsePort = (value: string | undefined): number => {
+  if (value === undefined) return 0
+  const port = Number(value)
+  if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`--port must be a port number, got "${value}"`)
+  return port
+}
+
+const emulator: Command = async (args) => {
+  let port: number
+  let queues: ReadonlyArray<string>
+  try {
+    const { values } = parseArgs({
+      args: [...args],
+      options: {
+        port: { type: "string" },
+        queue: { type: "string", multiple: true }
+      },
+      strict: true,
+      allowPositionals: false
+    })
+    port = parsePort(values.port)
+    queues = values.queue ?? []
+  } catch (error) {
+    throw error instanceof UsageError ? error : new UsageError(error instanceof Error ? error.message : String(error))
+  }
+
+  // Loaded here, not at the top, so that usage errors answer without loading the emulator.
+  const { CloudTasksEmulator } = await import("./CloudTasksEmulator.js")
+  const running = await CloudTasksEmulator.start({
+    port,
+    queues,
+    onAttempt: (attempt) =>
+      process.stdout.write(
+        `attempt ${attempt.attempt} ${attempt.method} ${attempt.url} task=${attempt.task} ${
+          attempt.status !== undefined ? `status=${attempt.status}` : `error=${JSON.stringify(attempt.error)}`
+        }\n`
+      )
+  })
+  process.stdout.write(`CLOUD_TASKS_EMULATOR_HOST=${running.host}\n`)
+  process.stdout.write(`OIDC JWKS: ${running.jwksUri}\n`)
+  for (const queue of queues) process.stdout.write(`queue: ${queue}\n`)
+
+  await new Promise<void>((resolve) => {
+    const onSignal = () => {
+      process.off("SIGINT", onSignal)
+      process.off("SIGTERM", onSignal)
+      resolve()
+    }
+    process.on("SIGINT", onSignal)
+    process.on("SIGTERM", onSignal)
+  })
+  await running.stop()
+  process.stdout.write("Cloud Tasks emulator stopped\n")
+  return 0
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = { emulator }
+
+const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const [name, ...rest] = argv
+  if (name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  const command = name === undefined ? undefined : COMMANDS[name]
+  if (command === undefined) {
+    process.stderr.write(`${name === undefined ? "No command given" : `Unknown command "${name}"`}\n\n${USAGE}`)
+    return 2
+  }
+  try {
+    return await command(rest)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n\n${USAGE}`)
+      return 2
+    }
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
+    return 1
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    process.stderr.write(`${String(error)}\n`)
+    process.exitCode = 1
+  }
+)

@@ -1,0 +1,309 @@
+/**
+ * The `google.cloud.tasks.v2.CloudTasks` gRPC service over the {@link Engine}: decodes requests
+ * (as `@grpc/proto-loader` delivers them: camelCase fields, enums as strings, bytes as
+ * `Buffer`), calls the engine and encodes queues and tasks in `BASIC` or `FULL` view.
+ *
+ * @internal
+ */
+import { ApiError, Errors } from "./apiError.js"
+import type { Engine, NewTask, QueueRuntime, SettingsPatch } from "./engine.js"
+import { Status, type UnaryCall, type UnaryCallback, type UnaryHandler } from "./grpcRuntime.js"
+import type { AttemptRecord, HttpMethodName, TaskState } from "./model.js"
+import { burstSizeFor } from "./tokenBucket.js"
+
+// -----------------------------------------------------------------------------------------
+// Wire shapes (decoded with defaults: absent messages are null, absent scalars are zero)
+
+interface SecondsNanos {
+  readonly seconds: number | string
+  readonly nanos: number
+}
+
+interface WireRateLimits {
+  readonly maxDispatchesPerSecond: number
+  readonly maxBurstSize: number
+  readonly maxConcurrentDispatches: number
+}
+
+interface WireRetryConfig {
+  readonly maxAttempts: number
+  readonly maxRetryDuration: SecondsNanos | null
+  readonly minBackoff: SecondsNanos | null
+  readonly maxBackoff: SecondsNanos | null
+  readonly maxDoublings: number
+}
+
+interface WireQueue {
+  readonly name: string
+  readonly rateLimits: WireRateLimits | null
+  readonly retryConfig: WireRetryConfig | null
+  readonly stackdriverLoggingConfig: { readonly samplingRatio: number } | null
+}
+
+interface WireHttpRequest {
+  readonly url: string
+  readonly httpMethod: string
+  readonly headers: Record<string, string> | null
+  readonly body: Buffer | null
+  readonly oidcToken?: { readonly serviceAccountEmail: string; readonly audience: string } | null
+  readonly oauthToken?: { readonly serviceAccountEmail: string; readonly scope: string } | null
+}
+
+interface WireTask {
+  readonly name: string
+  readonly httpRequest?: WireHttpRequest | null
+  readonly scheduleTime: SecondsNanos | null
+  readonly dispatchDeadline: SecondsNanos | null
+}
+
+type View = "VIEW_UNSPECIFIED" | "BASIC" | "FULL"
+
+// -----------------------------------------------------------------------------------------
+// Conversions
+
+const toMs = (value: SecondsNanos | null | undefined): number | undefined =>
+  value === null || value === undefined ? undefined : Number(value.seconds) * 1000 + value.nanos / 1e6
+
+const fromMs = (ms: number): { seconds: number; nanos: number } => {
+  const seconds = Math.floor(ms / 1000)
+  return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) }
+}
+
+const timestamp = (ms: number | undefined) => (ms === undefined ? null : fromMs(ms))
+
+const HTTP_METHODS: ReadonlyArray<HttpMethodName> = ["POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+const snake = (path: string): string => path.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+
+const QUEUE_FIELDS = [
+  "rate_limits.max_dispatches_per_second",
+  "rate_limits.max_concurrent_dispatches",
+  "retry_config.max_attempts",
+  "retry_config.max_retry_duration",
+  "retry_config.min_backoff",
+  "retry_config.max_backoff",
+  "retry_config.max_doublings",
+  "stackdriver_logging_config.sampling_ratio"
+] as const
+
+type QueueField = (typeof QUEUE_FIELDS)[number]
+
+const IGNORED_FIELDS = new Set(["name", "state", "purge_time", "rate_limits.max_burst_size", "app_engine_routing_override"])
+
+/**
+ * The settings a queue message carries. Without a mask, fields left at their zero value are
+ * not set; with a mask, every masked field is set, a zero value meaning the default.
+ */
+export const settingsPatch = (queue: WireQueue, mask: ReadonlyArray<string> | undefined): SettingsPatch => {
+  const rate = queue.rateLimits
+  const retry = queue.retryConfig
+  const values: Record<QueueField, number | undefined> = {
+    "rate_limits.max_dispatches_per_second": rate?.maxDispatchesPerSecond || undefined,
+    "rate_limits.max_concurrent_dispatches": rate?.maxConcurrentDispatches || undefined,
+    "retry_config.max_attempts": retry?.maxAttempts || undefined,
+    "retry_config.max_retry_duration": toMs(retry?.maxRetryDuration),
+    "retry_config.min_backoff": toMs(retry?.minBackoff),
+    "retry_config.max_backoff": toMs(retry?.maxBackoff),
+    "retry_config.max_doublings": retry?.maxDoublings || undefined,
+    "stackdriver_logging_config.sampling_ratio": queue.stackdriverLoggingConfig?.samplingRatio
+  }
+  const defaults: Record<QueueField, number> = {
+    "rate_limits.max_dispatches_per_second": 500,
+    "rate_limits.max_concurrent_dispatches": 1000,
+    "retry_config.max_attempts": 100,
+    "retry_config.max_retry_duration": 0,
+    "retry_config.min_backoff": 100,
+    "retry_config.max_backoff": 3_600_000,
+    "retry_config.max_doublings": 16,
+    "stackdriver_logging_config.sampling_ratio": 0
+  }
+  let selected: ReadonlyArray<QueueField>
+  let masked = false
+  if (mask === undefined || mask.length === 0) {
+    selected = QUEUE_FIELDS.filter((field) => values[field] !== undefined)
+  } else {
+    masked = true
+    const paths = mask.map(snake)
+    for (const path of paths) {
+      if (IGNORED_FIELDS.has(path)) continue
+      if (!QUEUE_FIELDS.some((field) => field === path || field.startsWith(`${path}.`))) {
+        throw Errors.unsupportedUpdate(path)
+      }
+    }
+    selected = QUEUE_FIELDS.filter((field) => paths.some((path) => field === path || field.startsWith(`${path}.`)))
+  }
+  const pick = (field: QueueField): number | undefined =>
+    selected.includes(field) ? values[field] ?? (masked ? defaults[field] : undefined) : undefined
+  const patch: Record<string, number> = {}
+  const put = (key: keyof SettingsPatch, field: QueueField) => {
+    const value = pick(field)
+    if (value !== undefined) patch[key] = value
+  }
+  put("maxDispatchesPerSecond", "rate_limits.max_dispatches_per_second")
+  put("maxConcurrentDispatches", "rate_limits.max_concurrent_dispatches")
+  put("maxAttempts", "retry_config.max_attempts")
+  put("maxRetryDurationMs", "retry_config.max_retry_duration")
+  put("minBackoffMs", "retry_config.min_backoff")
+  put("maxBackoffMs", "retry_config.max_backoff")
+  put("maxDoublings", "retry_config.max_doublings")
+  put("samplingRatio", "stackdriver_logging_config.sampling_ratio")
+  return patch as SettingsPatch
+}
+
+/** A queue as the API returns it. */
+export const queueToWire = (queue: QueueRuntime) => {
+  const { rateLimits, retryConfig, samplingRatio } = queue.settings
+  return {
+    name: queue.name,
+    rateLimits: {
+      maxDispatchesPerSecond: rateLimits.maxDispatchesPerSecond,
+      maxBurstSize: burstSizeFor(rateLimits.maxDispatchesPerSecond),
+      maxConcurrentDispatches: rateLimits.maxConcurrentDispatches
+    },
+    retryConfig: {
+      maxAttempts: retryConfig.maxAttempts,
+      maxRetryDuration: fromMs(retryConfig.maxRetryDurationMs),
+      minBackoff: fromMs(retryConfig.minBackoffMs),
+      maxBackoff: fromMs(retryConfig.maxBackoffMs),
+      maxDoublings: retryConfig.maxDoublings
+    },
+    state: queue.state,
+    purgeTime: timestamp(queue.purgeTime),
+    stackdriverLoggingConfig: samplingRatio > 0 ? { samplingRatio } : null
+  }
+}
+
+const attemptToWire = (attempt: AttemptRecord | undefined) =>
+  attempt === undefined ? null : {
+    scheduleTime: timestamp(attempt.scheduleTime),
+    dispatchTime: timestamp(attempt.dispatchTime),
+    responseTime: timestamp(attempt.responseTime),
+    responseStatus: attempt.responseStatus === undefined
+      ? null
+      : { code: attempt.responseStatus.code, message: attempt.responseStatus.message, details: [] }
+  }
+
+/** A task as the API returns it; `BASIC` leaves the body out. */
+export const taskToWire = (task: TaskState, view: View) => {
+  const full = view === "FULL"
+  const headers: Record<string, string> = {}
+  for (const [key, value] of task.request.headers) headers[key] = value
+  const { oidcToken, oauthToken } = task.request
+  return {
+    name: task.name,
+    httpRequest: {
+      url: task.request.url,
+      httpMethod: task.request.httpMethod,
+      headers,
+      body: full ? task.request.body : Buffer.alloc(0),
+      ...(oidcToken !== undefined ? { oidcToken } : {}),
+      ...(oauthToken !== undefined ? { oauthToken } : {})
+    },
+    scheduleTime: fromMs(task.scheduleTime),
+    createTime: fromMs(task.createTime),
+    dispatchDeadline: fromMs(task.dispatchDeadlineMs),
+    dispatchCount: task.dispatchCount,
+    responseCount: task.responseCount,
+    firstAttempt: task.firstAttempt === undefined ? null : { dispatchTime: timestamp(task.firstAttempt.dispatchTime) },
+    lastAttempt: attemptToWire(task.lastAttempt),
+    view: full ? "FULL" : "BASIC"
+  }
+}
+
+const newTask = (task: WireTask | null): NewTask => {
+  const http = task?.httpRequest ?? null
+  const method = http?.httpMethod ?? "HTTP_METHOD_UNSPECIFIED"
+  return {
+    name: task?.name ?? "",
+    httpRequest: http === null ? undefined : {
+      url: http.url,
+      httpMethod: HTTP_METHODS.find((m) => m === method) ?? "HTTP_METHOD_UNSPECIFIED",
+      headers: Object.entries(http.headers ?? {}),
+      body: http.body ?? Buffer.alloc(0),
+      oidcToken: http.oidcToken == null
+        ? undefined
+        : { serviceAccountEmail: http.oidcToken.serviceAccountEmail, audience: http.oidcToken.audience },
+      oauthToken: http.oauthToken == null
+        ? undefined
+        : { serviceAccountEmail: http.oauthToken.serviceAccountEmail, scope: http.oauthToken.scope }
+    },
+    scheduleTime: toMs(task?.scheduleTime),
+    dispatchDeadlineMs: toMs(task?.dispatchDeadline)
+  }
+}
+
+// -----------------------------------------------------------------------------------------
+// Handlers
+
+const unary = <Req>(handle: (request: Req) => unknown): UnaryHandler => (call: UnaryCall, callback: UnaryCallback) => {
+  let response: unknown
+  try {
+    response = handle(call.request as Req)
+  } catch (error) {
+    if (error instanceof ApiError) {
+      callback({ code: error.code, details: error.message })
+    } else {
+      callback({ code: Status.INTERNAL, details: `Emulator error: ${error instanceof Error ? error.message : String(error)}` })
+    }
+    return
+  }
+  callback(null, response)
+}
+
+const EMPTY = {}
+
+/** The handlers of every method of `google.cloud.tasks.v2.CloudTasks`. */
+export const cloudTasksHandlers = (engine: Engine): Record<string, UnaryHandler> => ({
+  ListQueues: unary<{ parent: string; pageSize: number; pageToken: string }>((request) => {
+    const page = engine.listQueues(request.parent, request.pageSize, request.pageToken)
+    return { queues: page.items.map(queueToWire), nextPageToken: page.nextPageToken }
+  }),
+  GetQueue: unary<{ name: string }>((request) => queueToWire(engine.requireQueue(request.name))),
+  CreateQueue: unary<{ parent: string; queue: WireQueue | null }>((request) => {
+    const queue = request.queue
+    if (queue === null) throw Errors.invalidQueueName()
+    return queueToWire(engine.createQueue(request.parent, queue.name, settingsPatch(queue, undefined)))
+  }),
+  UpdateQueue: unary<{ queue: WireQueue | null; updateMask: { paths: Array<string> } | null }>((request) => {
+    const queue = request.queue
+    if (queue === null) throw Errors.invalidQueueName()
+    return queueToWire(engine.updateQueue(queue.name, settingsPatch(queue, request.updateMask?.paths)))
+  }),
+  DeleteQueue: unary<{ name: string }>((request) => {
+    engine.deleteQueue(request.name)
+    return EMPTY
+  }),
+  PurgeQueue: unary<{ name: string }>((request) => queueToWire(engine.purgeQueue(request.name))),
+  PauseQueue: unary<{ name: string }>((request) => queueToWire(engine.pauseQueue(request.name))),
+  ResumeQueue: unary<{ name: string }>((request) => queueToWire(engine.resumeQueue(request.name))),
+  GetIamPolicy: unary<{ resource: string }>((request) => {
+    const queue = engine.requireQueue(request.resource)
+    return queue.iamPolicy ?? { version: 1, bindings: [], etag: Buffer.from("BwXemulator") }
+  }),
+  SetIamPolicy: unary<{ resource: string; policy: unknown }>((request) => {
+    const queue = engine.requireQueue(request.resource)
+    queue.iamPolicy = request.policy ?? { version: 1, bindings: [] }
+    return queue.iamPolicy
+  }),
+  TestIamPermissions: unary<{ resource: string; permissions: Array<string> }>((request) => {
+    engine.requireQueue(request.resource)
+    return { permissions: request.permissions }
+  }),
+  ListTasks: unary<{ parent: string; responseView: View; pageSize: number; pageToken: string }>((request) => {
+    const page = engine.listTasks(request.parent, request.pageSize, request.pageToken)
+    return { tasks: page.items.map((task) => taskToWire(task, request.responseView)), nextPageToken: page.nextPageToken }
+  }),
+  GetTask: unary<{ name: string; responseView: View }>((request) =>
+    taskToWire(engine.getTask(request.name), request.responseView)
+  ),
+  CreateTask: unary<{ parent: string; task: WireTask | null; responseView: View }>((request) =>
+    taskToWire(engine.createTask(request.parent, newTask(request.task)), request.responseView)
+  ),
+  DeleteTask: unary<{ name: string }>((request) => {
+    engine.deleteTask(request.name)
+    return EMPTY
+  }),
+  RunTask: unary<{ name: string; responseView: View }>((request) =>
+    taskToWire(engine.runTask(request.name), request.responseView)
+  )
+})

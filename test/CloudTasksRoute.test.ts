@@ -1,0 +1,235 @@
+/**
+ * The production path for real: enqueueHttpTask → the official @google-cloud/tasks
+ * client → plaintext gRPC → the project's Cloud Tasks emulator → an HTTP server
+ * on 127.0.0.1.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { CloudTasksEmulator } from "../src/CloudTasksEmulator.js"
+import {
+  CloudTasksRoute,
+  enqueueHttpTask,
+  Events,
+  TaskHandlers,
+  TasksClient,
+  TasksConfig,
+  type TasksConfigInput
+} from "../src/index.js"
+import { makeClient } from "./utils/emulatorClient.js"
+import { closedPortUrl, type RecordingServer, recordingServer } from "./utils/httpServer.js"
+import { captureLogs, isSubsequence } from "./utils/logs.js"
+
+const queue = "projects/demo/locations/us-central1/queues/default"
+
+const production = (host: string, server: RecordingServer, extra: TasksConfigInput = {}): TasksConfigInput => ({
+  appEnv: "production",
+  project: "demo",
+  location: "us-central1",
+  queue: "default",
+  urlBase: server.url,
+  auth: "prod-secret",
+  emulatorHost: host,
+  ...extra
+})
+
+const client = (config: TasksConfigInput) => TasksClient.layerWith(config).pipe(Layer.provide(TaskHandlers.layer({})))
+
+const emulator = Effect.acquireRelease(
+  Effect.promise(() => CloudTasksEmulator.start({ queues: [queue], queueSettings: { minBackoff: "10 millis" } })),
+  (running) => Effect.promise(() => running.stop())
+)
+
+describe("CloudTasksRoute through the emulator", () => {
+  it.scopedLive("creates a task that POSTs the JSON payload to TASKS_URL_BASE + path with the secret", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const running = yield* emulator
+      const server = yield* recordingServer()
+      const info = yield* enqueueHttpTask("/api/tasks/transcribe", { filename: "gs://b/a.wav", user_id: "123" }).pipe(
+        Effect.provide(client(production(running.host, server))),
+        Effect.provide(layer)
+      )
+      expect(info.route).toBe("cloud-tasks")
+      expect(info.name).toMatch(new RegExp(`^${queue}/tasks/[A-Za-z0-9_-]+$`))
+      yield* Effect.promise(() => running.waitForTask(info.name))
+
+      expect(server.requests).toHaveLength(1)
+      const [request] = server.requests
+      expect(request?.method).toBe("POST")
+      expect(request?.path).toBe("/api/tasks/transcribe")
+      expect(JSON.parse(request!.body)).toEqual({ filename: "gs://b/a.wav", user_id: "123" })
+      expect(request?.headers["content-type"]).toBe("application/json")
+      expect(request?.headers["x-tasks-auth"]).toBe("prod-secret")
+      expect(request?.headers["user-agent"]).toBe("Google-Cloud-Tasks")
+      expect(request?.headers["x-cloudtasks-taskname"]).toBe(info.name.split("/").pop())
+      expect(request?.headers["traceparent"]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/)
+
+      expect(
+        isSubsequence([
+          Events.start,
+          Events.cloudEnabled,
+          Events.usingCloudTasks,
+          Events.usingTasksUrl,
+          Events.tasksAuthSet,
+          Events.creatingTask,
+          Events.cloudEnqueued
+        ], logs.events())
+      ).toBe(true)
+      expect(logs.of(Events.cloudEnqueued)[0]?.annotations.name).toBe(info.name)
+      expect(logs.entries.map((entry) => entry.line).join("\n")).not.toContain("prod-secret")
+    }))
+
+  it.scopedLive("sets the 30-minute deadline for the seed's paths and sends worker paths to WORKER_URL_BASE", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const running = yield* emulator
+      const tasksServer = yield* recordingServer()
+      const workerServer = yield* recordingServer()
+      const info = yield* enqueueHttpTask("/api/tasks/assemble", { episode_id: "e1" }).pipe(
+        Effect.provide(client(production(running.host, tasksServer, { workerUrlBase: workerServer.url }))),
+        Effect.provide(layer)
+      )
+      yield* Effect.promise(() => running.waitForTask(info.name))
+      expect(workerServer.requests.map((r) => r.path)).toEqual(["/api/tasks/assemble"])
+      expect(tasksServer.requests).toEqual([])
+      expect(logs.events()).toContain(Events.usingWorkerUrl)
+
+      const official = makeClient(running.host)
+      yield* Effect.addFinalizer(() => Effect.promise(() => official.close()))
+      const other = yield* enqueueHttpTask("/api/other", {}, { delay: "1 hour" }).pipe(
+        Effect.provide(client(production(running.host, tasksServer)))
+      )
+      const [stored] = yield* Effect.promise(() => official.getTask({ name: other.name, responseView: "FULL" }))
+      // no per-path deadline: the service default (10 minutes) applies
+      expect(Number(stored.dispatchDeadline?.seconds ?? 600)).toBe(600)
+      const long = yield* enqueueHttpTask("/api/tasks/process-chunk", { chunk_id: "c" }, { delay: "1 hour" }).pipe(
+        Effect.provide(client(production(running.host, tasksServer)))
+      )
+      const [longTask] = yield* Effect.promise(() => official.getTask({ name: long.name, responseView: "FULL" }))
+      expect(Number(longTask.dispatchDeadline?.seconds)).toBe(1800)
+      expect(longTask.httpRequest?.url).toBe(tasksServer.url + "/api/tasks/process-chunk")
+    }))
+
+  it.scopedLive("a taskId dedups: the second enqueue is a DispatchError already_exists with the gRPC status", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const running = yield* emulator
+      const server = yield* recordingServer()
+      const enqueue = enqueueHttpTask("/api/tasks/transcribe", { n: 1 }, { taskId: "upload-42" }).pipe(
+        Effect.provide(client(production(running.host, server))),
+        Effect.provide(layer)
+      )
+      const first = yield* enqueue
+      expect(first.name).toBe(`${queue}/tasks/upload-42`)
+      const error = yield* Effect.flip(enqueue)
+      expect(error).toMatchObject({
+        _tag: "DispatchError",
+        reason: "already_exists",
+        grpcStatus: 6,
+        route: "cloud-tasks"
+      })
+      expect(logs.events()).toContain(Events.createTaskFailed)
+      yield* Effect.promise(() => running.waitForTask(first.name))
+      expect(server.requests).toHaveLength(1)
+    }))
+
+  it.scopedLive("schedules with delay (the ETA header says when) and adds extra headers", () =>
+    Effect.gen(function*() {
+      const running = yield* emulator
+      const server = yield* recordingServer()
+      const before = Date.now()
+      const info = yield* enqueueHttpTask("/t", {}, { delay: "1 second", headers: { "X-Job": "7" } }).pipe(
+        Effect.provide(client(production(running.host, server)))
+      )
+      yield* Effect.promise(() => running.waitForTask(info.name))
+      const eta = Number(server.requests[0]?.headers["x-cloudtasks-tasketa"]) * 1000
+      expect(eta).toBeGreaterThanOrEqual(before + 900)
+      expect(server.requests[0]?.headers["x-job"]).toBe("7")
+    }))
+
+  it.scopedLive("with TASKS_SERVICE_ACCOUNT_EMAIL each delivery carries an OIDC token for the URL", () =>
+    Effect.gen(function*() {
+      const running = yield* emulator
+      const server = yield* recordingServer()
+      const info = yield* enqueueHttpTask("/api/tasks/transcribe", {}).pipe(
+        Effect.provide(client(production(running.host, server, {
+          auth: undefined,
+          serviceAccountEmail: "tasks@demo.iam.gserviceaccount.com"
+        })))
+      )
+      yield* Effect.promise(() => running.waitForTask(info.name))
+      const token = String(server.requests[0]?.headers.authorization).replace(/^Bearer /, "")
+      const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString())
+      expect(claims).toMatchObject({
+        email: "tasks@demo.iam.gserviceaccount.com",
+        aud: server.url + "/api/tasks/transcribe"
+      })
+      expect(server.requests[0]?.headers["x-tasks-auth"]).toBeUndefined()
+    }))
+
+  it.scopedLive("a task over the 1 MB limit fails before the API call", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const running = yield* emulator
+      const server = yield* recordingServer()
+      // The JSON body fits the body limit; the task around it (URL, headers, name) does not.
+      const error = yield* enqueueHttpTask("/t", "x".repeat(1_048_560)).pipe(
+        Effect.provide(client(production(running.host, server))),
+        Effect.provide(layer),
+        Effect.flip
+      )
+      expect(error).toMatchObject({ reason: "payload_too_large", route: "cloud-tasks" })
+      expect(logs.events()).toContain(Events.taskBuildFailed)
+      expect(logs.events()).not.toContain(Events.creatingTask)
+      const official = makeClient(running.host)
+      const [tasks] = yield* Effect.promise(() => official.listTasks({ parent: queue }))
+      yield* Effect.promise(() => official.close())
+      expect(tasks).toEqual([])
+    }))
+
+  it.scopedLive("retries UNAVAILABLE only for named tasks, then reports the gRPC status", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const server = yield* recordingServer()
+      const down = (yield* closedPortUrl).replace("http://", "")
+      const route = CloudTasksRoute.layerWith({ transientRetries: 2 })
+      const layerFor = TasksClient.layerWithoutRoutes.pipe(
+        Layer.provide(route),
+        Layer.provide(TasksClient.routes),
+        Layer.provide(TasksConfig.layerWith(production(down, server))),
+        Layer.provide(TaskHandlers.layer({}))
+      )
+      const named = yield* enqueueHttpTask("/t", {}, { taskId: "retry-me" }).pipe(
+        Effect.provide(layerFor),
+        Effect.provide(layer),
+        Effect.flip
+      )
+      expect(named).toMatchObject({ reason: "create_task_failed", grpcStatus: 14 })
+      expect(logs.of(Events.cloudRetrying)).toHaveLength(2)
+      const unnamed = yield* enqueueHttpTask("/t", {}).pipe(Effect.provide(layerFor), Effect.provide(layer), Effect.flip)
+      expect(unnamed).toMatchObject({ reason: "create_task_failed", grpcStatus: 14 })
+      expect(logs.of(Events.cloudRetrying)).toHaveLength(2)
+    }))
+
+  it.scopedLive("an absent @google-cloud/tasks is an ImportError that says how to install it", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const server = yield* recordingServer()
+      const error = yield* enqueueHttpTask("/t", {}).pipe(
+        Effect.provide(
+          TasksClient.layerWithoutRoutes.pipe(
+            Layer.provide(CloudTasksRoute.layerWith({ moduleName: "@google-cloud/tasks-not-installed" })),
+            Layer.provide(TasksClient.routes),
+            Layer.provide(TasksConfig.layerWith(production("127.0.0.1:1", server))),
+            Layer.provide(TaskHandlers.layer({}))
+          )
+        ),
+        Effect.provide(layer),
+        Effect.flip
+      )
+      expect(error._tag).toBe("ImportError")
+      expect(error.message).toContain("npm install @google-cloud/tasks-not-installed")
+      expect(logs.events()).toContain(Events.cloudTasksUnavailable)
+      expect(server.requests).toEqual([])
+    }))
+})
