@@ -56,7 +56,16 @@ export const Events = {
   baseUrlMissing: "tasks.enqueue_http_task.base_url_missing",
   httpRequestBuildFailed: "tasks.enqueue_http_task.http_request_build_failed",
   taskBuildFailed: "tasks.enqueue_http_task.task_build_failed",
-  createTaskFailed: "tasks.enqueue_http_task.create_task_failed"
+  createTaskFailed: "tasks.enqueue_http_task.create_task_failed",
+  // receiving side (effect-http-tasks/server)
+  serverReceived: "tasks.server.received",
+  serverUnauthorized: "tasks.server.unauthorized",
+  serverInvalidPayload: "tasks.server.invalid_payload",
+  serverAccepted: "tasks.server.accepted",
+  serverSucceeded: "tasks.server.succeeded",
+  serverFailed: "tasks.server.failed",
+  serverInterrupted: "tasks.server.interrupted",
+  serverAuthMissing: "tasks.server.auth_missing"
 } as const
 
 /**

@@ -9,6 +9,7 @@ import { Clock, Context, Duration, Effect, FiberSet, Layer, Option } from "effec
 import { DispatchError } from "./Errors.js"
 import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
+import { makeSupervisor } from "./internal/supervisor.js"
 import type { RouteShape } from "./Route.js"
 import { TaskHandlers } from "./TaskHandlers.js"
 
@@ -39,24 +40,7 @@ export interface LocalRouteOptions {
 const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
   const { handlers } = yield* TaskHandlers
   const gracePeriod = Duration.decode(options.gracePeriod ?? Duration.seconds(10))
-  const fibers = yield* FiberSet.make<unknown, never>()
-  // Runs before the FiberSet's own finalizer, which interrupts what is left.
-  // Finalizers are uninterruptible: the wait must be made interruptible for the timeout to end it.
-  yield* Effect.addFinalizer(() =>
-    Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
-      Effect.timeoutOption(gracePeriod),
-      Effect.flatMap(Option.match({
-        onSome: () => Effect.void,
-        onNone: () =>
-          Effect.flatMap(FiberSet.size(fibers), (size) =>
-            Log.warn(
-              Events.taskInterrupted,
-              `Closing: ${size} in-process task(s) still running after ${Duration.format(gracePeriod)}; interrupting`,
-              { count: size }
-            ))
-      }))
-    )
-  )
+  const { drain, fibers } = yield* makeSupervisor({ gracePeriod, interruptedEvent: Events.taskInterrupted })
 
   const dispatch: LocalRouteShape["dispatch"] = Effect.fn("LocalRoute.dispatch")(function*(request) {
     const handler = handlers.get(request.path)
@@ -86,7 +70,7 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
     return { name: "local-direct-dispatch", route: "local" as const }
   })
 
-  return LocalRoute.of({ dispatch, drain: FiberSet.awaitEmpty(fibers) })
+  return LocalRoute.of({ dispatch, drain })
 })
 
 /**

@@ -1,0 +1,92 @@
+/**
+ * What the typed task definitions and the task server share: describing a Schema
+ * failure by field (never by value), and the marker that lets the server find the
+ * definition behind a handler built from one.
+ */
+import type { Effect, ParseResult } from "effect"
+import type { TaskHandler } from "../../TaskHandlers.js"
+
+/** One problem with a payload: where (`user_id`, `items[0].name`) and what, without the value. */
+export interface PayloadIssue {
+  readonly path: string
+  readonly problem: string
+}
+
+const identifier = /^[A-Za-z_$][\w$]*$/
+
+/** `user_id`, `items[0].name`, `["odd key"]`; `payload` for the whole payload. */
+const renderPath = (path: ReadonlyArray<PropertyKey>): string => {
+  if (path.length === 0) return "payload"
+  let out = ""
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`
+    else if (typeof key === "string" && identifier.test(key)) out += out === "" ? key : `.${key}`
+    else out += `[${JSON.stringify(String(key))}]`
+  }
+  return out
+}
+
+/**
+ * The leaf problems of a parse issue. Messages name the field and what the Schema
+ * expected; they never include the value that was received (it may be private).
+ */
+export const payloadIssues = (issue: ParseResult.ParseIssue): ReadonlyArray<PayloadIssue> => {
+  const out: Array<PayloadIssue> = []
+  const visit = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>): void => {
+    switch (issue._tag) {
+      case "Pointer":
+        return visit(issue.issue, path.concat(Array.isArray(issue.path) ? issue.path : [issue.path as PropertyKey]))
+      case "Composite": {
+        const issues = Array.isArray(issue.issues) ? issue.issues : [issue.issues as ParseResult.ParseIssue]
+        for (const inner of issues) visit(inner, path)
+        return
+      }
+      case "Refinement":
+        if (issue.kind === "From") return visit(issue.issue, path)
+        out.push({ path: renderPath(path), problem: `must be ${String(issue.ast)}` })
+        return
+      case "Transformation":
+        if (issue.kind !== "Transformation") return visit(issue.issue, path)
+        out.push({ path: renderPath(path), problem: "could not be decoded" })
+        return
+      case "Type":
+        out.push({ path: renderPath(path), problem: `must be ${String(issue.ast)}` })
+        return
+      case "Missing":
+        out.push({ path: renderPath(path), problem: "is missing" })
+        return
+      case "Unexpected":
+        out.push({ path: renderPath(path), problem: "is not allowed" })
+        return
+      case "Forbidden":
+        out.push({ path: renderPath(path), problem: "could not be decoded" })
+        return
+    }
+  }
+  visit(issue, [])
+  return out
+}
+
+/** `filename must be string; user_id is missing`. */
+export const describeIssues = (issues: ReadonlyArray<PayloadIssue>): string =>
+  issues.map(({ path, problem }) => `${path} ${problem}`).join("; ")
+
+/** Where a handler built from a task definition keeps its typed parts. */
+export const TypedHandlerId: unique symbol = Symbol.for("effect-http-tasks/TypedTaskHandler")
+
+/** The typed parts of a handler built from a task definition. */
+export interface TypedParts {
+  /** Decodes the JSON-parsed body with the definition's Schema. */
+  readonly decode: (body: unknown) => Effect.Effect<unknown, ParseResult.ParseError>
+  /** Runs the handler on an already decoded payload. */
+  readonly run: (payload: unknown) => Effect.Effect<unknown, unknown>
+}
+
+/** A handler built from a task definition: a plain `TaskHandler` that also carries its typed parts. */
+export interface TypedTaskHandler extends TaskHandler {
+  readonly [TypedHandlerId]: TypedParts
+}
+
+/** The typed parts of `handler`, when it was built from a task definition. */
+export const typedParts = (handler: TaskHandler): TypedParts | undefined =>
+  TypedHandlerId in handler ? (handler as TypedTaskHandler)[TypedHandlerId] : undefined

@@ -1,0 +1,415 @@
+import { HttpMiddleware } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { vi } from "vitest"
+import { Deferred, Effect, Either, Exit, Layer, Option, Queue, Schema, Scope } from "effect"
+import { timingSafeEqual } from "node:crypto"
+import {
+  defineTask,
+  DispatchError,
+  enqueueHttpTask,
+  enqueueTask,
+  Events,
+  handleTask,
+  TaskHandlers,
+  TasksClient,
+  type TasksConfigInput,
+  taskHandlersLayer
+} from "../src/index.js"
+import { MAX_TASK_BYTES } from "../src/internal/limits.js"
+import { TaskContext, type TaskContextShape, TaskServer, toWebHandler } from "../src/TaskServer.js"
+import { captureLogs } from "./utils/logs.js"
+import { ancestors, recordingTracer, secret, startTaskServer } from "./utils/server.js"
+
+// Spy on the comparison without changing it, to see that the server uses it.
+vi.mock("node:crypto", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("node:crypto")>()
+  return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) }
+})
+
+const Transcribe = defineTask(
+  "/api/tasks/transcribe",
+  Schema.Struct({ filename: Schema.String, user_id: Schema.String })
+)
+const Assemble = defineTask(
+  "/api/tasks/assemble",
+  Schema.Struct(
+    { episode_id: Schema.String, template_id: Schema.String, main_content_filename: Schema.String },
+    Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  )
+)
+const transcribe = { filename: "gs://bucket/a.wav", user_id: "123" }
+const auth = { "x-tasks-auth": secret }
+
+/** Handlers that put what they receive (and the task context) in a queue. */
+const recordingHandlers = Effect.gen(function*() {
+  const received = yield* Queue.unbounded<{ readonly payload: unknown; readonly task: TaskContextShape }>()
+  const record = (payload: unknown) =>
+    Effect.flatMap(TaskContext, (task) => Queue.offer(received, { payload, task }))
+  const layer = taskHandlersLayer(handleTask(Transcribe, record), handleTask(Assemble, record))
+  return { received, layer }
+})
+
+describe("TaskServer: answers", () => {
+  it.scopedLive("401 without X-Tasks-Auth or with a wrong one, and the handler never runs", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const missing = yield* server.post(Transcribe.path, transcribe)
+      const wrong = yield* server.post(Transcribe.path, transcribe, { "x-tasks-auth": "not-the-secret" })
+      expect([missing.status, wrong.status]).toEqual([401, 401])
+      yield* server.server.drain
+      expect(yield* Queue.size(received)).toBe(0)
+      expect(logs.of(Events.serverUnauthorized).map((entry) => entry.annotations.reason)).toEqual(["missing", "mismatch"])
+      expect(logs.of(Events.serverUnauthorized)[0]?.annotations.path).toBe(Transcribe.path)
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("compares X-Tasks-Auth with crypto.timingSafeEqual on equal-length digests", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const spy = vi.mocked(timingSafeEqual)
+      spy.mockClear()
+      const short = yield* server.post(Transcribe.path, transcribe, { "x-tasks-auth": "x" })
+      const right = yield* server.post(Transcribe.path, transcribe, auth)
+      expect([short.status, right.status]).toEqual([401, 200])
+      expect(spy).toHaveBeenCalledTimes(2)
+      for (const [a, b] of spy.mock.calls) expect((a as Buffer).length).toBe((b as Buffer).length)
+      expect(spy.mock.results.map((result) => result.value)).toEqual([false, true])
+    }))
+
+  it.scopedLive("200 once the handler succeeded, with the payload decoded and extra fields kept", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const payload = { episode_id: "e1", template_id: "t1", main_content_filename: "gs://b/m.wav", intro: [1, 2] }
+      const response = yield* server.post(Assemble.path, payload, auth)
+      expect(response.status).toBe(200)
+      // Answered after the handler ran: what it got is already there.
+      expect((yield* Queue.poll(received)).pipe(Option.map((got) => got.payload))).toEqual(Option.some(payload))
+    }))
+
+  it.scopedLive("413 for a body over the Cloud Tasks task limit, refused before parsing", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const huge = JSON.stringify({ ...transcribe, filler: "x".repeat(MAX_TASK_BYTES) })
+      const response = yield* server.post(Transcribe.path, huge, auth)
+      expect(response.status).toBe(413)
+      expect(yield* Queue.size(received)).toBe(0)
+      expect(logs.of(Events.serverInvalidPayload)[0]?.annotations).toMatchObject({
+        reason: "payload_too_large",
+        status: 413
+      })
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("413 for a chunked body (no Content-Length) once it passes the limit", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer, { server: { maxBodyBytes: 1024 } })
+      const status = yield* Effect.promise(async () => {
+        const chunk = new TextEncoder().encode(" ".repeat(512))
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (let i = 0; i < 4; i++) controller.enqueue(chunk)
+            controller.close()
+          }
+        })
+        const init = { method: "POST", headers: auth, body, duplex: "half" } as RequestInit
+        return fetch(server.url + Transcribe.path, init).then((response) => response.status)
+      })
+      expect(status).toBe(413)
+    }))
+
+  it.scopedLive("400 for a body that is not JSON", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const response = yield* server.post(Transcribe.path, "{not json", auth)
+      expect(response.status).toBe(400)
+      expect(JSON.parse(response.body)).toMatchObject({ error: "malformed_json" })
+      expect(yield* Queue.size(received)).toBe(0)
+    }))
+
+  it.scopedLive("422 for a body that fails the Schema, naming the fields and not the values", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const response = yield* server.post(Transcribe.path, { filename: 1234567, extra: "private-value" }, auth)
+      expect(response.status).toBe(422)
+      const body = JSON.parse(response.body)
+      expect(body.issues).toEqual([
+        { path: "filename", problem: "must be string" },
+        { path: "user_id", problem: "is missing" }
+      ])
+      expect(response.body).not.toContain("1234567")
+      expect(yield* Queue.size(received)).toBe(0)
+      const logged = logs.of(Events.serverInvalidPayload)
+      expect(logged.map((entry) => entry.annotations.status)).toEqual([422])
+      expect(logged[0]?.line).not.toContain("1234567")
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("404 for a path without a handler", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      expect((yield* server.post("/api/tasks/unknown", {}, auth)).status).toBe(404)
+    }))
+
+  it.scopedLive("500 when the handler fails or dies, so that Cloud Tasks retries", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const server = yield* startTaskServer(
+        TaskHandlers.layer({
+          "/fails": () => Effect.fail("transcoder unavailable"),
+          "/dies": () => Effect.die(new Error("bug"))
+        })
+      )
+      expect((yield* server.post("/fails", {}, auth)).status).toBe(500)
+      expect((yield* server.post("/dies", {}, auth)).status).toBe(500)
+      expect(logs.of(Events.serverFailed).map((entry) => entry.annotations.path)).toEqual(["/fails", "/dies"])
+      expect(logs.of(Events.serverFailed)[0]?.cause).toContain("transcoder unavailable")
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("202 with Prefer: respond-async while the handler still runs in the background", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const done = yield* Queue.unbounded<unknown>()
+      const server = yield* startTaskServer(
+        taskHandlersLayer(
+          handleTask(Transcribe, (payload) => Effect.andThen(Deferred.await(gate), Queue.offer(done, payload)))
+        )
+      )
+      const response = yield* server.post(Transcribe.path, transcribe, { ...auth, prefer: "respond-async" })
+      // The handler is blocked on the gate, yet the answer is already here.
+      expect(response.status).toBe(202)
+      expect(yield* Queue.size(done)).toBe(0)
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* Queue.take(done)).toEqual(transcribe)
+      yield* server.server.drain
+      expect(logs.events().filter((event) => event.startsWith("tasks.server."))).toEqual([
+        Events.serverReceived,
+        Events.serverAccepted,
+        Events.serverSucceeded
+      ])
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("respond-async still checks the payload first: 422, and the handler never runs", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const response = yield* server.post(Transcribe.path, { filename: "a" }, { ...auth, prefer: "respond-async" })
+      expect(response.status).toBe(422)
+      yield* server.server.drain
+      expect(yield* Queue.size(received)).toBe(0)
+    }))
+
+  it.live("closing the server lets a background task finish instead of dropping it", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      const finished: Array<unknown> = []
+      const scope = yield* Scope.make()
+      const server = yield* startTaskServer(
+        taskHandlersLayer(
+          handleTask(Transcribe, (payload) =>
+            Effect.gen(function*() {
+              yield* Deferred.succeed(started, undefined)
+              yield* Deferred.await(gate)
+              yield* Effect.sleep("20 millis")
+              finished.push(payload)
+            }))
+        )
+      ).pipe(Scope.extend(scope))
+      expect((yield* server.post(Transcribe.path, transcribe, { ...auth, prefer: "respond-async" })).status).toBe(202)
+      yield* Deferred.await(started)
+      // Opens the gate as the first step of closing, while the task is still running.
+      yield* Scope.addFinalizer(scope, Deferred.succeed(gate, undefined))
+      yield* Scope.close(scope, Exit.void)
+      expect(finished).toEqual([transcribe])
+    }))
+})
+
+describe("TaskServer: TaskContext", () => {
+  it.scopedLive("parses the Cloud Tasks headers: numbers as numbers, the ETA as a Date", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      yield* server.post(Transcribe.path, transcribe, {
+        ...auth,
+        "X-CloudTasks-TaskName": "task-42",
+        "X-CloudTasks-QueueName": "media",
+        "X-CloudTasks-TaskRetryCount": "2",
+        "X-CloudTasks-TaskExecutionCount": "1",
+        "X-CloudTasks-TaskETA": "1767323045.5",
+        "X-CloudTasks-TaskPreviousResponse": "404",
+        "X-CloudTasks-TaskRetryReason": ""
+      })
+      const { task } = yield* Queue.take(received)
+      expect(task).toEqual({
+        taskName: Option.some("task-42"),
+        queueName: Option.some("media"),
+        retryCount: Option.some(2),
+        executionCount: Option.some(1),
+        eta: Option.some(new Date("2026-01-02T03:04:05.500Z")),
+        previousResponse: Option.some(404),
+        retryReason: Option.some("")
+      })
+    }))
+
+  it.scopedLive("every field is None when the request did not come from Cloud Tasks", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      yield* server.post(Transcribe.path, transcribe, { ...auth, "X-CloudTasks-TaskRetryCount": "two" })
+      const { task } = yield* Queue.take(received)
+      expect(Object.values(task).every(Option.isNone)).toBe(true)
+    }))
+
+  it.scopedLive("the receive-side events carry the path and the task name, never the secret", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const { layer } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      yield* server.post(Transcribe.path, transcribe, { ...auth, "X-CloudTasks-TaskName": "task-7" })
+      const received = logs.of(Events.serverReceived)[0]
+      expect(received?.annotations).toMatchObject({ path: Transcribe.path, name: "task-7" })
+      expect(logs.of(Events.serverSucceeded)[0]?.annotations).toMatchObject({ path: Transcribe.path, name: "task-7" })
+      expect(logs.entries.some((entry) => entry.line.includes(secret))).toBe(false)
+    }).pipe(Effect.provide(logLayer))
+  })
+})
+
+describe("TaskServer: the worker and loopback routes end to end", () => {
+  const client = (config: TasksConfigInput, handlers: Layer.Layer<TaskHandlers>) =>
+    TasksClient.layerWith({ appEnv: "test", auth: secret, ...config }).pipe(Layer.provide(handlers))
+
+  it.scopedLive("the worker route delivers a typed task to the server's handler", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const payload = { episode_id: "e1", template_id: "t1", main_content_filename: "gs://b/m.wav", chunks: 3 }
+      const info = yield* enqueueTask(Assemble, payload).pipe(
+        Effect.provide(client({ useWorkerInDev: true, workerUrlBase: server.url }, layer))
+      )
+      expect(info.route).toBe("worker")
+      expect(info.name).toMatch(/^dev-worker-dispatch-\d{4}-\d\d-\d\dT[\d:.]+Z$/)
+      expect((yield* Queue.take(received)).payload).toEqual(payload)
+    }))
+
+  it.scopedLive("the loopback route delivers every task to the server's handler", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const info = yield* enqueueTask(Transcribe, transcribe).pipe(
+        Effect.provide(client({ forceHttpLoopback: true, urlBase: server.url }, layer))
+      )
+      expect(info.route).toBe("loopback")
+      expect(info.name).toMatch(/^local-loopback-/)
+      expect((yield* Queue.take(received)).payload).toEqual(transcribe)
+    }))
+
+  it.scopedLive("the caller learns of a refusal: a wrong secret is 401, a bad payload 422", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const wrongSecret = yield* enqueueTask(Transcribe, transcribe).pipe(
+        Effect.provide(client({ forceHttpLoopback: true, urlBase: server.url, auth: "other" }, layer)),
+        Effect.either
+      )
+      const badPayload = yield* enqueueHttpTask(Transcribe.path, { filename: "a.wav" }).pipe(
+        Effect.provide(client({ forceHttpLoopback: true, urlBase: server.url }, layer)),
+        Effect.either
+      )
+      for (const [result, status] of [[wrongSecret, 401], [badPayload, 422]] as const) {
+        expect(Either.isLeft(result)).toBe(true)
+        const error = Either.getLeft(result).pipe(Option.getOrThrow)
+        expect(error).toBeInstanceOf(DispatchError)
+        expect(error).toMatchObject({ reason: "http_error", status, route: "loopback" })
+      }
+      expect(yield* Queue.size(received)).toBe(0)
+    }))
+})
+
+describe("TaskServer: trace propagation", () => {
+  const traced = (options: { readonly httpTracer: boolean }) =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const seen = yield* Queue.unbounded<void>()
+      const handlers = taskHandlersLayer(
+        handleTask(Transcribe, () => Queue.offer(seen, undefined).pipe(Effect.withSpan("transcribe-work")))
+      )
+      yield* Effect.gen(function*() {
+        const server = yield* startTaskServer(handlers).pipe(
+          Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => !options.httpTracer)
+        )
+        yield* enqueueTask(Transcribe, transcribe).pipe(
+          Effect.withSpan("user-request"),
+          Effect.provide(
+            TasksClient.layerWith({ appEnv: "test", auth: secret, forceHttpLoopback: true, urlBase: server.url }).pipe(
+              Layer.provide(handlers)
+            )
+          )
+        )
+        yield* Queue.take(seen)
+      }).pipe(Effect.withTracer(tracer))
+      const work = spans.find((span) => span.name === "transcribe-work")!
+      const request = spans.find((span) => span.name === "user-request")!
+      return { spans, work, request }
+    })
+
+  it.scopedLive("the handler's span is a descendant of the span that enqueued the task", () =>
+    Effect.gen(function*() {
+      const { spans, work, request } = yield* traced({ httpTracer: true })
+      expect(work.traceId).toBe(request.traceId)
+      const chain = ancestors(spans, work)
+      expect(chain.slice(0, 2)).toEqual(["TaskServer.run", "TaskServer.handle"])
+      expect(chain).toContain("user-request")
+      // The secret sent as X-Tasks-Auth is in no span attribute, on either side.
+      const values = spans.flatMap((span) => [...span.attributes.values()].map(String))
+      expect(values.some((value) => value.includes(secret))).toBe(false)
+    }))
+
+  it.scopedLive("the trace continues from traceparent even with the platform's HTTP tracer off", () =>
+    Effect.gen(function*() {
+      const { spans, work, request } = yield* traced({ httpTracer: false })
+      expect(work.traceId).toBe(request.traceId)
+      expect(ancestors(spans, work)).toContain("user-request")
+      expect(ancestors(spans, work)).not.toContain("http.server POST")
+    }))
+})
+
+describe("TaskServer: a web-standard handler", () => {
+  it.live("serves (Request) => Promise<Response> with the same checks", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const { dispose, handler } = toWebHandler(
+        TaskServer.layerWith({ appEnv: "test", auth: secret }).pipe(Layer.provide(layer))
+      )
+      const post = (headers: Record<string, string>, body: unknown = transcribe) =>
+        Effect.promise(() =>
+          handler(
+            new Request(`http://tasks.example${Transcribe.path}`, {
+              method: "POST",
+              headers,
+              body: JSON.stringify(body)
+            })
+          ).then((response) => response.status)
+        )
+      yield* Effect.addFinalizer(() => Effect.promise(dispose))
+      expect(yield* post({})).toBe(401)
+      expect(yield* post(auth, { filename: "a" })).toBe(422)
+      expect(yield* post(auth)).toBe(200)
+      expect(yield* post({ ...auth, Prefer: "respond-async" })).toBe(202)
+      expect((yield* Queue.take(received)).payload).toEqual(transcribe)
+      expect((yield* Queue.take(received)).payload).toEqual(transcribe)
+    }).pipe(Effect.scoped))
+})
