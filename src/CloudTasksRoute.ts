@@ -10,12 +10,13 @@
  * @since 0.1.0
  */
 import type * as CloudTasks from "@google-cloud/tasks"
-import { Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { type Cause, Context, Duration, Effect, type Exit, Layer, Option, Redacted } from "effect"
 import { createRequire } from "node:module"
 import { DispatchError, ImportError } from "./Errors.js"
 import { Events } from "./Events.js"
 import { MAX_TASK_BYTES } from "./internal/limits.js"
 import * as Log from "./internal/log.js"
+import { traced } from "./internal/span.js"
 import type { RouteShape, TaskRequest } from "./Route.js"
 import { TasksConfig } from "./TasksConfig.js"
 
@@ -99,12 +100,22 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
     const Task = module.tasks.protos.google.cloud.tasks.v2.Task
     return { client, encodedSize: (task) => Task.encode(task).finish().length } satisfies Loaded
   })
-  const loaded = yield* Effect.cached(load)
+  // The client is made once, on the first dispatch; later dispatches read it without
+  // a lock (Effect.cached takes one on every access, on every enqueue).
+  let cached: Exit.Exit<Loaded, ImportError | Cause.UnknownException> | undefined
+  const lock = yield* Effect.makeSemaphore(1)
+  const loaded = Effect.suspend(() =>
+    cached ?? lock.withPermits(1)(Effect.suspend(() =>
+      cached ?? Effect.flatten(Effect.tap(Effect.exit(load), (exit) => {
+        cached = exit
+      }))
+    ))
+  )
   const transientRetries = options.transientRetries ?? 3
   const auth = config.auth
   const queue = Option.getOrUndefined(config.queue)
 
-  const dispatch: RouteShape["dispatch"] = Effect.fn("CloudTasksRoute.dispatch")(function*(request: TaskRequest) {
+  const dispatch: RouteShape["dispatch"] = traced("CloudTasksRoute.dispatch", (request: TaskRequest) => Effect.gen(function*() {
     const fields = { path: request.path, route: "cloud-tasks" }
     const fail = (reason: DispatchError["reason"], message: string, extra: { grpcStatus?: number; cause?: unknown } = {}) =>
       new DispatchError({ message, path: request.path, route: "cloud-tasks", reason, ...extra })
@@ -123,7 +134,7 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
       yield* Log.error(Events.configMissing, message, fields)
       return yield* fail("create_task_failed", message)
     }
-    const parent = client.queuePath(queue.project, queue.location, queue.queue)
+    const parent = `projects/${queue.project}/locations/${queue.location}/queues/${queue.queue}`
 
     const useWorker = config.workerPaths.has(request.path) && Option.isSome(config.workerUrlBase)
     const base = useWorker ? config.workerUrlBase : config.urlBase
@@ -177,7 +188,9 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
       })
     }
     // The stored task also holds a name, times and the User-Agent header the service adds.
-    const size = encodedSize({
+    // Only a task whose body, URL and headers come near the limit is encoded to measure it.
+    const roughSize = Buffer.byteLength(request.body) + url.length + JSON.stringify(headers).length
+    const size = roughSize < MAX_TASK_BYTES - 4096 ? roughSize : encodedSize({
       ...task,
       name: task.name ?? `${parent}/tasks/${"0".repeat(20)}`,
       httpRequest: { ...task.httpRequest, headers: { ...headers, "User-Agent": "Google-Cloud-Tasks" } }
@@ -233,7 +246,7 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
     const name = created.name ?? ""
     yield* Log.info(Events.cloudEnqueued, "Cloud Task enqueued", { ...fields, name })
     return { name, route: "cloud-tasks" as const }
-  })
+  }))
   return CloudTasksRoute.of({ dispatch })
 })
 

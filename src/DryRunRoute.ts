@@ -7,7 +7,8 @@ import { Clock, Context, Effect, Layer } from "effect"
 import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
 import { isoTimestamp } from "./internal/routing.js"
-import type { RouteShape } from "./Route.js"
+import { traced } from "./internal/span.js"
+import type { RouteShape, TaskRequest } from "./Route.js"
 
 /**
  * The dry-run route, as a service.
@@ -23,7 +24,7 @@ export class DryRunRoute extends Context.Tag("effect-http-tasks/DryRunRoute")<Dr
   static readonly layer: Layer.Layer<DryRunRoute> = Layer.succeed(
     this,
     DryRunRoute.of({
-      dispatch: Effect.fn("DryRunRoute.dispatch")(function*(request) {
+      dispatch: traced("DryRunRoute.dispatch", (request: TaskRequest) => Effect.gen(function*() {
         const name = `dry-run-${isoTimestamp(yield* Clock.currentTimeMillis)}`
         yield* Log.info(Events.dryRun, "Dry run: task logged, not executed", {
           path: request.path,
@@ -31,7 +32,7 @@ export class DryRunRoute extends Context.Tag("effect-http-tasks/DryRunRoute")<Dr
           route: "dry-run"
         })
         return { name, route: "dry-run" as const }
-      })
+      }))
     })
   )
 }

@@ -5,12 +5,13 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, FiberSet, Layer, Option } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
 import { DispatchError } from "./Errors.js"
 import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
+import { traced } from "./internal/span.js"
 import { makeSupervisor } from "./internal/supervisor.js"
-import type { RouteShape } from "./Route.js"
+import type { RouteShape, TaskRequest } from "./Route.js"
 import { TaskHandlers } from "./TaskHandlers.js"
 
 /**
@@ -40,9 +41,9 @@ export interface LocalRouteOptions {
 const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
   const { handlers } = yield* TaskHandlers
   const gracePeriod = Duration.decode(options.gracePeriod ?? Duration.seconds(10))
-  const { drain, fibers } = yield* makeSupervisor({ gracePeriod, interruptedEvent: Events.taskInterrupted })
+  const { drain, run } = yield* makeSupervisor({ gracePeriod, interruptedEvent: Events.taskInterrupted })
 
-  const dispatch: LocalRouteShape["dispatch"] = Effect.fn("LocalRoute.dispatch")(function*(request) {
+  const dispatch: LocalRouteShape["dispatch"] = traced("LocalRoute.dispatch", (request: TaskRequest) => Effect.gen(function*() {
     const handler = handlers.get(request.path)
     if (handler === undefined) {
       const message = `No in-process handler is registered for ${request.path}`
@@ -57,18 +58,17 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
     const fields = { path: request.path, route: "local" }
     yield* wait.pipe(
       Effect.andThen(Effect.suspend(() => handler(JSON.parse(request.body)))),
-      Effect.withSpan("LocalRoute.handle", { attributes: { "tasks.path": request.path } }),
       Effect.matchCauseEffect({
         onSuccess: () => Log.info(Events.taskSucceeded, "In-process task succeeded", fields),
         onFailure: (cause) =>
           Log.error(Events.taskFailed, "In-process task failed", fields, cause)
       }),
       Effect.onInterrupt(() => Log.warn(Events.taskInterrupted, "In-process task interrupted", fields)),
-      FiberSet.run(fibers)
+      run
     )
     yield* Log.info(Events.dispatch, "Task dispatched to an in-process handler", fields)
     return { name: "local-direct-dispatch", route: "local" as const }
-  })
+  }))
 
   return LocalRoute.of({ dispatch, drain })
 })

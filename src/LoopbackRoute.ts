@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { FetchHttpClient, HttpClient } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { Context, Layer } from "effect"
 import { Events } from "./Events.js"
 import { makeHttpRoute } from "./internal/httpRoute.js"

@@ -15,6 +15,7 @@ import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
 import { makeTaskRequest } from "./internal/request.js"
 import { decideRoute } from "./internal/routing.js"
+import { traced } from "./internal/span.js"
 import { LocalRoute } from "./LocalRoute.js"
 import { LoopbackRoute } from "./LoopbackRoute.js"
 import type { EnqueueOptions, TaskInfo } from "./Route.js"
@@ -56,8 +57,9 @@ const make = Effect.gen(function*() {
   }
   const devReason = config.appEnv === "test" ? "test_env" : "dev_env"
 
-  const enqueue = Effect.fn("TasksClient.enqueueHttpTask")(
-    function*(path: string, payload: unknown, options?: EnqueueOptions) {
+  const enqueue = traced(
+    "TasksClient.enqueueHttpTask",
+    (path: string, payload: unknown, options?: EnqueueOptions) => Effect.gen(function*() {
       yield* Log.info(Events.start, "Enqueueing task", { path })
       const decision = decideRoute(config, path)
       yield* Effect.annotateCurrentSpan({ "tasks.path": path, "tasks.route": decision.route })
@@ -93,7 +95,7 @@ const make = Effect.gen(function*() {
         reason: decision.workerProblem
       })
       return yield* routes.local.dispatch(task)
-    }
+    })
   )
 
   return TasksClient.of({ enqueueHttpTask: enqueue, drain: routes.local.drain })

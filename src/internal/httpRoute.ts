@@ -3,7 +3,10 @@
  * task's JSON body, bounded by its dispatch deadline. A 2xx resolves the call;
  * a timeout, a non-2xx status or a connection failure is a `DispatchError`.
  */
-import { Headers, HttpClient, HttpClientRequest } from "@effect/platform"
+// Deep imports: the platform index would load every module of @effect/platform at startup.
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Clock, Duration, Effect, Option, Redacted } from "effect"
 import { DispatchError } from "../Errors.js"
 import type { EventName } from "../Events.js"
@@ -13,6 +16,7 @@ import { TasksConfig, type TasksConfigShape } from "../TasksConfig.js"
 import * as Log from "./log.js"
 import { DEFAULT_DEADLINE } from "./request.js"
 import { isoTimestamp } from "./routing.js"
+import { traced } from "./span.js"
 
 /** What distinguishes the worker route from the loopback route. */
 export interface HttpRouteSpec {
@@ -50,7 +54,7 @@ export const makeHttpRoute = (spec: HttpRouteSpec) =>
       )
     )
 
-    const dispatch: RouteShape["dispatch"] = Effect.fn(spec.spanName)(function*(request: TaskRequest) {
+    const dispatch: RouteShape["dispatch"] = traced(spec.spanName, (request: TaskRequest) => Effect.gen(function*() {
       const fields = { path: request.path, route: spec.route }
       const fail = (reason: DispatchError["reason"], message: string, extra: { status?: number; cause?: unknown } = {}) =>
         new DispatchError({ message, path: request.path, route: spec.route, reason, ...extra })
@@ -105,6 +109,6 @@ export const makeHttpRoute = (spec: HttpRouteSpec) =>
         name
       })
       return { name, route: spec.route }
-    })
+    }))
     return { dispatch }
   })

@@ -1,14 +1,15 @@
-import { type Cause, Effect, LogLevel } from "effect"
+import { type Cause, Effect, FiberRef, LogLevel } from "effect"
+import type { EventName } from "../Events.js"
 
 export { LogLevel }
-import type { EventName } from "../Events.js"
 
 /** Annotations an event may carry besides its name. Values are never secrets. */
 export type EventFields = Readonly<Record<string, string | number | boolean | undefined>>
 
 /**
  * Logs one event: a human message, with `event` and the given facts as annotations.
- * Undefined facts are left out.
+ * Undefined facts are left out. An event below the fiber's minimum log level costs
+ * one comparison: enqueueHttpTask logs several per call, on every request path.
  */
 export const logEvent = (
   level: LogLevel.LogLevel,
@@ -16,15 +17,17 @@ export const logEvent = (
   message: string,
   fields: EventFields = {},
   cause?: Cause.Cause<unknown>
-): Effect.Effect<void> => {
-  const annotations: Record<string, unknown> = { event }
-  for (const key in fields) {
-    const value = fields[key]
-    if (value !== undefined) annotations[key] = value
-  }
-  const log = cause === undefined ? Effect.logWithLevel(level, message) : Effect.logWithLevel(level, message, cause)
-  return Effect.annotateLogs(log, annotations)
-}
+): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => {
+    if (LogLevel.lessThan(level, fiber.getFiberRef(FiberRef.currentMinimumLogLevel))) return Effect.void
+    const annotations: Record<string, unknown> = { event }
+    for (const key in fields) {
+      const value = fields[key]
+      if (value !== undefined) annotations[key] = value
+    }
+    const log = cause === undefined ? Effect.logWithLevel(level, message) : Effect.logWithLevel(level, message, cause)
+    return Effect.annotateLogs(log, annotations)
+  })
 
 export const info = (event: EventName, message: string, fields?: EventFields) =>
   logEvent(LogLevel.Info, event, message, fields)

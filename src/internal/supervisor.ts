@@ -1,15 +1,18 @@
 /**
- * A set of background fibers owned by the current scope: `drain` waits for them;
- * closing the scope waits for them up to a grace period, then interrupts what is
- * left and logs how many. Shared by the local route and the task server, so that
- * no accepted task disappears silently.
+ * Background fibers owned by the current scope: `drain` waits for them; closing
+ * the scope waits for them up to a grace period, then interrupts what is left and
+ * logs how many. Shared by the local route and the task server, so that no
+ * accepted task disappears silently. A plain `Set` keeps the cost of each task
+ * near that of `Effect.forkDaemon` (effect's `FiberSet` hashes every fiber).
  */
-import { Duration, Effect, FiberSet, Option, type Scope } from "effect"
+import { Duration, Effect, Fiber, type Scope } from "effect"
 import type { EventName } from "../Events.js"
 import * as Log from "./log.js"
 
 export interface Supervisor {
-  readonly fibers: FiberSet.FiberSet<unknown, never>
+  /** Starts `effect` on a fiber of its own; after close it is interrupted at once. */
+  readonly run: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<Fiber.RuntimeFiber<A, E>>
+  /** Waits until every fiber started so far has finished. */
   readonly drain: Effect.Effect<void>
 }
 
@@ -19,23 +22,42 @@ export const makeSupervisor = (options: {
   readonly interruptedEvent: EventName
 }): Effect.Effect<Supervisor, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const fibers = yield* FiberSet.make<unknown, never>()
-    // Runs before the FiberSet's own finalizer, which interrupts what is left.
+    const running = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+    let closed = false
+
+    const drain: Effect.Effect<void> = Effect.whileLoop({
+      while: () => running.size > 0,
+      body: () => Fiber.await(running.values().next().value!),
+      step: () => {}
+    })
+
+    const run = <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.map(Effect.forkDaemon(effect), (fiber) => {
+        if (closed) {
+          fiber.unsafeInterruptAsFork(fiber.id())
+        } else {
+          running.add(fiber)
+          fiber.addObserver(() => running.delete(fiber))
+        }
+        return fiber
+      })
+
     // Finalizers are uninterruptible: the wait must be made interruptible for the timeout to end it.
     yield* Effect.addFinalizer(() =>
-      Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
-        Effect.timeoutOption(options.gracePeriod),
-        Effect.flatMap(Option.match({
-          onSome: () => Effect.void,
-          onNone: () =>
-            Effect.flatMap(FiberSet.size(fibers), (count) =>
-              Log.warn(
-                options.interruptedEvent,
-                `Closing: ${count} task(s) still running after ${Duration.format(options.gracePeriod)}; interrupting`,
-                { count }
-              ))
-        }))
+      Effect.suspend(() => {
+        closed = true
+        return Effect.interruptible(drain).pipe(Effect.timeoutOption(options.gracePeriod))
+      }).pipe(
+        Effect.zipRight(Effect.suspend(() =>
+          running.size === 0 ? Effect.void : Log.warn(
+            options.interruptedEvent,
+            `Closing: ${running.size} task(s) still running after ${
+              Duration.format(options.gracePeriod)
+            }; interrupting`,
+            { count: running.size }
+          ).pipe(Effect.zipRight(Fiber.interruptAll(running)))
+        ))
       )
     )
-    return { fibers, drain: FiberSet.awaitEmpty(fibers) }
+    return { run, drain }
   })

@@ -2,11 +2,11 @@
  * The task server's router: one POST endpoint per handler path, each checking
  * `X-Tasks-Auth`, the body size, the JSON and the payload Schema before running the
  * handler, and answering with the status that makes Cloud Tasks stop or retry.
- * Handlers run on fibers of a set owned by the server's scope, so that closing it
+ * Handlers run on supervised fibers owned by the server's scope, so that closing it
  * waits for them (respond-async ones included) within a grace period.
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse, HttpTraceContext } from "@effect/platform"
-import { Cause, Duration, Effect, Exit, Fiber, FiberSet, Option, Stream, Tracer } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Option, Stream, Tracer } from "effect"
 import { Events } from "../../Events.js"
 import { type TaskHandler, TaskHandlers } from "../../TaskHandlers.js"
 import { TaskContext } from "../../TaskContext.js"
@@ -102,7 +102,7 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
   const authorized = (received: string | undefined): boolean =>
     Option.match(checkSecret, { onNone: () => options.allowUnauthenticated === true, onSome: (check) => check(received) })
 
-  const { drain, fibers } = yield* makeSupervisor({ gracePeriod, interruptedEvent: Events.serverInterrupted })
+  const { drain, run: supervise } = yield* makeSupervisor({ gracePeriod, interruptedEvent: Events.serverInterrupted })
 
   const endpoint = (path: string, handler: TaskHandler) => {
     const typed = typedParts(handler)
@@ -175,7 +175,7 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
         ),
         Effect.onInterrupt(() => Log.warn(Events.serverInterrupted, "Task handler interrupted", fields))
       )
-      const fiber = yield* FiberSet.run(fibers, execution)
+      const fiber = yield* supervise(execution)
       if (respondAsync) {
         yield* Log.info(Events.serverAccepted, "Task accepted; the handler runs in the background", {
           ...fields,
