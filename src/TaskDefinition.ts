@@ -27,11 +27,10 @@
  *
  * @since 0.1.0
  */
-import { type Duration, Effect, Layer, Option, ParseResult, Schema } from "effect"
+import { type Duration, Effect, Layer, ParseResult, Schema } from "effect"
 import { type ConfigError, DispatchError, type ImportError } from "./Errors.js"
 import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
-import { decideRoute } from "./internal/routing.js"
 import {
   describeIssues,
   type PayloadIssue,
@@ -42,7 +41,6 @@ import {
 import type { EnqueueOptions, TaskInfo } from "./Route.js"
 import { TaskHandlers } from "./TaskHandlers.js"
 import { TasksClient } from "./TasksClient.js"
-import { TasksConfig } from "./TasksConfig.js"
 
 /**
  * A task written once: the path it is served on, the Schema of its payload
@@ -131,12 +129,6 @@ export const decodeTaskPayload = <A, I>(
   )
 
 /** The route a call would take, for the `DispatchError` of a payload refused before dispatch. */
-const routeFor = (path: string) =>
-  Effect.map(
-    Effect.serviceOption(TasksConfig),
-    Option.match({ onNone: () => "local" as const, onSome: (config) => decideRoute(config, path).route })
-  )
-
 /**
  * Enqueues a task from its definition: the payload is checked against the
  * definition's Schema at compile time, encoded with it at run time, then handed to
@@ -145,7 +137,7 @@ const routeFor = (path: string) =>
  *
  * A payload that fails the Schema at run time is a `DispatchError` with reason
  * `invalid_payload`, and nothing is sent. Its `route` is the one configuration
- * would have chosen when `TasksConfig` is in context, otherwise `"local"`.
+ * would have chosen.
  *
  * @example
  * ```ts
@@ -170,7 +162,7 @@ export const enqueueTask: <A, I>(
       return yield* new DispatchError({
         message,
         path,
-        route: yield* routeFor(path),
+        route: client.route(path),
         reason: "invalid_payload",
         cause: encoded.left
       })

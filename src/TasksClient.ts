@@ -10,7 +10,7 @@
 import { Clock, Context, Effect, type Either, Layer } from "effect"
 import { CloudTasksRoute } from "./CloudTasksRoute.js"
 import { DryRunRoute } from "./DryRunRoute.js"
-import { type ConfigError, DispatchError, type ImportError } from "./Errors.js"
+import { type ConfigError, DispatchError, type ImportError, type Route } from "./Errors.js"
 import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
 import { makeTaskRequest } from "./internal/request.js"
@@ -37,6 +37,8 @@ export interface TasksClientShape {
   ) => Effect.Effect<TaskInfo, ImportError | ConfigError | DispatchError>
   /** Waits until every in-process task started so far has finished. */
   readonly drain: Effect.Effect<void>
+  /** The route a task for `path` takes under this configuration (nothing is dispatched). */
+  readonly route: (path: string) => Route
 }
 
 /**
@@ -98,7 +100,11 @@ const make = Effect.gen(function*() {
     })
   )
 
-  return TasksClient.of({ enqueueHttpTask: enqueue, drain: routes.local.drain })
+  return TasksClient.of({
+    enqueueHttpTask: enqueue,
+    drain: routes.local.drain,
+    route: (path) => decideRoute(config, path).route
+  })
 })
 
 /**

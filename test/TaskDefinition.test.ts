@@ -17,6 +17,7 @@ import {
   TaskPayloadError,
   TasksClient,
   TasksConfig,
+  type TasksConfigInput,
   taskHandlersLayer
 } from "../src/index.js"
 import { captureLogs } from "./utils/logs.js"
@@ -34,10 +35,10 @@ const Publish = defineTask(
 )
 
 /** A client whose routes only record what reaches them, with the configuration in context. */
-const recordingClient = (dispatched: Array<Dispatched>) =>
+const recordingClient = (dispatched: Array<Dispatched>, config: TasksConfigInput = { appEnv: "test" }) =>
   TasksClient.layerWithoutRoutes.pipe(
     Layer.provide(recordingRoutes(dispatched)),
-    Layer.provideMerge(TasksConfig.layerWith({ appEnv: "test" }))
+    Layer.provide(TasksConfig.layerWith(config))
   )
 
 describe("enqueueTask: typed at compile time", () => {
@@ -118,6 +119,16 @@ describe("enqueueTask: at run time", () => {
       expect(logs.events()).toEqual([Events.start, Events.invalidRequest])
       expect(logs.of(Events.invalidRequest)[0]?.annotations).toMatchObject({ reason: "invalid_payload" })
     }).pipe(Effect.provide(recordingClient(dispatched)), Effect.provide(logLayer))
+  })
+
+  it.effect("the refusal names the route configuration would have chosen", () => {
+    const dispatched: Array<Dispatched> = []
+    return Effect.gen(function*() {
+      const untyped: unknown = { filename: 1 }
+      const error = yield* Effect.flip(enqueueTask(Transcribe, untyped as { filename: string; user_id: string }))
+      expect(error).toMatchObject({ reason: "invalid_payload", route: "dry-run" })
+      expect(dispatched).toEqual([])
+    }).pipe(Effect.provide(recordingClient(dispatched, { dryRun: true })))
   })
 })
 
