@@ -6,6 +6,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@effect-http-tasks/source", ...defaultServerConditions] } },
   test: {
     include: ["test/**/*.test.ts"],
+    // Logs of passing tests are noise in CI; a failing test still shows its own.
+    silent: "passed-only",
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

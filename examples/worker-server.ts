@@ -1,6 +1,8 @@
 /**
  * The dev worker server: the seed's three task endpoints, typed with Schemas and
- * served over HTTP by `effect-http-tasks/server`, on PORT (default 8001). Each handler
+ * served over HTTP by `effect-http-tasks/server`, on HOST:PORT (default 127.0.0.1:8001:
+ * with the public development secret it should not face a network; HOST=0.0.0.0 in
+ * a container). Each handler
  * logs what it receives; Ctrl-C (SIGINT) or SIGTERM lets running tasks finish, then
  * exits 0. Point an app at it with USE_WORKER_IN_DEV=true WORKER_URL_BASE=http://127.0.0.1:8001.
  *
@@ -26,17 +28,20 @@ import { Handlers } from "./tasks.js"
 
 const HttpLive = Layer.unwrapEffect(
   Effect.map(
-    // PORT=0 picks a free port.
-    Config.integer("PORT").pipe(
-      Config.validate({ message: "Expected a port from 0 to 65535", validation: (port) => port >= 0 && port <= 65535 }),
-      Config.withDefault(8001)
-    ),
-    (port) =>
+    Config.all([
+      // PORT=0 picks a free port.
+      Config.integer("PORT").pipe(
+        Config.validate({ message: "Expected a port from 0 to 65535", validation: (port) => port >= 0 && port <= 65535 }),
+        Config.withDefault(8001)
+      ),
+      Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
+    ]),
+    ([port, host]) =>
       TaskServer.serve.pipe(
         HttpServer.withLogAddress,
         Layer.provide(TaskServer.layer),
         Layer.provide(Handlers),
-        Layer.provide(NodeHttpServer.layer(createServer, { port }))
+        Layer.provide(NodeHttpServer.layer(createServer, { port, host }))
       )
   )
 )

@@ -293,11 +293,15 @@ export class CloudTasksEmulator extends Context.Tag("effect-http-tasks/CloudTask
   /**
    * Starts an emulator, for tests and programs not written with Effect. Fails with
    * {@link CloudTasksEmulatorError}. Call `stop()` when done.
+   *
+   * @since 0.1.0
    */
   static readonly start: (options?: CloudTasksEmulatorOptions) => Promise<RunningCloudTasksEmulator> = start
 
   /**
    * A scoped layer running an emulator for as long as the layer's scope is open.
+   *
+   * @since 0.1.0
    */
   static readonly layer: (
     options?: CloudTasksEmulatorOptions

@@ -187,21 +187,6 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
         })
       })
     }
-    // The stored task also holds a name, times and the User-Agent header the service adds.
-    // Only a task whose body, URL and headers come near the limit is encoded to measure it.
-    const roughSize = Buffer.byteLength(request.body) + url.length + JSON.stringify(headers).length
-    const size = roughSize < MAX_TASK_BYTES - 4096 ? roughSize : encodedSize({
-      ...task,
-      name: task.name ?? `${parent}/tasks/${"0".repeat(20)}`,
-      httpRequest: { ...task.httpRequest, headers: { ...headers, "User-Agent": "Google-Cloud-Tasks" } }
-    }) + 64
-    if (size > MAX_TASK_BYTES) {
-      const message = `The task for ${request.path} would be ${size} bytes; Cloud Tasks accepts at most ${MAX_TASK_BYTES}`
-      yield* Log.error(Events.taskBuildFailed, message, fields)
-      return yield* fail("payload_too_large", message)
-    }
-
-    yield* Log.info(Events.creatingTask, "Creating Cloud Task", { ...fields, queue: parent })
     // The secret goes on the wire here and nowhere else.
     const withSecret = Option.match(auth, {
       onNone: () => task,
@@ -210,6 +195,22 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
         httpRequest: { ...task.httpRequest, headers: { ...headers, "X-Tasks-Auth": Redacted.value(secret) } }
       })
     })
+    // The stored task also holds a name, times and the User-Agent header the service adds.
+    // Only a task whose body, URL and headers come near the limit is encoded to measure it.
+    const sentHeaders = withSecret.httpRequest!.headers!
+    const roughSize = Buffer.byteLength(request.body) + url.length + Buffer.byteLength(JSON.stringify(sentHeaders))
+    const size = roughSize < MAX_TASK_BYTES - 4096 ? roughSize : encodedSize({
+      ...withSecret,
+      name: task.name ?? `${parent}/tasks/${"0".repeat(20)}`,
+      httpRequest: { ...withSecret.httpRequest, headers: { ...sentHeaders, "User-Agent": "Google-Cloud-Tasks" } }
+    }) + 64
+    if (size > MAX_TASK_BYTES) {
+      const message = `The task for ${request.path} would be ${size} bytes; Cloud Tasks accepts at most ${MAX_TASK_BYTES}`
+      yield* Log.error(Events.taskBuildFailed, message, fields)
+      return yield* fail("payload_too_large", message)
+    }
+
+    yield* Log.info(Events.creatingTask, "Creating Cloud Task", { ...fields, queue: parent })
     const createTask = Effect.tryPromise({
       try: () => client.createTask({ parent, task: withSecret }),
       catch: (cause) => cause

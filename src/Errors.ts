@@ -48,6 +48,7 @@ export type Route = "dry-run" | "cloud-tasks" | "loopback" | "worker" | "local"
  * - `invalid_path`, `invalid_payload`, `payload_too_large`, `invalid_options`:
  *   rejected before anything left the process.
  * - `no_handler`: the local route has no handler registered for the path.
+ * - `shutting_down`: the local route's layer is closing; the task was not started.
  * - `timeout`, `http_error`, `unreachable`: the worker or loopback POST missed its
  *   deadline, answered a non-2xx status (see `status`), or could not be reached.
  * - `cloud_client_failed`: the Cloud Tasks client could not be created.
@@ -63,6 +64,7 @@ export type DispatchReason =
   | "payload_too_large"
   | "invalid_options"
   | "no_handler"
+  | "shutting_down"
   | "timeout"
   | "http_error"
   | "unreachable"

@@ -56,7 +56,7 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
       onSome: (at) => Effect.sleep(Math.max(0, at.getTime() - now))
     })
     const fields = { path: request.path, route: "local" }
-    yield* wait.pipe(
+    const started = yield* wait.pipe(
       Effect.andThen(Effect.suspend(() => handler(JSON.parse(request.body)))),
       Effect.matchCauseEffect({
         onSuccess: () => Log.info(Events.taskSucceeded, "In-process task succeeded", fields),
@@ -66,6 +66,11 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
       Effect.onInterrupt(() => Log.warn(Events.taskInterrupted, "In-process task interrupted", fields)),
       run
     )
+    if (Option.isNone(started)) {
+      const message = `The local route is closing; the task for ${request.path} was not started`
+      yield* Log.error(Events.taskInterrupted, message, fields)
+      return yield* new DispatchError({ message, path: request.path, route: "local", reason: "shutting_down" })
+    }
     yield* Log.info(Events.dispatch, "Task dispatched to an in-process handler", fields)
     return { name: "local-direct-dispatch", route: "local" as const }
   }))

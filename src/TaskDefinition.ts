@@ -128,7 +128,6 @@ export const decodeTaskPayload = <A, I>(
     })
   )
 
-/** The route a call would take, for the `DispatchError` of a payload refused before dispatch. */
 /**
  * Enqueues a task from its definition: the payload is checked against the
  * definition's Schema at compile time, encoded with it at run time, then handed to

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, type Either, Layer } from "effect"
+import { Clock, Context, Effect, type Either, Layer, Option } from "effect"
 import { CloudTasksRoute } from "./CloudTasksRoute.js"
 import { DryRunRoute } from "./DryRunRoute.js"
 import { type ConfigError, DispatchError, type ImportError, type Route } from "./Errors.js"
@@ -92,10 +92,16 @@ const make = Effect.gen(function*() {
         yield* Log.info(Events.usingWorkerServer, "Using the worker server", { path })
         return yield* routes.worker.dispatch(task)
       }
-      yield* Log.info(Events.workerConfigInvalid, "Not using the worker server", {
-        path,
-        reason: decision.workerProblem
-      })
+      // Asked for the worker but it is not usable: a warning, so the fallback is seen.
+      yield* Log.logEvent(
+        config.useWorkerInDev && decision.workerProblem !== "not_worker_path" ? Log.LogLevel.Warning : Log.LogLevel.Info,
+        Events.workerConfigInvalid,
+        Option.match(config.workerUrlProblem, {
+          onNone: () => "Not using the worker server",
+          onSome: (problem) => `Not using the worker server: ${problem}`
+        }),
+        { path, reason: decision.workerProblem }
+      )
       return yield* routes.local.dispatch(task)
     })
   )

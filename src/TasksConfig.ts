@@ -121,6 +121,12 @@ export interface TasksConfigShape {
   readonly authDefaulted: boolean
   /** Without a trailing `/`. */
   readonly workerUrlBase: Option.Option<string>
+  /**
+   * Why `WORKER_URL_BASE` was set but not usable, in dev/test: worker paths then run
+   * locally with `tasks.dev.worker_config_invalid` (reason `worker_url_invalid`).
+   * In production an invalid `WORKER_URL_BASE` is a `ConfigError`.
+   */
+  readonly workerUrlProblem: Option.Option<string>
   readonly useWorkerInDev: boolean
   readonly forceHttpLoopback: boolean
   readonly emulatorHost: Option.Option<{ readonly host: string; readonly port: number }>
@@ -135,20 +141,14 @@ const FALSE = new Set(["false", "0", "no", "off", ""])
 /**
  * Parses a boolean the way every boolean variable is parsed:
  * `true/1/yes/on` and `false/0/no/off/""` in any case, surrounding blanks ignored.
- *
- * @since 0.1.0
  */
-export const parseBoolean = (value: string): Option.Option<boolean> => {
+const parseBoolean = (value: string): Option.Option<boolean> => {
   const normal = value.trim().toLowerCase()
   return TRUE.has(normal) ? Option.some(true) : FALSE.has(normal) ? Option.some(false) : Option.none()
 }
 
-/**
- * Parses `APP_ENV` (case-insensitive, trimmed).
- *
- * @since 0.1.0
- */
-export const parseAppEnv = (value: string | undefined): AppEnv => {
+/** Parses `APP_ENV` (case-insensitive, trimmed). */
+const parseAppEnv = (value: string | undefined): AppEnv => {
   const normal = (value ?? "").trim().toLowerCase()
   if (normal === "" || normal === "dev" || normal === "development" || normal === "local") return "dev"
   if (normal === "test" || normal === "testing") return "test"
@@ -177,22 +177,22 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
         return false
       })
     }
-    const url = (key: Key): Option.Option<string> => {
+    const url = (key: Key, problem: (key: Key, problem: string) => void = fail): Option.Option<string> => {
       const value = text(key)
       if (value === undefined) return Option.none()
       let parsed: URL
       try {
         parsed = new URL(value)
       } catch {
-        fail(key, `must be an absolute http(s) URL, got ${JSON.stringify(value)}`)
+        problem(key, `must be an absolute http(s) URL, got ${JSON.stringify(value)}`)
         return Option.none()
       }
       if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-        fail(key, `must be an http or https URL, got the scheme ${JSON.stringify(parsed.protocol)}`)
+        problem(key, `must be an http or https URL, got the scheme ${JSON.stringify(parsed.protocol)}`)
         return Option.none()
       }
       if (parsed.search !== "" || parsed.hash !== "" || parsed.username !== "" || parsed.password !== "") {
-        fail(key, "must not carry a query, fragment or credentials")
+        problem(key, "must not carry a query, fragment or credentials")
         return Option.none()
       }
       return Option.some(value.replace(/\/+$/, ""))
@@ -203,7 +203,15 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
     const useWorkerInDev = bool("useWorkerInDev")
     const forceHttpLoopback = bool("forceHttpLoopback")
     const urlBase = url("urlBase")
-    const workerUrlBase = url("workerUrlBase")
+    // In dev/test the worker is optional: a bad WORKER_URL_BASE sends worker paths to
+    // local dispatch with a warning (SPEC §1, §4) instead of stopping the application.
+    let workerUrlProblem: Option.Option<string> = Option.none()
+    const workerUrlBase = url(
+      "workerUrlBase",
+      appEnv === "production" ? fail : (key, problem) => {
+        workerUrlProblem = Option.some(`${variables[key]} ${problem}`)
+      }
+    )
     const project = text("project")
     const location = text("location")
     const queueName = text("queue")
@@ -222,9 +230,11 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
       }
     }
 
+    // Surrounding blanks are dropped: HTTP servers strip them from header values.
     let auth = Option.fromNullable(input.auth).pipe(
-      Option.map((value) => Redacted.isRedacted(value) ? value : Redacted.make(value)),
-      Option.filter((value) => Redacted.value(value).trim() !== "")
+      Option.map((value) => (Redacted.isRedacted(value) ? Redacted.value(value) : value).trim()),
+      Option.filter((value) => value !== ""),
+      Option.map(Redacted.make)
     )
     let authDefaulted = false
 
@@ -273,6 +283,7 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
       auth,
       authDefaulted,
       workerUrlBase,
+      workerUrlProblem,
       useWorkerInDev,
       forceHttpLoopback,
       emulatorHost,

@@ -187,6 +187,25 @@ describe("CloudTasksRoute through the emulator", () => {
       expect(tasks).toEqual([])
     }))
 
+  it.scopedLive("the size check counts the secret header: an oversize task never reaches the API", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const running = yield* emulator
+      const server = yield* recordingServer()
+      // Without the 3,000-character secret this task would fit; with it, it does not.
+      const error = yield* enqueueHttpTask("/t", "x".repeat(1_046_000)).pipe(
+        Effect.provide(client(production(running.host, server, { auth: "s".repeat(3_000) }))),
+        Effect.provide(layer),
+        Effect.flip
+      )
+      expect(error).toMatchObject({ reason: "payload_too_large", route: "cloud-tasks" })
+      expect(logs.events()).not.toContain(Events.creatingTask)
+      const fits = yield* enqueueHttpTask("/t", "x".repeat(1_046_000)).pipe(
+        Effect.provide(client(production(running.host, server)))
+      )
+      expect(fits.route).toBe("cloud-tasks")
+    }))
+
   it.scopedLive("retries UNAVAILABLE only for named tasks, then reports the gRPC status", () =>
     Effect.gen(function*() {
       const { layer, logs } = captureLogs()

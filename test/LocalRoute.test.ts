@@ -107,6 +107,26 @@ describe("LocalRoute", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.live("a task enqueued while the layer is closing is refused, not silently dropped", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const ran: Array<string> = []
+      const context = yield* Layer.buildWithScope(
+        client({
+          "/slow": () => Effect.sleep("300 millis"),
+          "/late": () => Effect.sync(() => ran.push("late"))
+        }, "5 seconds"),
+        scope
+      )
+      yield* enqueueHttpTask("/slow", {}).pipe(Effect.provide(context))
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* Effect.sleep("50 millis") // closing now waits for /slow within its grace period
+      const refused = yield* Effect.flip(enqueueHttpTask("/late", {}).pipe(Effect.provide(context)))
+      expect(refused).toMatchObject({ _tag: "DispatchError", reason: "shutting_down", route: "local", path: "/late" })
+      yield* Fiber.join(closing)
+      expect(ran).toEqual([])
+    }))
+
   it.effect("handlers get the services captured by TaskHandlers.layer", () =>
     Effect.gen(function*() {
       const seen: Array<string> = []

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, FastCheck as fc, Layer, Option, TestClock, Tracer } from "effect"
+import { inspect } from "node:util"
 import {
   DispatchError,
   DryRunRoute,
@@ -229,7 +230,7 @@ interface Env {
   readonly dryRun: boolean
   readonly forceLoopback: boolean
   readonly useWorker: boolean
-  readonly workerUrl: boolean
+  readonly workerUrl: "valid" | "invalid" | "absent"
   readonly path: string
 }
 
@@ -240,7 +241,7 @@ const referenceRoute = (env: Env) => {
   if (env.dryRun) return "dry-run"
   if (!dev) return "cloud-tasks"
   if (env.forceLoopback) return "loopback"
-  if (env.useWorker && env.workerUrl && workerPaths.includes(env.path)) return "worker"
+  if (env.useWorker && env.workerUrl === "valid" && workerPaths.includes(env.path)) return "worker"
   return "local"
 }
 
@@ -249,7 +250,7 @@ const envArbitrary = fc.record({
   dryRun: fc.boolean(),
   forceLoopback: fc.boolean(),
   useWorker: fc.boolean(),
-  workerUrl: fc.boolean(),
+  workerUrl: fc.constantFrom<Env["workerUrl"]>("valid", "invalid", "absent"),
   path: fc.constantFrom(...somePaths)
 })
 
@@ -268,7 +269,12 @@ describe("routing", () => {
         ["TASKS_AUTH", "prod-secret"]
       ])
       if (env.appEnv !== undefined) map.set("APP_ENV", env.appEnv)
-      if (env.workerUrl) map.set("WORKER_URL_BASE", "http://127.0.0.1:8001")
+      // An invalid WORKER_URL_BASE is a ConfigError in production, a local fallback in dev/test.
+      if (env.workerUrl === "valid" || (env.workerUrl === "invalid" && production)) {
+        map.set("WORKER_URL_BASE", "http://127.0.0.1:8001")
+      } else if (env.workerUrl === "invalid") {
+        map.set("WORKER_URL_BASE", "127.0.0.1:8001")
+      }
       const dispatched: Array<Dispatched> = []
       const info = yield* enqueueHttpTask(env.path, { n: 1 }).pipe(
         Effect.provide(
@@ -344,29 +350,32 @@ describe("TASKS_AUTH", () => {
     "never appears in a log line, an error or a span attribute, and is sent on the wire",
     {
       secret: fc.string({ minLength: 12, maxLength: 40 }).filter((s) => s.trim() === s && /^[\x21-\x7e]+$/.test(s)),
-      status: fc.constantFrom(200, 202, 401, 500)
+      outcome: fc.constantFrom(200, 202, 401, 500, "unreachable")
     },
-    ({ secret, status }) =>
+    ({ outcome, secret }) =>
       Effect.gen(function*() {
         const { layer, logs } = captureLogs()
-        const server = yield* recordingServer(() => ({ status }))
+        const server = yield* recordingServer(() => ({ status: typeof outcome === "number" ? outcome : 200 }))
+        // unreachable: the platform's error holds the request, secret header included
+        const url = outcome === "unreachable" ? yield* closedPortUrl : server.url
         const { attributes, result } = yield* enqueueHttpTask("/api/tasks/assemble", { hello: "world" }).pipe(
-          Effect.provide(clientWith({ appEnv: "test", useWorkerInDev: true, workerUrlBase: server.url, auth: secret })),
+          Effect.provide(clientWith({ appEnv: "test", useWorkerInDev: true, workerUrlBase: url, auth: secret })),
           Effect.provide(layer),
           Effect.either,
           withSpanAttributes
         )
-        expect(server.requests[0]?.headers["x-tasks-auth"]).toBe(secret)
+        if (outcome !== "unreachable") expect(server.requests[0]?.headers["x-tasks-auth"]).toBe(secret)
         const seen = [
           ...logs.entries.map((entry) => entry.line + entry.cause + JSON.stringify(entry.annotations)),
           JSON.stringify(result),
-          Either.isLeft(result) ? String(result.left) + result.left.message : "",
+          inspect(result, { depth: 10 }),
+          Either.isLeft(result) ? String(result.left) : "",
           ...attributes
         ].join("\n")
-        expect(attributes).toContain("http.request.header.x-tasks-auth=<redacted>")
+        if (outcome !== "unreachable") expect(attributes).toContain("http.request.header.x-tasks-auth=<redacted>")
         expect(seen).not.toContain(secret)
       }).pipe(Effect.scoped),
-    { fastCheck: { numRuns: 15 } }
+    { fastCheck: { numRuns: 25 } }
   )
 })
 
@@ -400,4 +409,24 @@ describe("enqueueHttpTasks", () => {
       )
       expect(peak).toBe(3)
     }))
+})
+
+describe("a bad WORKER_URL_BASE in dev", () => {
+  it.effect("sends worker paths to local dispatch with a warning naming the problem", () => {
+    const { layer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const info = yield* enqueueHttpTask("/api/tasks/assemble", {})
+      expect(info.route).toBe("local")
+      const [invalid] = logs.of(Events.workerConfigInvalid)
+      expect(invalid?.level).toBe("WARN")
+      expect(invalid?.annotations.reason).toBe("worker_url_invalid")
+      expect(invalid?.message).toContain("WORKER_URL_BASE")
+    }).pipe(
+      Effect.provide(clientWith(
+        { useWorkerInDev: true, workerUrlBase: "localhost:8001" },
+        TaskHandlers.layer({ "/api/tasks/assemble": () => Effect.void })
+      )),
+      Effect.provide(layer)
+    )
+  })
 })

@@ -144,9 +144,26 @@ describe("dev and test", () => {
   it.effect("a forced loopback needs TASKS_URL_BASE; bad URLs and emulator hosts are named", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
-        fromEnv({ TASKS_FORCE_HTTP_LOOPBACK: "yes", WORKER_URL_BASE: "localhost:8001", CLOUD_TASKS_EMULATOR_HOST: "nope" })
+        fromEnv({ TASKS_FORCE_HTTP_LOOPBACK: "yes", TASKS_URL_BASE: "", CLOUD_TASKS_EMULATOR_HOST: "nope" })
       )
-      expect([...error.variables].sort()).toEqual(["CLOUD_TASKS_EMULATOR_HOST", "TASKS_URL_BASE", "WORKER_URL_BASE"])
+      expect([...error.variables].sort()).toEqual(["CLOUD_TASKS_EMULATOR_HOST", "TASKS_URL_BASE"])
+    }))
+
+  it.effect("a bad WORKER_URL_BASE does not stop a dev app: it is kept as the reason the worker is not used", () =>
+    Effect.gen(function*() {
+      const config = yield* fromEnv({ USE_WORKER_IN_DEV: "true", WORKER_URL_BASE: "localhost:8001" })
+      expect(Option.isNone(config.workerUrlBase)).toBe(true)
+      expect(Option.getOrThrow(config.workerUrlProblem)).toContain("WORKER_URL_BASE must be an http or https URL")
+      const error = yield* Effect.flip(fromEnv({ ...production, WORKER_URL_BASE: "localhost:8001" }))
+      expect(error.variables).toEqual(["WORKER_URL_BASE"])
+    }))
+
+  it.effect("TASKS_AUTH is trimmed, so the production default check cannot be dodged with blanks", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(fromEnv({ ...production, TASKS_AUTH: "  a-secure-local-secret " }))
+      expect(error.variables).toEqual(["TASKS_AUTH"])
+      const config = yield* fromEnv({ ...production, TASKS_AUTH: " s3cret\t" })
+      expect(Option.map(config.auth, Redacted.value)).toEqual(Option.some("s3cret"))
     }))
 
   it.effect("explicit values validate exactly like the environment", () =>

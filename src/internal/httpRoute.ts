@@ -94,7 +94,10 @@ export const makeHttpRoute = (spec: HttpRouteSpec) =>
         }
         const message = `The ${spec.route} endpoint ${url} could not be reached: ${error.message}`
         yield* Log.error(spec.events.unreachable, message, fields)
-        return yield* fail("unreachable", message, { cause: error })
+        // The platform's error holds the request, secret header included: keep only what it says.
+        return yield* fail("unreachable", message, {
+          cause: { _tag: error._tag, reason: error.reason, message: error.message }
+        })
       }
       const status = result.right.status
       if (status < 200 || status >= 300) {

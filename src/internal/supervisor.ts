@@ -5,13 +5,16 @@
  * accepted task disappears silently. A plain `Set` keeps the cost of each task
  * near that of `Effect.forkDaemon` (effect's `FiberSet` hashes every fiber).
  */
-import { Duration, Effect, Fiber, type Scope } from "effect"
+import { Duration, Effect, Fiber, Option, type Scope } from "effect"
 import type { EventName } from "../Events.js"
 import * as Log from "./log.js"
 
 export interface Supervisor {
-  /** Starts `effect` on a fiber of its own; after close it is interrupted at once. */
-  readonly run: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<Fiber.RuntimeFiber<A, E>>
+  /**
+   * Starts `effect` on a fiber of its own. Once closing has begun nothing new is
+   * started: `None` tells the caller to refuse the task rather than lose it.
+   */
+  readonly run: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<Option.Option<Fiber.RuntimeFiber<A, E>>>
   /** Waits until every fiber started so far has finished. */
   readonly drain: Effect.Effect<void>
 }
@@ -32,15 +35,13 @@ export const makeSupervisor = (options: {
     })
 
     const run = <A, E>(effect: Effect.Effect<A, E>) =>
-      Effect.map(Effect.forkDaemon(effect), (fiber) => {
-        if (closed) {
-          fiber.unsafeInterruptAsFork(fiber.id())
-        } else {
+      Effect.suspend(() =>
+        closed ? Effect.succeedNone : Effect.map(Effect.forkDaemon(effect), (fiber) => {
           running.add(fiber)
           fiber.addObserver(() => running.delete(fiber))
-        }
-        return fiber
-      })
+          return Option.some(fiber)
+        })
+      )
 
     // Finalizers are uninterruptible: the wait must be made interruptible for the timeout to end it.
     yield* Effect.addFinalizer(() =>

@@ -175,7 +175,13 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
         ),
         Effect.onInterrupt(() => Log.warn(Events.serverInterrupted, "Task handler interrupted", fields))
       )
-      const fiber = yield* supervise(execution)
+      const started = yield* supervise(execution)
+      if (Option.isNone(started)) {
+        // Closing: a 503 makes Cloud Tasks (or the enqueuer) try again later; nothing is lost.
+        yield* Log.warn(Events.serverInterrupted, "Refused a task: the server is shutting down", { ...fields, status: 503 })
+        return json(503, { error: "shutting_down", message: "The server is shutting down" })
+      }
+      const fiber = started.value
       if (respondAsync) {
         yield* Log.info(Events.serverAccepted, "Task accepted; the handler runs in the background", {
           ...fields,
