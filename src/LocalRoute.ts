@@ -50,14 +50,14 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
       yield* Log.error(Events.handlerMissing, message, { path: request.path, route: "local" })
       return yield* new DispatchError({ message, path: request.path, route: "local", reason: "no_handler" })
     }
-    const now = yield* Clock.currentTimeMillis
-    const wait = Option.match(request.scheduleTime, {
-      onNone: () => Effect.void,
-      onSome: (at) => Effect.sleep(Math.max(0, at.getTime() - now))
-    })
+    // The handler gets the payload as an HTTP endpoint would: after JSON.
+    const handle = Effect.suspend(() => handler(JSON.parse(request.body)))
+    const task = Option.isNone(request.scheduleTime) ? handle : Effect.zipRight(
+      Effect.sleep(Math.max(0, request.scheduleTime.value.getTime() - (yield* Clock.currentTimeMillis))),
+      handle
+    )
     const fields = { path: request.path, route: "local" }
-    const started = yield* wait.pipe(
-      Effect.andThen(Effect.suspend(() => handler(JSON.parse(request.body)))),
+    const started = yield* task.pipe(
       Effect.matchCauseEffect({
         onSuccess: () => Log.info(Events.taskSucceeded, "In-process task succeeded", fields),
         onFailure: (cause) =>

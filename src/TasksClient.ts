@@ -14,8 +14,7 @@ import { type ConfigError, DispatchError, type ImportError, type Route } from ".
 import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
 import { makeTaskRequest } from "./internal/request.js"
-import { decideRoute } from "./internal/routing.js"
-import { traced } from "./internal/span.js"
+import { type Decision, decideRoute } from "./internal/routing.js"
 import { LocalRoute } from "./LocalRoute.js"
 import { LoopbackRoute } from "./LoopbackRoute.js"
 import type { EnqueueOptions, TaskInfo } from "./Route.js"
@@ -59,52 +58,73 @@ const make = Effect.gen(function*() {
   }
   const devReason = config.appEnv === "test" ? "test_env" : "dev_env"
 
-  const enqueue = traced(
-    "TasksClient.enqueueHttpTask",
-    (path: string, payload: unknown, options?: EnqueueOptions) => Effect.gen(function*() {
-      yield* Log.info(Events.start, "Enqueueing task", { path })
-      const decision = decideRoute(config, path)
-      yield* Effect.annotateCurrentSpan({ "tasks.path": path, "tasks.route": decision.route })
-      const request = makeTaskRequest(path, payload, options, yield* Clock.currentTimeMillis)
-      if (request._tag === "Left") {
-        const { message, reason } = request.left
-        yield* Log.error(Events.invalidRequest, message, { path, reason })
-        return yield* new DispatchError({ message, path, route: decision.route, reason })
-      }
-      const task = request.right
-      switch (decision.route) {
-        case "dry-run":
-          return yield* routes["dry-run"].dispatch(task)
-        case "cloud-tasks":
-          yield* Log.info(Events.cloudEnabled, "Cloud Tasks enabled", { path })
-          yield* Log.info(Events.usingCloudTasks, "Using Cloud Tasks", { path })
-          return yield* routes["cloud-tasks"].dispatch(task)
-      }
-      yield* Log.info(Events.cloudDisabled, "Cloud Tasks disabled", { path, reason: devReason })
-      yield* Log.info(Events.usingLocalDispatch, "Using local dispatch", { path })
-      if (decision.route === "loopback") {
-        yield* Log.info(Events.usingLoopback, "Posting to TASKS_URL_BASE (HTTP loopback)", { path })
-        return yield* routes.loopback.dispatch(task)
-      }
-      yield* Log.info(Events.checkingWorkerConfig, "Checking worker configuration", { path })
-      if (decision.route === "worker") {
-        yield* Log.info(Events.workerConfigValid, "Worker configuration valid", { path })
-        yield* Log.info(Events.usingWorkerServer, "Using the worker server", { path })
-        return yield* routes.worker.dispatch(task)
-      }
-      // Asked for the worker but it is not usable: a warning, so the fallback is seen.
-      yield* Log.logEvent(
-        config.useWorkerInDev && decision.workerProblem !== "not_worker_path" ? Log.LogLevel.Warning : Log.LogLevel.Info,
-        Events.workerConfigInvalid,
-        Option.match(config.workerUrlProblem, {
-          onNone: () => "Not using the worker server",
-          onSome: (problem) => `Not using the worker server: ${problem}`
-        }),
-        { path, reason: decision.workerProblem }
-      )
-      return yield* routes.local.dispatch(task)
+  const enqueue = (path: string, payload: unknown, options?: EnqueueOptions) => {
+    const decision = decideRoute(config, path)
+    return Effect.withSpan(dispatch(decision, path, payload, options), "TasksClient.enqueueHttpTask", {
+      attributes: { "tasks.path": path, "tasks.route": decision.route },
+      // not captured per call: this runs on every request path (see internal/span.ts)
+      captureStackTrace: false
     })
-  )
+  }
+
+  const dispatch = Effect.fnUntraced(function*(
+    decision: Decision,
+    path: string,
+    payload: unknown,
+    options: EnqueueOptions | undefined
+  ) {
+    yield* Log.info(Events.start, "Enqueueing task", { path })
+    const request = makeTaskRequest(path, payload, options, yield* Clock.currentTimeMillis)
+    if (request._tag === "Left") {
+      const { message, reason } = request.left
+      yield* Log.error(Events.invalidRequest, message, { path, reason })
+      return yield* new DispatchError({ message, path, route: decision.route, reason })
+    }
+    const task = request.right
+    switch (decision.route) {
+      case "dry-run":
+        return yield* routes["dry-run"].dispatch(task)
+      case "cloud-tasks":
+        yield* Log.infos([
+          [Events.cloudEnabled, "Cloud Tasks enabled"],
+          [Events.usingCloudTasks, "Using Cloud Tasks"]
+        ], { path })
+        return yield* routes["cloud-tasks"].dispatch(task)
+      case "loopback":
+        yield* Log.infos([
+          [Events.cloudDisabled, "Cloud Tasks disabled", { reason: devReason }],
+          [Events.usingLocalDispatch, "Using local dispatch"],
+          [Events.usingLoopback, "Posting to TASKS_URL_BASE (HTTP loopback)"]
+        ], { path })
+        return yield* routes.loopback.dispatch(task)
+      case "worker":
+        yield* Log.infos([
+          [Events.cloudDisabled, "Cloud Tasks disabled", { reason: devReason }],
+          [Events.usingLocalDispatch, "Using local dispatch"],
+          [Events.checkingWorkerConfig, "Checking worker configuration"],
+          [Events.workerConfigValid, "Worker configuration valid"],
+          [Events.usingWorkerServer, "Using the worker server"]
+        ], { path })
+        return yield* routes.worker.dispatch(task)
+      case "local":
+        yield* Log.infos([
+          [Events.cloudDisabled, "Cloud Tasks disabled", { reason: devReason }],
+          [Events.usingLocalDispatch, "Using local dispatch"],
+          [Events.checkingWorkerConfig, "Checking worker configuration"]
+        ], { path })
+        // Asked for the worker but it is not usable: a warning, so the fallback is seen.
+        yield* Log.logEvent(
+          config.useWorkerInDev && decision.workerProblem !== "not_worker_path" ? Log.LogLevel.Warning : Log.LogLevel.Info,
+          Events.workerConfigInvalid,
+          Option.match(config.workerUrlProblem, {
+            onNone: () => "Not using the worker server",
+            onSome: (problem) => `Not using the worker server: ${problem}`
+          }),
+          { path, reason: decision.workerProblem }
+        )
+        return yield* routes.local.dispatch(task)
+    }
+  })
 
   return TasksClient.of({
     enqueueHttpTask: enqueue,

@@ -29,6 +29,21 @@ export const logEvent = (
     return Effect.annotateLogs(log, annotations)
   })
 
+/** Several Info events in order, each with the common facts and its own, for one level check. */
+export const infos = (
+  events: ReadonlyArray<readonly [EventName, string, EventFields?]>,
+  fields: EventFields
+): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) =>
+    LogLevel.lessThan(LogLevel.Info, fiber.getFiberRef(FiberRef.currentMinimumLogLevel))
+      ? Effect.void
+      : Effect.forEach(
+        events,
+        ([event, message, own]) => logEvent(LogLevel.Info, event, message, own === undefined ? fields : { ...fields, ...own }),
+        { discard: true }
+      )
+  )
+
 export const info = (event: EventName, message: string, fields?: EventFields) =>
   logEvent(LogLevel.Info, event, message, fields)
 
