@@ -24,9 +24,9 @@ const quick = process.argv.includes("--quick")
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, "..")
 const size = <A>(full: A, small: A) => (quick ? small : full)
-const rounds = size(7, 5)
+const rounds = size(7, 3)
 /** Warm-up rounds: the JIT must have compiled both sides before anything is timed. */
-const warmup = 2
+const warmup = size(2, 1)
 
 const QUEUE = "projects/bench/locations/l/queues/q"
 const require = createRequire(import.meta.url)
@@ -193,7 +193,7 @@ const cloudCases = async () => {
     }))
 
     // B3: the same batch against a new client per task, as the original design did
-    const b3 = await interleave({ rounds: size(3, 3), warmup: 0 }, oursBatch, async () => {
+    const b3 = await interleave({ rounds: size(3, 2), warmup: 0 }, oursBatch, async () => {
       const ms = await time(() =>
         pool(n2, concurrency, async () => {
           const perTask = officialClient(emulator.host)
@@ -243,7 +243,7 @@ const modules = async (script: string) => {
 }
 
 const coldCases = async () => {
-  const b4 = await interleave({ rounds: size(11, 7), warmup: 1 }, () => coldMs("ours.mjs"), () => coldMs("baseline.mjs"))
+  const b4 = await interleave({ rounds: size(11, 4), warmup: 1 }, () => coldMs("ours.mjs"), () => coldMs("baseline.mjs"))
   const oursModules = await modules("ours.mjs")
   const baseModules = await modules("baseline.mjs")
   if (oursModules.grpc) throw new Error("B4: the dry-run process loaded a gRPC module")
@@ -266,7 +266,7 @@ const coldCases = async () => {
   const emulator = await emulatorProcess()
   try {
     const cloud = await interleave(
-      { rounds: size(7, 3), warmup: 1 },
+      { rounds: size(7, 2), warmup: size(1, 0) },
       () => coldMs("cloud-ours.mjs", [emulator.host]),
       () => coldMs("cloud-baseline.mjs", [emulator.host])
     )
@@ -330,7 +330,7 @@ const localCases = async () => {
       return process.memoryUsage().heapUsed
     }
     const growth: Array<number> = []
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < size(5, 3); i++) {
       const before = heap()
       await runtime.runPromise(Effect.zipRight(Effect.repeatN(enqueueHttpTask("/noop", { n: 1 }), 9_999), drain))
       growth.push(heap() - before)
