@@ -57,6 +57,11 @@ const make = Effect.gen(function*() {
     local: yield* LocalRoute
   }
   const devReason = config.appEnv === "test" ? "test_env" : "dev_env"
+  /** The events every dev/test dispatch starts with. */
+  const devStart = [
+    [Events.cloudDisabled, "Cloud Tasks disabled", { reason: devReason }],
+    [Events.usingLocalDispatch, "Using local dispatch"]
+  ] as const
 
   const enqueue = (path: string, payload: unknown, options?: EnqueueOptions) => {
     const decision = decideRoute(config, path)
@@ -92,26 +97,20 @@ const make = Effect.gen(function*() {
         return yield* routes["cloud-tasks"].dispatch(task)
       case "loopback":
         yield* Log.infos([
-          [Events.cloudDisabled, "Cloud Tasks disabled", { reason: devReason }],
-          [Events.usingLocalDispatch, "Using local dispatch"],
+          ...devStart,
           [Events.usingLoopback, "Posting to TASKS_URL_BASE (HTTP loopback)"]
         ], { path })
         return yield* routes.loopback.dispatch(task)
       case "worker":
         yield* Log.infos([
-          [Events.cloudDisabled, "Cloud Tasks disabled", { reason: devReason }],
-          [Events.usingLocalDispatch, "Using local dispatch"],
+          ...devStart,
           [Events.checkingWorkerConfig, "Checking worker configuration"],
           [Events.workerConfigValid, "Worker configuration valid"],
           [Events.usingWorkerServer, "Using the worker server"]
         ], { path })
         return yield* routes.worker.dispatch(task)
       case "local":
-        yield* Log.infos([
-          [Events.cloudDisabled, "Cloud Tasks disabled", { reason: devReason }],
-          [Events.usingLocalDispatch, "Using local dispatch"],
-          [Events.checkingWorkerConfig, "Checking worker configuration"]
-        ], { path })
+        yield* Log.infos([...devStart, [Events.checkingWorkerConfig, "Checking worker configuration"]], { path })
         // Asked for the worker but it is not usable: a warning, so the fallback is seen.
         yield* Log.logEvent(
           config.useWorkerInDev && decision.workerProblem !== "not_worker_path" ? Log.LogLevel.Warning : Log.LogLevel.Info,
