@@ -133,6 +133,21 @@ describe("CloudTasksRoute through the emulator", () => {
       expect(server.requests).toHaveLength(1)
     }))
 
+  it.scopedLive("the task carries the enqueuing trace as traceparent, across the queue", () =>
+    Effect.gen(function*() {
+      const running = yield* emulator
+      const server = yield* recordingServer()
+      const { info, traceId } = yield* Effect.gen(function*() {
+        const span = yield* Effect.currentSpan
+        const info = yield* enqueueHttpTask("/t", {})
+        return { info, traceId: span.traceId }
+      }).pipe(Effect.withSpan("request handler"), Effect.provide(client(production(running.host, server))))
+      yield* Effect.promise(() => running.waitForTask(info.name))
+      const [, trace, parent] = String(server.requests[0]?.headers["traceparent"]).split("-")
+      expect(trace).toBe(traceId)
+      expect(parent).toMatch(/^[0-9a-f]{16}$/)
+    }))
+
   it.scopedLive("schedules with delay (the ETA header says when) and adds extra headers", () =>
     Effect.gen(function*() {
       const running = yield* emulator
