@@ -120,22 +120,20 @@ const cloudCases = async () => {
   try {
     // B1: sequential latency per task
     const n1 = size(1000, 200)
+    /** Milliseconds per task of `n1` tasks one after the other, the queue emptied after. */
+    const perTask = (run: () => Promise<unknown>) => async () => {
+      const ms = await time(run)
+      await purge()
+      return ms / n1
+    }
+    const ours = (on: typeof runtime) => () =>
+      on.runPromise(Effect.repeatN(enqueueHttpTask("/api/tasks/transcribe", payload), n1 - 1))
     const b1 = await interleave(
       { rounds, warmup },
-      async () => {
-        const ms = await time(() =>
-          runtime.runPromise(Effect.repeatN(enqueueHttpTask("/api/tasks/transcribe", payload), n1 - 1))
-        )
-        await purge()
-        return ms / n1
-      },
-      async () => {
-        const ms = await time(async () => {
-          for (let i = 0; i < n1; i++) await client.createTask(rawTask())
-        })
-        await purge()
-        return ms / n1
-      }
+      perTask(ours(runtime)),
+      perTask(async () => {
+        for (let i = 0; i < n1; i++) await client.createTask(rawTask())
+      })
     )
     report(row({
       id: "B1",
@@ -144,21 +142,7 @@ const cloudCases = async () => {
       better: "lower",
       target: 1.1
     }))
-    const b1l = await interleave(
-      { rounds, warmup },
-      async () => {
-        const ms = await time(() =>
-          logging.runPromise(Effect.repeatN(enqueueHttpTask("/api/tasks/transcribe", payload), n1 - 1))
-        )
-        await purge()
-        return ms / n1
-      },
-      async () => {
-        const ms = await time(() => runtime.runPromise(Effect.repeatN(enqueueHttpTask("/api/tasks/transcribe", payload), n1 - 1)))
-        await purge()
-        return ms / n1
-      }
-    )
+    const b1l = await interleave({ rounds, warmup }, perTask(ours(logging)), perTask(ours(runtime)))
     report(row({
       id: "B1l",
       name: "the same, every event formatted as logfmt, ms (vs logs below Warning filtered)",
