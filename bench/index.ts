@@ -384,7 +384,8 @@ const main = async () => {
       `| ${r.id} | ${r.name} | ${r.ours.toFixed(3)} | ${r.baseline.toFixed(3)} | ${r.ratio.toFixed(3)} | ${r.better} | ${target} |`
     )
   }
-  writeFileSync(
+  // A partial run (--only) must not replace the results of a whole one.
+  if (only === undefined) writeFileSync(
     join(here, "results.json"),
     JSON.stringify(
       rows.map(({ baseline, better, id, name, ours, ratio, target }) => ({ id, name, ours, baseline, ratio, better, target })),
