@@ -4,10 +4,6 @@
  * is ever dispatched.
  */
 import { Either } from "effect"
-import { MAX_TASK_BYTES } from "./limits.js"
-
-/** Cloud Tasks' limit on a stored task; also the largest body any route accepts. */
-export const MAX_BODY_BYTES = MAX_TASK_BYTES
 
 const pathChar = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/]$/
 

@@ -5,7 +5,8 @@
 import { DateTime, Duration, Either, Option } from "effect"
 import type { DispatchReason } from "../Errors.js"
 import type { EnqueueOptions, TaskRequest } from "../Route.js"
-import { encodePayload, MAX_BODY_BYTES, pathProblem } from "./encode.js"
+import { encodePayload, pathProblem } from "./encode.js"
+import { MAX_TASK_BYTES } from "./limits.js"
 
 /** The seed's long-running task paths, whose deadline defaults to 30 minutes. */
 export const longRunningPaths: ReadonlySet<string> = new Set([
@@ -61,8 +62,8 @@ export const makeTaskRequest = (
   if (Either.isLeft(encoded)) return refuse("invalid_payload", `Invalid payload for ${path}: ${encoded.left}`)
   const body = encoded.right
   const size = Buffer.byteLength(body)
-  if (size > MAX_BODY_BYTES) {
-    return refuse("payload_too_large", `The payload for ${path} is ${size} bytes of JSON; a task may carry at most ${MAX_BODY_BYTES}`)
+  if (size > MAX_TASK_BYTES) {
+    return refuse("payload_too_large", `The payload for ${path} is ${size} bytes of JSON; a task may carry at most ${MAX_TASK_BYTES}`)
   }
 
   let dispatchDeadline: Option.Option<Duration.Duration> = longRunningPaths.has(path)
