@@ -56,8 +56,11 @@ const invalidPayload = fc.tuple(fc.array(fc.jsonValue(), { maxLength: 3 }), notJ
   ([values, bad, at, inObject]) => {
     const planted: Array<unknown> = [...values]
     planted.splice(at % (values.length + 1), 0, bad)
+    const index = at % (values.length + 1)
     // undefined is dropped by JSON only as an object property, so plant it in an array
-    return inObject && bad !== undefined ? { nested: { list: planted } } : planted
+    return inObject && bad !== undefined
+      ? { payload: { nested: { list: planted } }, where: `payload.nested.list[${index}]` }
+      : { payload: planted, where: `payload[${index}]` }
   }
 )
 
@@ -81,13 +84,14 @@ describe("path and payload validation", () => {
       expect(result).toMatchObject({ _tag: "Left", left: { _tag: "DispatchError", reason: "invalid_path", path } })
     }))
 
-  it.effect.prop("no payload that JSON would change or reject is ever dispatched", { payload: invalidPayload }, ({
-    payload
-  }) =>
+  it.effect.prop("no payload that JSON would change or reject is ever dispatched; the error says where", {
+    planted: invalidPayload
+  }, ({ planted: { payload, where } }) =>
     Effect.gen(function*() {
       const { dispatched, result } = yield* enqueue("/api/tasks/transcribe", payload)
       expect(dispatched).toEqual([])
       expect(result).toMatchObject({ _tag: "Left", left: { _tag: "DispatchError", reason: "invalid_payload" } })
+      expect(result._tag === "Left" && result.left.message).toContain(`${where} is`)
     }))
 
   it.effect("a cycle is named in the error, with where it is", () =>
