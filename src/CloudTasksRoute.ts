@@ -13,11 +13,10 @@ import type * as CloudTasks from "@google-cloud/tasks"
 import { type Cause, Context, Duration, Effect, type Exit, Layer, Option, Redacted } from "effect"
 import { createRequire } from "node:module"
 import { DispatchError, ImportError } from "./Errors.js"
-import { Events } from "./Events.js"
+import { type EventName, Events } from "./Events.js"
 import { MAX_TASK_BYTES } from "./internal/limits.js"
 import * as Log from "./internal/log.js"
-import { traced } from "./internal/span.js"
-import type { RouteShape, TaskRequest } from "./Route.js"
+import type { RouteShape, TaskInfo, TaskRequest } from "./Route.js"
 import { TasksConfig } from "./TasksConfig.js"
 
 /**
@@ -50,6 +49,12 @@ interface Loaded {
   readonly client: CloudTasks.v2.CloudTasksClient
   readonly encodedSize: (task: CloudTasks.protos.google.cloud.tasks.v2.ITask) => number
 }
+
+type Fail = (
+  reason: DispatchError["reason"],
+  message: string,
+  extra?: { readonly grpcStatus?: number; readonly cause?: unknown }
+) => DispatchError
 
 const grpcCode = (error: unknown): number | undefined => {
   const code = (error as { code?: unknown } | null)?.code
@@ -101,26 +106,15 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
     return { client, encodedSize: (task) => Task.encode(task).finish().length } satisfies Loaded
   })
   // The client is made once, on the first dispatch; later dispatches read it without
-  // a lock (Effect.cached takes one on every access, on every enqueue).
+  // a step of the runtime (Effect.cached takes a lock on every access, on every enqueue).
   let cached: Exit.Exit<Loaded, ImportError | Cause.UnknownException> | undefined
   const lock = yield* Effect.makeSemaphore(1)
-  const loaded = Effect.suspend(() =>
-    cached ?? lock.withPermits(1)(Effect.suspend(() =>
+  const loaded = (fields: Log.EventFields, fail: Fail) =>
+    lock.withPermits(1)(Effect.suspend(() =>
       cached ?? Effect.flatten(Effect.tap(Effect.exit(load), (exit) => {
         cached = exit
       }))
-    ))
-  )
-  const transientRetries = options.transientRetries ?? 3
-  const auth = config.auth
-  const queue = Option.getOrUndefined(config.queue)
-
-  const dispatch: RouteShape["dispatch"] = traced("CloudTasksRoute.dispatch", (request: TaskRequest) => Effect.gen(function*() {
-    const fields = { path: request.path, route: "cloud-tasks" }
-    const fail = (reason: DispatchError["reason"], message: string, extra: { grpcStatus?: number; cause?: unknown } = {}) =>
-      new DispatchError({ message, path: request.path, route: "cloud-tasks", reason, ...extra })
-
-    const { client, encodedSize } = yield* loaded.pipe(
+    )).pipe(
       Effect.tapError((error) =>
         error._tag === "ImportError"
           ? Log.error(Events.cloudTasksUnavailable, error.message, fields)
@@ -129,125 +123,149 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
       Effect.catchTag("UnknownException", (error) =>
         fail("cloud_client_failed", `Could not create the CloudTasksClient: ${error.message}`, { cause: error.error }))
     )
-    if (queue === undefined) {
-      const message = "GOOGLE_CLOUD_PROJECT, TASKS_LOCATION and TASKS_QUEUE are required for Cloud Tasks"
-      yield* Log.error(Events.configMissing, message, fields)
-      return yield* fail("create_task_failed", message)
-    }
-    const parent = `projects/${queue.project}/locations/${queue.location}/queues/${queue.queue}`
+  const transientRetries = options.transientRetries ?? 3
+  const auth = config.auth
+  const queue = Option.getOrUndefined(config.queue)
+  const parent = queue && `projects/${queue.project}/locations/${queue.location}/queues/${queue.queue}`
+  const authEvent: Log.Event = Option.isSome(auth)
+    ? [Log.LogLevel.Info, Events.tasksAuthSet, "TASKS_AUTH is set; sending it as X-Tasks-Auth"]
+    : [Log.LogLevel.Warning, Events.tasksAuthMissing, "TASKS_AUTH is not set; relying on the OIDC token"]
 
-    const useWorker = config.workerPaths.has(request.path) && Option.isSome(config.workerUrlBase)
-    const base = useWorker ? config.workerUrlBase : config.urlBase
-    if (Option.isNone(base)) {
-      const message = "TASKS_URL_BASE is required for Cloud Tasks"
-      yield* Log.error(Events.baseUrlMissing, message, fields)
-      return yield* fail("create_task_failed", message)
-    }
-    const url = base.value + request.path
-    yield* Log.info(
-      useWorker ? Events.usingWorkerUrl : Events.usingTasksUrl,
-      `Cloud Task will POST to ${useWorker ? "WORKER_URL_BASE" : "TASKS_URL_BASE"}`,
-      { ...fields, url }
-    )
-    yield* Option.isSome(auth)
-      ? Log.info(Events.tasksAuthSet, "TASKS_AUTH is set; sending it as X-Tasks-Auth", fields)
-      : Log.warn(Events.tasksAuthMissing, "TASKS_AUTH is not set; relying on the OIDC token", fields)
+  /** Builds and creates the task, with one step of the runtime before the call when its events are filtered out. */
+  const create = (client: Loaded, request: TaskRequest, fields: Log.EventFields, fail: Fail) =>
+    Effect.withFiberRuntime<TaskInfo, DispatchError>((fiber) => {
+      const refuse = (events: ReadonlyArray<Log.Event>, event: EventName, error: DispatchError) =>
+        Log.before(fiber, [...events, [Log.LogLevel.Error, event, error.message]], fields, Effect.fail(error))
+      if (parent === undefined) {
+        const message = "GOOGLE_CLOUD_PROJECT, TASKS_LOCATION and TASKS_QUEUE are required for Cloud Tasks"
+        return refuse([], Events.configMissing, fail("create_task_failed", message))
+      }
+      const useWorker = config.workerPaths.has(request.path) && Option.isSome(config.workerUrlBase)
+      const base = useWorker ? config.workerUrlBase : config.urlBase
+      if (Option.isNone(base)) {
+        return refuse([], Events.baseUrlMissing, fail("create_task_failed", "TASKS_URL_BASE is required for Cloud Tasks"))
+      }
+      const url = base.value + request.path
+      const events: Array<Log.Event> = [
+        [
+          Log.LogLevel.Info,
+          useWorker ? Events.usingWorkerUrl : Events.usingTasksUrl,
+          `Cloud Task will POST to ${useWorker ? "WORKER_URL_BASE" : "TASKS_URL_BASE"}`,
+          { url }
+        ],
+        authEvent
+      ]
 
-    const span = yield* Effect.option(Effect.currentSpan)
-    const headers: Record<string, string> = {
-      ...request.headers,
-      "Content-Type": "application/json",
-      ...Option.match(span, {
-        onNone: () => ({}),
-        onSome: ({ sampled, spanId, traceId }) => ({ traceparent: `00-${traceId}-${spanId}-${sampled ? "01" : "00"}` })
-      })
-    }
-    const task: CloudTasks.protos.google.cloud.tasks.v2.ITask = {
-      httpRequest: {
-        httpMethod: "POST",
-        url,
-        headers,
-        body: Buffer.from(request.body),
-        ...Option.match(config.serviceAccountEmail, {
+      const span = fiber.currentSpan
+      const headers: Record<string, string> = {
+        ...request.headers,
+        "Content-Type": "application/json",
+        ...(span === undefined ? {} : { traceparent: `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}` })
+      }
+      const task: CloudTasks.protos.google.cloud.tasks.v2.ITask = {
+        httpRequest: {
+          httpMethod: "POST",
+          url,
+          headers,
+          body: Buffer.from(request.body),
+          ...Option.match(config.serviceAccountEmail, {
+            onNone: () => ({}),
+            onSome: (serviceAccountEmail) => ({
+              oidcToken: { serviceAccountEmail, audience: Option.getOrElse(config.oidcAudience, () => url) }
+            })
+          })
+        },
+        ...Option.match(request.taskId, { onNone: () => ({}), onSome: (id) => ({ name: `${parent}/tasks/${id}` }) }),
+        ...Option.match(request.dispatchDeadline, {
           onNone: () => ({}),
-          onSome: (serviceAccountEmail) => ({
-            oidcToken: { serviceAccountEmail, audience: Option.getOrElse(config.oidcAudience, () => url) }
+          onSome: (deadline) => ({ dispatchDeadline: { seconds: Math.ceil(Duration.toSeconds(deadline)) } })
+        }),
+        ...Option.match(request.scheduleTime, {
+          onNone: () => ({}),
+          onSome: (at) => ({
+            scheduleTime: { seconds: Math.floor(at.getTime() / 1000), nanos: (at.getTime() % 1000) * 1_000_000 }
           })
         })
-      },
-      ...Option.match(request.taskId, { onNone: () => ({}), onSome: (id) => ({ name: `${parent}/tasks/${id}` }) }),
-      ...Option.match(request.dispatchDeadline, {
-        onNone: () => ({}),
-        onSome: (deadline) => ({ dispatchDeadline: { seconds: Math.ceil(Duration.toSeconds(deadline)) } })
-      }),
-      ...Option.match(request.scheduleTime, {
-        onNone: () => ({}),
-        onSome: (at) => ({
-          scheduleTime: { seconds: Math.floor(at.getTime() / 1000), nanos: (at.getTime() % 1000) * 1_000_000 }
+      }
+      // The secret goes on the wire here and nowhere else.
+      const withSecret = Option.match(auth, {
+        onNone: () => task,
+        onSome: (secret) => ({
+          ...task,
+          httpRequest: { ...task.httpRequest, headers: { ...headers, "X-Tasks-Auth": Redacted.value(secret) } }
         })
       })
-    }
-    // The secret goes on the wire here and nowhere else.
-    const withSecret = Option.match(auth, {
-      onNone: () => task,
-      onSome: (secret) => ({
-        ...task,
-        httpRequest: { ...task.httpRequest, headers: { ...headers, "X-Tasks-Auth": Redacted.value(secret) } }
-      })
-    })
-    // The stored task also holds a name, times and the User-Agent header the service adds.
-    // Only a task whose body, URL and headers come near the limit is encoded to measure it.
-    const sentHeaders = withSecret.httpRequest!.headers!
-    const roughSize = Buffer.byteLength(request.body) + url.length + Buffer.byteLength(JSON.stringify(sentHeaders))
-    const size = roughSize < MAX_TASK_BYTES - 4096 ? roughSize : encodedSize({
-      ...withSecret,
-      name: task.name ?? `${parent}/tasks/${"0".repeat(20)}`,
-      httpRequest: { ...withSecret.httpRequest, headers: { ...sentHeaders, "User-Agent": "Google-Cloud-Tasks" } }
-    }) + 64
-    if (size > MAX_TASK_BYTES) {
-      const message = `The task for ${request.path} would be ${size} bytes; Cloud Tasks accepts at most ${MAX_TASK_BYTES}`
-      yield* Log.error(Events.taskBuildFailed, message, fields)
-      return yield* fail("payload_too_large", message)
-    }
-
-    yield* Log.info(Events.creatingTask, "Creating Cloud Task", { ...fields, queue: parent })
-    const createTask = Effect.tryPromise({
-      try: () => client.createTask({ parent, task: withSecret }),
-      catch: (cause) => cause
-    })
-    // Only a named task may be retried: Cloud Tasks dedups it, so a retry cannot duplicate it.
-    const retryable = (cause: unknown) => Option.isSome(request.taskId) && transientCodes.has(grpcCode(cause) ?? -1)
-    const createWithRetries = (retry: number): typeof createTask =>
-      Effect.catchIf(createTask, (cause) => retry < transientRetries && retryable(cause), (cause) =>
-        Log.warn(Events.cloudRetrying, `Transient Cloud Tasks failure; retrying: ${errorText(cause)}`, {
-          ...fields,
-          retry: retry + 1
-        }).pipe(
-          Effect.zipRight(Effect.sleep(Duration.millis(100 * 2 ** retry * (0.5 + Math.random())))),
-          Effect.zipRight(createWithRetries(retry + 1))
+      // The stored task also holds a name, times and the User-Agent header the service adds.
+      // Only a task whose body, URL and headers come near the limit is encoded to measure it.
+      const sentHeaders = withSecret.httpRequest!.headers!
+      const roughSize = Buffer.byteLength(request.body) + url.length + Buffer.byteLength(JSON.stringify(sentHeaders))
+      const size = roughSize < MAX_TASK_BYTES - 4096 ? roughSize : client.encodedSize({
+        ...withSecret,
+        name: task.name ?? `${parent}/tasks/${"0".repeat(20)}`,
+        httpRequest: { ...withSecret.httpRequest, headers: { ...sentHeaders, "User-Agent": "Google-Cloud-Tasks" } }
+      }) + 64
+      if (size > MAX_TASK_BYTES) {
+        return refuse(events, Events.taskBuildFailed, fail(
+          "payload_too_large",
+          `The task for ${request.path} would be ${size} bytes; Cloud Tasks accepts at most ${MAX_TASK_BYTES}`
         ))
-    const [created] = yield* createWithRetries(0).pipe(
-      Effect.catchAll((cause) => {
-        const grpcStatus = grpcCode(cause)
-        const exists = grpcStatus === ALREADY_EXISTS
-        const message = exists
-          ? `A task named ${Option.getOrElse(request.taskId, () => "")} already exists or ran recently`
-          : `Cloud Tasks refused the task for ${request.path}: ${errorText(cause)}`
-        return Log.error(Events.createTaskFailed, message, {
-          ...fields,
-          ...(grpcStatus === undefined ? {} : { status: grpcStatus })
-        }).pipe(
-          Effect.zipRight(fail(exists ? "already_exists" : "create_task_failed", message, {
-            ...(grpcStatus === undefined ? {} : { grpcStatus }),
-            cause
-          }))
-        )
+      }
+      events.push([Log.LogLevel.Info, Events.creatingTask, "Creating Cloud Task", { queue: parent }])
+
+      const createTask = Effect.tryPromise({
+        try: () => client.client.createTask({ parent, task: withSecret }),
+        catch: (cause) => cause
       })
-    )
-    const name = created.name ?? ""
-    yield* Log.info(Events.cloudEnqueued, "Cloud Task enqueued", { ...fields, name })
-    return { name, route: "cloud-tasks" as const }
-  }))
+      // Only a named task may be retried: Cloud Tasks dedups it, so a retry cannot duplicate it.
+      const retryable = (cause: unknown) => Option.isSome(request.taskId) && transientCodes.has(grpcCode(cause) ?? -1)
+      const attempt = (retry: number): Effect.Effect<TaskInfo, DispatchError> =>
+        Effect.matchEffect(createTask, {
+          onSuccess: ([created]) => {
+            const name = created.name ?? ""
+            return Log.before(
+              fiber,
+              [[Log.LogLevel.Info, Events.cloudEnqueued, "Cloud Task enqueued", { name }]],
+              fields,
+              Effect.succeed({ name, route: "cloud-tasks" as const })
+            )
+          },
+          onFailure: (cause) => {
+            if (retry < transientRetries && retryable(cause)) {
+              return Log.warn(Events.cloudRetrying, `Transient Cloud Tasks failure; retrying: ${errorText(cause)}`, {
+                ...fields,
+                retry: retry + 1
+              }).pipe(
+                Effect.zipRight(Effect.sleep(Duration.millis(100 * 2 ** retry * (0.5 + Math.random())))),
+                Effect.zipRight(attempt(retry + 1))
+              )
+            }
+            const grpcStatus = grpcCode(cause)
+            const exists = grpcStatus === ALREADY_EXISTS
+            const message = exists
+              ? `A task named ${Option.getOrElse(request.taskId, () => "")} already exists or ran recently`
+              : `Cloud Tasks refused the task for ${request.path}: ${errorText(cause)}`
+            return Log.error(Events.createTaskFailed, message, {
+              ...fields,
+              ...(grpcStatus === undefined ? {} : { status: grpcStatus })
+            }).pipe(
+              Effect.zipRight(fail(exists ? "already_exists" : "create_task_failed", message, {
+                ...(grpcStatus === undefined ? {} : { grpcStatus }),
+                cause
+              }))
+            )
+          }
+        })
+      return Log.before(fiber, events, fields, attempt(0))
+    })
+
+  const dispatch: RouteShape["dispatch"] = (request) => {
+    const fields = { path: request.path, route: "cloud-tasks" }
+    const fail: Fail = (reason, message, extra = {}) =>
+      new DispatchError({ message, path: request.path, route: "cloud-tasks", reason, ...extra })
+    return cached?._tag === "Success"
+      ? create(cached.value, request, fields, fail)
+      : Effect.flatMap(loaded(fields, fail), (client) => create(client, request, fields, fail))
+  }
   return CloudTasksRoute.of({ dispatch })
 })
 

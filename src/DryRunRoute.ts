@@ -3,11 +3,11 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
+import { currentTimeMillis } from "./internal/request.js"
 import { isoTimestamp } from "./internal/routing.js"
-import { traced } from "./internal/span.js"
 import type { RouteShape, TaskRequest } from "./Route.js"
 
 /**
@@ -24,15 +24,16 @@ export class DryRunRoute extends Context.Tag("effect-http-tasks/DryRunRoute")<Dr
   static readonly layer: Layer.Layer<DryRunRoute> = Layer.succeed(
     this,
     DryRunRoute.of({
-      dispatch: traced("DryRunRoute.dispatch", (request: TaskRequest) => Effect.gen(function*() {
-        const name = `dry-run-${isoTimestamp(yield* Clock.currentTimeMillis)}`
-        yield* Log.info(Events.dryRun, "Dry run: task logged, not executed", {
-          path: request.path,
-          name,
-          route: "dry-run"
+      dispatch: (request: TaskRequest) =>
+        Effect.withFiberRuntime((fiber) => {
+          const name = `dry-run-${isoTimestamp(currentTimeMillis(fiber))}`
+          return Log.before(
+            fiber,
+            [[Log.LogLevel.Info, Events.dryRun, "Dry run: task logged, not executed", { name, route: "dry-run" }]],
+            { path: request.path },
+            Effect.succeed({ name, route: "dry-run" as const })
+          )
         })
-        return { name, route: "dry-run" as const }
-      }))
     })
   )
 }

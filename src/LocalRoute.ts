@@ -5,13 +5,14 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { Cause, Context, Duration, Effect, Layer, Option } from "effect"
 import { DispatchError } from "./Errors.js"
-import { Events } from "./Events.js"
+import { type EventName, Events } from "./Events.js"
+import { runOnOwnFiber } from "./internal/captured.js"
 import * as Log from "./internal/log.js"
-import { traced } from "./internal/span.js"
+import { currentTimeMillis } from "./internal/request.js"
 import { makeSupervisor } from "./internal/supervisor.js"
-import type { RouteShape, TaskRequest } from "./Route.js"
+import type { RouteShape, TaskInfo, TaskRequest } from "./Route.js"
 import { TaskHandlers } from "./TaskHandlers.js"
 
 /**
@@ -37,43 +38,63 @@ export interface LocalRouteOptions {
   readonly gracePeriod?: Duration.DurationInput | undefined
 }
 
+const dispatched: TaskInfo = { name: "local-direct-dispatch", route: "local" }
 
 const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
   const { handlers } = yield* TaskHandlers
   const gracePeriod = Duration.decode(options.gracePeriod ?? Duration.seconds(10))
-  const { drain, run } = yield* makeSupervisor({ gracePeriod, interruptedEvent: Events.taskInterrupted })
+  const { drain, run } = yield* makeSupervisor({
+    gracePeriod,
+    interruptedEvent: Events.taskInterrupted,
+    interruptedMessage: "In-process task interrupted"
+  })
 
-  const dispatch: LocalRouteShape["dispatch"] = traced("LocalRoute.dispatch", (request: TaskRequest) => Effect.gen(function*() {
-    const handler = handlers.get(request.path)
-    if (handler === undefined) {
-      const message = `No in-process handler is registered for ${request.path}`
-      yield* Log.error(Events.handlerMissing, message, { path: request.path, route: "local" })
-      return yield* new DispatchError({ message, path: request.path, route: "local", reason: "no_handler" })
-    }
-    // The handler gets the payload as an HTTP endpoint would: after JSON.
-    const handle = Effect.suspend(() => handler(JSON.parse(request.body)))
-    const task = Option.isNone(request.scheduleTime) ? handle : Effect.zipRight(
-      Effect.sleep(Math.max(0, request.scheduleTime.value.getTime() - (yield* Clock.currentTimeMillis))),
-      handle
-    )
-    const fields = { path: request.path, route: "local" }
-    const started = yield* task.pipe(
-      Effect.matchCauseEffect({
-        onSuccess: () => Log.info(Events.taskSucceeded, "In-process task succeeded", fields),
+  const dispatch: LocalRouteShape["dispatch"] = (request: TaskRequest) =>
+    Effect.withFiberRuntime((fiber) => {
+      const fields = { path: request.path, route: "local" }
+      const refuse = (event: EventName, message: string, reason: DispatchError["reason"]) =>
+        Log.before(
+          fiber,
+          [[Log.LogLevel.Error, event, message]],
+          fields,
+          Effect.fail(new DispatchError({ message, path: request.path, route: "local", reason }))
+        )
+      const handler = handlers.get(request.path)
+      if (handler === undefined) {
+        return refuse(Events.handlerMissing, `No in-process handler is registered for ${request.path}`, "no_handler")
+      }
+      // The handler gets the payload as an HTTP endpoint would: after JSON.
+      const handle = Effect.suspend(() => runOnOwnFiber(handler, JSON.parse(request.body)))
+      const task = Option.isNone(request.scheduleTime) ? handle : Effect.zipRight(
+        Effect.sleep(Math.max(0, request.scheduleTime.value.getTime() - currentTimeMillis(fiber))),
+        handle
+      )
+      // The handler's fiber inherits this one's log level.
+      const succeeded = Log.enabled(fiber, Log.LogLevel.Info)
+        ? Log.info(Events.taskSucceeded, "In-process task succeeded", fields)
+        : Effect.void
+      // An interruption by closing the layer is logged by the supervisor.
+      const outcome = Effect.matchCauseEffect(task, {
+        onSuccess: () => succeeded,
         onFailure: (cause) =>
-          Log.error(Events.taskFailed, "In-process task failed", fields, cause)
-      }),
-      Effect.onInterrupt(() => Log.warn(Events.taskInterrupted, "In-process task interrupted", fields)),
-      run
-    )
-    if (Option.isNone(started)) {
-      const message = `The local route is closing; the task for ${request.path} was not started`
-      yield* Log.error(Events.taskInterrupted, message, fields)
-      return yield* new DispatchError({ message, path: request.path, route: "local", reason: "shutting_down" })
-    }
-    yield* Log.info(Events.dispatch, "Task dispatched to an in-process handler", fields)
-    return { name: "local-direct-dispatch", route: "local" as const }
-  }))
+          Cause.isInterruptedOnly(cause)
+            ? Log.warn(Events.taskInterrupted, "In-process task interrupted", fields)
+            : Log.error(Events.taskFailed, "In-process task failed", fields, cause)
+      })
+      return Effect.flatMap(run(outcome, fields), (started) =>
+        Option.isNone(started)
+          ? refuse(
+            Events.taskInterrupted,
+            `The local route is closing; the task for ${request.path} was not started`,
+            "shutting_down"
+          )
+          : Log.before(
+            fiber,
+            [[Log.LogLevel.Info, Events.dispatch, "Task dispatched to an in-process handler"]],
+            fields,
+            Effect.succeed(dispatched)
+          ))
+    })
 
   return LocalRoute.of({ dispatch, drain })
 })

@@ -28,7 +28,6 @@ export class LoopbackRoute extends Context.Tag("effect-http-tasks/LoopbackRoute"
       this,
       makeHttpRoute({
         route: "loopback",
-        spanName: "LoopbackRoute.dispatch",
         variable: "TASKS_URL_BASE",
         baseUrl: (config) => config.urlBase,
         namePrefix: "local-loopback",

@@ -30,6 +30,7 @@
 import { type Duration, Effect, Layer, ParseResult, Schema } from "effect"
 import { type ConfigError, DispatchError, type ImportError } from "./Errors.js"
 import { Events } from "./Events.js"
+import { provideCaptured } from "./internal/captured.js"
 import * as Log from "./internal/log.js"
 import {
   describeIssues,
@@ -232,10 +233,10 @@ export const taskHandlersLayer = <const T extends ReadonlyArray<TaskImplementati
           return yield* Effect.dieMessage(`taskHandlersLayer: two handlers for the task path ${definition.path}`)
         }
         const decode = (body: unknown) => Schema.decodeUnknown(definition.schema, { errors: "all" })(body)
-        const run = (payload: unknown) =>
-          Effect.provide(handler(payload) as Effect.Effect<unknown, unknown, ImplementationContext<T[number]>>, context)
+        const typedHandler = handler as (payload: unknown) => Effect.Effect<unknown, unknown, ImplementationContext<T[number]>>
+        const run = (payload: unknown) => Effect.provide(typedHandler(payload), context)
         const typed: TypedTaskHandler = Object.assign(
-          (body: unknown) => Effect.flatMap(decodeTaskPayload(definition, body), run),
+          provideCaptured((body) => Effect.flatMap(decodeTaskPayload(definition, body), typedHandler), context),
           { [TypedHandlerId]: { decode, run } }
         )
         handlers.set(definition.path, typed)

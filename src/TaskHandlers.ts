@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
+import { provideCaptured } from "./internal/captured.js"
 
 /**
  * A task handler: receives the payload as it arrives over HTTP (the JSON-decoded
@@ -64,7 +65,7 @@ export class TaskHandlers extends Context.Tag("effect-http-tasks/TaskHandlers")<
           handlers: new Map(
             Object.entries(handlers).map(([path, handler]): [string, TaskHandler] => [
               path,
-              (payload) => Effect.provide(handler(payload) as Effect.Effect<unknown, unknown, HandlersContext<H>>, context)
+              provideCaptured(handler as (payload: unknown) => Effect.Effect<unknown, unknown, HandlersContext<H>>, context)
             ])
           )
         }))

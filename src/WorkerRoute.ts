@@ -28,7 +28,6 @@ export class WorkerRoute extends Context.Tag("effect-http-tasks/WorkerRoute")<Wo
       this,
       makeHttpRoute({
         route: "worker",
-        spanName: "WorkerRoute.dispatch",
         variable: "WORKER_URL_BASE",
         baseUrl: (config) => config.workerUrlBase,
         namePrefix: "dev-worker-dispatch",

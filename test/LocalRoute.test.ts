@@ -1,14 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, type Duration, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
+import { Context, Deferred, type Duration, Effect, Exit, Fiber, Layer, Schema, Scope, TestClock } from "effect"
 import {
+  defineTask,
   drain,
   enqueueHttpTask,
   Events,
+  handleTask,
   LocalRoute,
   type TaskHandler,
   TaskHandlers,
   TasksClient,
-  TasksConfig
+  TasksConfig,
+  taskHandlersLayer
 } from "../src/index.js"
 import { captureLogs } from "./utils/logs.js"
 
@@ -127,20 +130,30 @@ describe("LocalRoute", () => {
       expect(ran).toEqual([])
     }))
 
-  it.effect("handlers get the services captured by TaskHandlers.layer", () =>
+  const Hi = defineTask("/hi", Schema.Struct({ name: Schema.String }))
+  const greet = (seen: Array<string>) => (name: string) => Effect.map(Greeting, (g) => seen.push(`${g} ${name}`))
+
+  it.effect("handlers get the services captured by TaskHandlers.layer and taskHandlersLayer, over the caller's", () =>
     Effect.gen(function*() {
       const seen: Array<string> = []
-      yield* Effect.gen(function*() {
-        yield* enqueueHttpTask("/hi", {})
-        yield* drain
-      }).pipe(
-        Effect.provide(
-          TasksClient.layerWith({}).pipe(
-            Layer.provide(TaskHandlers.layer({ "/hi": () => Effect.map(Greeting, (g) => seen.push(g)) })),
+      const handlers = [
+        TaskHandlers.layer({ "/hi": (payload) => greet(seen)((payload as { name: string }).name) }),
+        taskHandlersLayer(handleTask(Hi, ({ name }) => greet(seen)(name)))
+      ]
+      for (const layer of handlers) {
+        yield* Effect.gen(function*() {
+          yield* enqueueHttpTask("/hi", { name: "ada" })
+          yield* drain
+          // The handler's services were set on its own fiber only.
+          expect(yield* Greeting).toBe("from the caller")
+        }).pipe(
+          Effect.provide(TasksClient.layerWith({}).pipe(
+            Layer.provide(layer),
             Layer.provide(Layer.succeed(Greeting, "hello"))
-          )
+          )),
+          Effect.provideService(Greeting, "from the caller")
         )
-      )
-      expect(seen).toEqual(["hello"])
+      }
+      expect(seen).toEqual(["hello ada", "hello ada"])
     }))
 })

@@ -236,6 +236,25 @@ describe("TaskServer: answers", () => {
       yield* Scope.close(scope, Exit.void)
       expect(finished).toEqual([transcribe])
     }))
+  it.live("past the grace period, closing interrupts a background task and logs it with its task name", () => {
+    const { layer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const started = yield* Deferred.make<void>()
+      const scope = yield* Scope.make()
+      const server = yield* startTaskServer(
+        taskHandlersLayer(handleTask(Transcribe, () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never))),
+        { server: { gracePeriod: "50 millis" } }
+      ).pipe(Scope.extend(scope))
+      const headers = { ...auth, prefer: "respond-async", "X-CloudTasks-TaskName": "stuck-1" }
+      expect((yield* server.post(Transcribe.path, transcribe, headers)).status).toBe(202)
+      yield* Deferred.await(started)
+      yield* Scope.close(scope, Exit.void)
+      const interrupted = logs.of(Events.serverInterrupted)
+      expect(interrupted.map((entry) => entry.annotations.count ?? entry.annotations.name)).toEqual([1, "stuck-1"])
+      expect(logs.of(Events.serverSucceeded)).toEqual([])
+      expect(logs.of(Events.serverFailed)).toEqual([])
+    }).pipe(Effect.provide(layer))
+  })
 })
 
 describe("TaskServer: TaskContext", () => {

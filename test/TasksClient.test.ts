@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, FastCheck as fc, Layer, Option, TestClock, Tracer } from "effect"
+import { ConfigProvider, Effect, Either, FastCheck as fc, Layer, Logger, LogLevel, Option, TestClock, Tracer } from "effect"
 import { inspect } from "node:util"
 import {
   DispatchError,
@@ -15,6 +15,7 @@ import {
 } from "../src/index.js"
 import { closedPortUrl, recordingServer } from "./utils/httpServer.js"
 import { captureLogs, isSubsequence } from "./utils/logs.js"
+import { ancestors, recordingTracer } from "./utils/server.js"
 import { type Dispatched, recordingRoutes } from "./utils/routes.js"
 
 const noHandlers = TaskHandlers.layer({})
@@ -426,6 +427,85 @@ describe("a bad WORKER_URL_BASE in dev", () => {
         { useWorkerInDev: true, workerUrlBase: "localhost:8001" },
         TaskHandlers.layer({ "/api/tasks/assemble": () => Effect.void })
       )),
+      Effect.provide(layer)
+    )
+  })
+})
+
+describe("spans", () => {
+  it.scopedLive(
+    "a task that leaves the process is one TasksClient.enqueueHttpTask span under the caller's; in-process work nests under the caller's span",
+    () =>
+      Effect.gen(function*() {
+        const { spans, tracer } = recordingTracer()
+        const server = yield* recordingServer(() => ({ status: 202 }))
+        yield* Effect.gen(function*() {
+          yield* enqueueHttpTask("/api/tasks/assemble", { episode_id: "1" }) // worker
+          yield* enqueueHttpTask("/api/tasks/other", {}) // local
+          yield* drain
+        }).pipe(
+          Effect.withSpan("request"),
+          Effect.provide(clientWith(
+            { appEnv: "dev", useWorkerInDev: true, workerUrlBase: server.url },
+            TaskHandlers.layer({ "/api/tasks/other": () => Effect.void.pipe(Effect.withSpan("work")) })
+          )),
+          Effect.withTracer(tracer)
+        )
+        const enqueues = spans.filter((span) => span.name === "TasksClient.enqueueHttpTask")
+        expect(enqueues).toHaveLength(1)
+        expect(Object.fromEntries(enqueues[0]!.attributes)).toEqual({
+          "tasks.path": "/api/tasks/assemble",
+          "tasks.route": "worker"
+        })
+        expect(ancestors(spans, enqueues[0]!)).toEqual(["request"])
+        // The worker's request continues the trace under the enqueue span (through the HTTP client's span).
+        const parentId = String(server.requests[0]?.headers["traceparent"]).split("-")[2]
+        const sent = spans.find((span) => span.spanId === parentId)!
+        expect(ancestors(spans, sent)).toEqual(["TasksClient.enqueueHttpTask", "request"])
+        const work = spans.find((span) => span.name === "work")!
+        expect(ancestors(spans, work)).toEqual(["request"])
+      })
+  )
+
+  it.effect("dry-run adds no span either", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      yield* enqueueHttpTask("/api/tasks/transcribe", {}).pipe(
+        Effect.provide(clientWith({ dryRun: true })),
+        Effect.withTracer(tracer)
+      )
+      expect(spans.map((span) => span.name)).toEqual([])
+    }))
+})
+
+describe("with Info filtered out", () => {
+  it.live("a dispatch logs only its warnings and errors, and still runs", () => {
+    const { layer, logs } = captureLogs()
+    let ran = 0
+    return Effect.gen(function*() {
+      yield* enqueueHttpTask("/api/tasks/assemble", {})
+      yield* enqueueHttpTask("/api/tasks/fails", {})
+      yield* Effect.either(enqueueHttpTask("no-slash", {}))
+      yield* drain
+      expect(ran).toBe(1)
+      // The handler's outcome is logged on its own fiber, so in no fixed order with the rest.
+      const seen = logs.entries.map((entry) => `${entry.level} ${entry.annotations.event}`)
+      expect(seen.sort()).toEqual([
+        `ERROR ${Events.taskFailed}`,
+        `ERROR ${Events.invalidRequest}`,
+        // USE_WORKER_IN_DEV asked for the worker and WORKER_URL_BASE is unset: a warning per task
+        `WARN ${Events.workerConfigInvalid}`,
+        `WARN ${Events.workerConfigInvalid}`
+      ])
+    }).pipe(
+      Effect.provide(clientWith(
+        { useWorkerInDev: true },
+        TaskHandlers.layer({
+          "/api/tasks/assemble": () => Effect.sync(() => ran++),
+          "/api/tasks/fails": () => Effect.fail("boom")
+        })
+      )),
+      Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)),
       Effect.provide(layer)
     )
   })

@@ -16,13 +16,10 @@ import { TasksConfig, type TasksConfigShape } from "../TasksConfig.js"
 import * as Log from "./log.js"
 import { DEFAULT_DEADLINE } from "./request.js"
 import { isoTimestamp } from "./routing.js"
-import { traced } from "./span.js"
 
 /** What distinguishes the worker route from the loopback route. */
 export interface HttpRouteSpec {
   readonly route: "worker" | "loopback"
-  /** The span name, e.g. `WorkerRoute.dispatch`. */
-  readonly spanName: string
   /** The variable that holds the base URL, for messages. */
   readonly variable: string
   readonly baseUrl: (config: TasksConfigShape) => Option.Option<string>
@@ -54,7 +51,7 @@ export const makeHttpRoute = (spec: HttpRouteSpec) =>
       )
     )
 
-    const dispatch: RouteShape["dispatch"] = traced(spec.spanName, (request: TaskRequest) => Effect.gen(function*() {
+    const dispatch: RouteShape["dispatch"] = (request: TaskRequest) => Effect.gen(function*() {
       const fields = { path: request.path, route: spec.route }
       const fail = (reason: DispatchError["reason"], message: string, extra: { status?: number; cause?: unknown } = {}) =>
         new DispatchError({ message, path: request.path, route: spec.route, reason, ...extra })
@@ -112,6 +109,6 @@ export const makeHttpRoute = (spec: HttpRouteSpec) =>
         name
       })
       return { name, route: spec.route }
-    }))
+    })
     return { dispatch }
   })

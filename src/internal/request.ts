@@ -2,7 +2,7 @@
  * Turns the arguments of `enqueueHttpTask` into a validated `TaskRequest`, or the
  * reason it is refused. Runs once per call, before a route is chosen.
  */
-import { DateTime, Duration, Either, Option } from "effect"
+import { Clock, Context, DateTime, Duration, Either, type Fiber, Option } from "effect"
 import type { DispatchReason } from "../Errors.js"
 import type { EnqueueOptions, TaskRequest } from "../Route.js"
 import { encodePayload, pathProblem } from "./encode.js"
@@ -46,6 +46,10 @@ const headersProblem = (headers: Readonly<Record<string, string>>): string | und
   }
   return bytes > MAX_HEADER_BYTES ? "the extra headers exceed 80 KB" : undefined
 }
+
+/** The time in milliseconds on the fiber's Clock (a TestClock in tests), read without a step of the runtime. */
+export const currentTimeMillis = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>
+  Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
 
 /**
  * Validates one call. `now` is the current time in milliseconds (from effect's Clock).

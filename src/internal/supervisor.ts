@@ -1,64 +1,81 @@
 /**
  * Background fibers owned by the current scope: `drain` waits for them; closing
  * the scope waits for them up to a grace period, then interrupts what is left and
- * logs how many. Shared by the local route and the task server, so that no
- * accepted task disappears silently. A plain `Set` keeps the cost of each task
- * near that of `Effect.forkDaemon` (effect's `FiberSet` hashes every fiber).
+ * logs each one it interrupted. Shared by the local route and the task server, so
+ * that no accepted task disappears silently. A plain `Map` keeps the cost of each
+ * task near that of `Effect.forkDaemon` (effect's `FiberSet` hashes every fiber),
+ * and logging interruptions here spares every task an uninterruptible region of
+ * its own to observe one.
  */
-import { Duration, Effect, Fiber, Option, type Scope } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Option, type Scope } from "effect"
 import type { EventName } from "../Events.js"
 import * as Log from "./log.js"
 
 export interface Supervisor {
   /**
-   * Starts `effect` on a fiber of its own. Once closing has begun nothing new is
+   * Starts `effect` on a fiber of its own; `fields` describe it in the event
+   * logged if closing interrupts it. Once closing has begun nothing new is
    * started: `None` tells the caller to refuse the task rather than lose it.
    */
-  readonly run: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<Option.Option<Fiber.RuntimeFiber<A, E>>>
+  readonly run: <A, E>(
+    effect: Effect.Effect<A, E>,
+    fields: Log.EventFields
+  ) => Effect.Effect<Option.Option<Fiber.RuntimeFiber<A, E>>>
   /** Waits until every fiber started so far has finished. */
   readonly drain: Effect.Effect<void>
 }
 
 export const makeSupervisor = (options: {
   readonly gracePeriod: Duration.Duration
-  /** Logged with the count of interrupted fibers when the grace period runs out. */
+  /** Logged (a warning) for each fiber closing interrupts, and with their count. */
   readonly interruptedEvent: EventName
+  /** The message of the event for one interrupted fiber. */
+  readonly interruptedMessage: string
 }): Effect.Effect<Supervisor, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const running = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+    const running = new Map<Fiber.RuntimeFiber<unknown, unknown>, Log.EventFields>()
     let closed = false
 
     const drain: Effect.Effect<void> = Effect.whileLoop({
       while: () => running.size > 0,
-      body: () => Fiber.await(running.values().next().value!),
+      body: () => Fiber.await(running.keys().next().value!),
       step: () => {}
     })
 
-    const run = <A, E>(effect: Effect.Effect<A, E>) =>
+    const run = <A, E>(effect: Effect.Effect<A, E>, fields: Log.EventFields) =>
       Effect.suspend(() =>
         closed ? Effect.succeedNone : Effect.map(Effect.forkDaemon(effect), (fiber) => {
-          running.add(fiber)
+          running.set(fiber, fields)
           fiber.addObserver(() => running.delete(fiber))
           return Option.some(fiber)
         })
       )
+
+    const interruptLeft = Effect.suspend(() => {
+      if (running.size === 0) return Effect.void
+      const left = [...running]
+      return Log.warn(
+        options.interruptedEvent,
+        `Closing: ${left.length} task(s) still running after ${Duration.format(options.gracePeriod)}; interrupting`,
+        { count: left.length }
+      ).pipe(
+        Effect.zipRight(Fiber.interruptAll(left.map(([fiber]) => fiber))),
+        Effect.zipRight(Effect.forEach(left, ([fiber, fields]) => {
+          // One that finished by itself meanwhile has logged its own outcome.
+          const exit = fiber.unsafePoll()
+          return exit !== null && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+            ? Log.warn(options.interruptedEvent, options.interruptedMessage, fields)
+            : Effect.void
+        }, { discard: true }))
+      )
+    })
 
     // Finalizers are uninterruptible: the wait must be made interruptible for the timeout to end it.
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closed = true
         return Effect.interruptible(drain).pipe(Effect.timeoutOption(options.gracePeriod))
-      }).pipe(
-        Effect.zipRight(Effect.suspend(() =>
-          running.size === 0 ? Effect.void : Log.warn(
-            options.interruptedEvent,
-            `Closing: ${running.size} task(s) still running after ${
-              Duration.format(options.gracePeriod)
-            }; interrupting`,
-            { count: running.size }
-          ).pipe(Effect.zipRight(Fiber.interruptAll(running)))
-        ))
-      )
+      }).pipe(Effect.zipRight(interruptLeft))
     )
     return { run, drain }
   })

@@ -102,7 +102,11 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
   const authorized = (received: string | undefined): boolean =>
     Option.match(checkSecret, { onNone: () => options.allowUnauthenticated === true, onSome: (check) => check(received) })
 
-  const { drain, run: supervise } = yield* makeSupervisor({ gracePeriod, interruptedEvent: Events.serverInterrupted })
+  const { drain, run: supervise } = yield* makeSupervisor({
+    gracePeriod,
+    interruptedEvent: Events.serverInterrupted,
+    interruptedMessage: "Task handler interrupted"
+  })
 
   const endpoint = (path: string, handler: TaskHandler) => {
     const typed = typedParts(handler)
@@ -172,10 +176,9 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
           Exit.isSuccess(exit)
             ? Log.info(Events.serverSucceeded, "Task handler succeeded", fields)
             : Log.error(Events.serverFailed, "Task handler failed", fields, exit.cause)
-        ),
-        Effect.onInterrupt(() => Log.warn(Events.serverInterrupted, "Task handler interrupted", fields))
+        )
       )
-      const started = yield* supervise(execution)
+      const started = yield* supervise(execution, fields)
       if (Option.isNone(started)) {
         // Closing: a 503 makes Cloud Tasks (or the enqueuer) try again later; nothing is lost.
         yield* Log.warn(Events.serverInterrupted, "Refused a task: the server is shutting down", { ...fields, status: 503 })
