@@ -14,6 +14,10 @@ export interface Row {
   readonly target: number | null
 }
 
+/** `--verbose`: print every round's measure, to see the spread behind a median. */
+const verbose = process.argv.includes("--verbose")
+const format = (value: number) => value.toPrecision(4)
+
 export const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
@@ -51,6 +55,7 @@ export const interleave = async (
       a.push(await ours())
     }
   }
+  if (verbose) console.log(`  rounds: ours ${a.map(format).join(" ")} | baseline ${b.map(format).join(" ")}`)
   return { ours: median(a), baseline: median(b) }
 }
 

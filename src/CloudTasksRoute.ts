@@ -157,52 +157,38 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
       ]
 
       const span = fiber.currentSpan
-      const headers: Record<string, string> = {
-        ...request.headers,
-        "Content-Type": "application/json",
-        ...(span === undefined ? {} : { traceparent: `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}` })
-      }
-      const task: CloudTasks.protos.google.cloud.tasks.v2.ITask = {
-        httpRequest: {
-          httpMethod: "POST",
-          url,
-          headers,
-          body: Buffer.from(request.body),
-          ...Option.match(config.serviceAccountEmail, {
-            onNone: () => ({}),
-            onSome: (serviceAccountEmail) => ({
-              oidcToken: { serviceAccountEmail, audience: Option.getOrElse(config.oidcAudience, () => url) }
-            })
-          })
-        },
-        ...Option.match(request.taskId, { onNone: () => ({}), onSome: (id) => ({ name: `${parent}/tasks/${id}` }) }),
-        ...Option.match(request.dispatchDeadline, {
-          onNone: () => ({}),
-          onSome: (deadline) => ({ dispatchDeadline: { seconds: Math.ceil(Duration.toSeconds(deadline)) } })
-        }),
-        ...Option.match(request.scheduleTime, {
-          onNone: () => ({}),
-          onSome: (at) => ({
-            scheduleTime: { seconds: Math.floor(at.getTime() / 1000), nanos: (at.getTime() % 1000) * 1_000_000 }
-          })
-        })
-      }
+      const headers: Record<string, string> = { ...request.headers, "Content-Type": "application/json" }
+      if (span !== undefined) headers.traceparent = `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
       // The secret goes on the wire here and nowhere else.
-      const withSecret = Option.match(auth, {
-        onNone: () => task,
-        onSome: (secret) => ({
-          ...task,
-          httpRequest: { ...task.httpRequest, headers: { ...headers, "X-Tasks-Auth": Redacted.value(secret) } }
-        })
-      })
+      if (Option.isSome(auth)) headers["X-Tasks-Auth"] = Redacted.value(auth.value)
+      const httpRequest: CloudTasks.protos.google.cloud.tasks.v2.IHttpRequest = {
+        httpMethod: "POST",
+        url,
+        headers,
+        body: Buffer.from(request.body)
+      }
+      if (Option.isSome(config.serviceAccountEmail)) {
+        httpRequest.oidcToken = {
+          serviceAccountEmail: config.serviceAccountEmail.value,
+          audience: Option.getOrElse(config.oidcAudience, () => url)
+        }
+      }
+      const task: CloudTasks.protos.google.cloud.tasks.v2.ITask = { httpRequest }
+      if (Option.isSome(request.taskId)) task.name = `${parent}/tasks/${request.taskId.value}`
+      if (Option.isSome(request.dispatchDeadline)) {
+        task.dispatchDeadline = { seconds: Math.ceil(Duration.toSeconds(request.dispatchDeadline.value)) }
+      }
+      if (Option.isSome(request.scheduleTime)) {
+        const at = request.scheduleTime.value.getTime()
+        task.scheduleTime = { seconds: Math.floor(at / 1000), nanos: (at % 1000) * 1_000_000 }
+      }
       // The stored task also holds a name, times and the User-Agent header the service adds.
       // Only a task whose body, URL and headers come near the limit is encoded to measure it.
-      const sentHeaders = withSecret.httpRequest!.headers!
-      const roughSize = Buffer.byteLength(request.body) + url.length + Buffer.byteLength(JSON.stringify(sentHeaders))
+      const roughSize = Buffer.byteLength(request.body) + url.length + Buffer.byteLength(JSON.stringify(headers))
       const size = roughSize < MAX_TASK_BYTES - 4096 ? roughSize : client.encodedSize({
-        ...withSecret,
+        ...task,
         name: task.name ?? `${parent}/tasks/${"0".repeat(20)}`,
-        httpRequest: { ...withSecret.httpRequest, headers: { ...sentHeaders, "User-Agent": "Google-Cloud-Tasks" } }
+        httpRequest: { ...httpRequest, headers: { ...headers, "User-Agent": "Google-Cloud-Tasks" } }
       }) + 64
       if (size > MAX_TASK_BYTES) {
         return refuse(events, Events.taskBuildFailed, fail(
@@ -213,7 +199,7 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
       events.push([Log.LogLevel.Info, Events.creatingTask, "Creating Cloud Task", { queue: parent }])
 
       const createTask = Effect.tryPromise({
-        try: () => client.client.createTask({ parent, task: withSecret }),
+        try: () => client.client.createTask({ parent, task }),
         catch: (cause) => cause
       })
       // Only a named task may be retried: Cloud Tasks dedups it, so a retry cannot duplicate it.

@@ -7,14 +7,14 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, type Either, Layer, Option } from "effect"
+import { Context, DefaultServices, Effect, Either, type Fiber, Layer, Option, Tracer } from "effect"
 import { CloudTasksRoute } from "./CloudTasksRoute.js"
 import { DryRunRoute } from "./DryRunRoute.js"
 import { type ConfigError, DispatchError, type ImportError, type Route } from "./Errors.js"
 import { type EventName, Events } from "./Events.js"
 import * as Log from "./internal/log.js"
 import { currentTimeMillis, makeTaskRequest } from "./internal/request.js"
-import { decideRoute, type WorkerConfigProblem } from "./internal/routing.js"
+import { type Decision, decideRoute, type WorkerConfigProblem } from "./internal/routing.js"
 import { LocalRoute } from "./LocalRoute.js"
 import { LoopbackRoute } from "./LoopbackRoute.js"
 import type { EnqueueOptions, TaskInfo } from "./Route.js"
@@ -52,6 +52,13 @@ const info = (event: EventName, message: string, fields?: Log.EventFields): Log.
 
 /** Routes whose dispatch leaves the process: each such enqueue is a span, the trace parent of the task. */
 const traced: ReadonlySet<Route> = new Set(["cloud-tasks", "worker", "loopback"])
+
+/**
+ * effect's built-in tracer, which exports nothing. Under it an enqueue opens no
+ * span of its own (the caller's span is still the task's trace parent): a span
+ * costs about as many steps of the runtime as the rest of the call.
+ */
+const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
 const make = Effect.gen(function*() {
   const config = yield* TasksConfig
@@ -98,34 +105,47 @@ const make = Effect.gen(function*() {
     )
   )
 
-  // One step of the runtime for the whole call when its events are filtered out:
-  // this runs on every request path.
-  const enqueue = (path: string, payload: unknown, options?: EnqueueOptions) => {
-    const decision = decideRoute(config, path)
-    const dispatch = Effect.withFiberRuntime<TaskInfo, ImportError | DispatchError>((fiber) => {
-      const fields = { path }
-      const request = makeTaskRequest(path, payload, options, currentTimeMillis(fiber))
-      if (request._tag === "Left") {
-        const { message, reason } = request.left
-        return Log.before(
-          fiber,
-          [start, [Log.LogLevel.Error, Events.invalidRequest, message, { reason }]],
-          fields,
-          Effect.fail(new DispatchError({ message, path, route: decision.route, reason }))
-        )
-      }
-      return decision.route === "local"
-        ? Log.before(fiber, localPreambles.get(decision.workerProblem)!, fields, routes.local.dispatch(request.right))
-        : Log.before(fiber, preambles[decision.route], fields, routes[decision.route].dispatch(request.right))
-    })
-    return traced.has(decision.route)
-      ? Effect.withSpan(dispatch, "TasksClient.enqueueHttpTask", {
-        attributes: { "tasks.path": path, "tasks.route": decision.route },
-        // not captured per call: this runs on every request path
-        captureStackTrace: false
-      })
-      : dispatch
+  const dispatch = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    path: string,
+    payload: unknown,
+    options: EnqueueOptions | undefined,
+    decision: Decision
+  ) => {
+    const fields = { path }
+    const request = makeTaskRequest(path, payload, options, currentTimeMillis(fiber))
+    if (request._tag === "Left") {
+      const { message, reason } = request.left
+      return Log.before(
+        fiber,
+        [start, [Log.LogLevel.Error, Events.invalidRequest, message, { reason }]],
+        fields,
+        Effect.fail(new DispatchError({ message, path, route: decision.route, reason }))
+      )
+    }
+    return decision.route === "local"
+      ? Log.before(fiber, localPreambles.get(decision.workerProblem)!, fields, routes.local.dispatch(request.right))
+      : Log.before(fiber, preambles[decision.route], fields, routes[decision.route].dispatch(request.right))
   }
+
+  // One step of the runtime for the whole call when its events are filtered out and
+  // no span is due: this runs on every request path.
+  const enqueue = (path: string, payload: unknown, options?: EnqueueOptions) =>
+    Effect.withFiberRuntime<TaskInfo, ImportError | DispatchError>((fiber) => {
+      const decision = decideRoute(config, path)
+      if (!traced.has(decision.route) || fiber.currentTracer === builtInTracer) {
+        return dispatch(fiber, path, payload, options, decision)
+      }
+      return Effect.withSpan(
+        Effect.withFiberRuntime((inner) => dispatch(inner, path, payload, options, decision)),
+        "TasksClient.enqueueHttpTask",
+        {
+          attributes: { "tasks.path": path, "tasks.route": decision.route },
+          // not captured per call: this runs on every request path
+          captureStackTrace: false
+        }
+      )
+    })
 
   return TasksClient.of({
     enqueueHttpTask: enqueue,
@@ -223,7 +243,7 @@ export interface TaskSpec {
 
 /**
  * Enqueues many tasks with bounded concurrency (default 10: Cloud Tasks
- * answers bursts over one channel with `DEADLINE_EXCEEDED`). Returns one result
+ * answers bursts over one channel with `DEADLINE_EXCEEDED`; below 1 means 1). Returns one result
  * per task, in order, so a failure loses nothing and hides nothing: each entry is
  * the task's `TaskInfo` or its error.
  *
@@ -242,12 +262,35 @@ export const enqueueHttpTasks = (
   tasks: Iterable<TaskSpec>,
   options?: { readonly concurrency?: number | undefined }
 ): Effect.Effect<Array<Either.Either<TaskInfo, ImportError | ConfigError | DispatchError>>, never, TasksClient> =>
-  Effect.flatMap(TasksClient, (client) =>
-    Effect.forEach(
-      tasks,
-      (task) => Effect.either(client.enqueueHttpTask(task.path, task.payload, task.options)),
-      { concurrency: options?.concurrency ?? 10 }
-    ))
+  Effect.withFiberRuntime((fiber) => {
+    const client = Context.unsafeGet(fiber.currentContext, TasksClient)
+    const specs = Array.from(tasks)
+    const results = new Array<Either.Either<TaskInfo, ImportError | ConfigError | DispatchError>>(specs.length)
+    // A fixed set of fibers takes the tasks in turn: no fiber per task.
+    let next = 0
+    const worker = Effect.whileLoop({
+      while: () => next < specs.length,
+      body: () => {
+        const index = next++
+        const { options, path, payload } = specs[index]!
+        return Effect.match(client.enqueueHttpTask(path, payload, options), {
+          onFailure: (error) => {
+            results[index] = Either.left(error)
+          },
+          onSuccess: (info) => {
+            results[index] = Either.right(info)
+          }
+        })
+      },
+      step: () => {}
+    })
+    const limit = options?.concurrency ?? 10
+    const workers = Math.min(specs.length, limit >= 1 ? Math.floor(limit) : 1)
+    return Effect.as(
+      Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true }),
+      results
+    )
+  })
 
 /**
  * Waits until every in-process task started so far has finished.
