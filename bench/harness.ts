@@ -35,6 +35,9 @@ export const time = async (f: () => Promise<unknown>): Promise<number> => {
  * Runs `warmup` untimed rounds of each, then `rounds` timed rounds alternating which
  * goes first, and returns the median of each side's measure.
  */
+/** A full collection before each round (with --expose-gc): neither side pays for the other's garbage. */
+const collect = () => (globalThis as { gc?: () => void }).gc?.()
+
 export const interleave = async (
   options: { readonly rounds: number; readonly warmup: number },
   ours: () => Promise<number>,
@@ -46,13 +49,17 @@ export const interleave = async (
   }
   const a: Array<number> = []
   const b: Array<number> = []
+  const measure = async (side: () => Promise<number>, into: Array<number>) => {
+    collect()
+    into.push(await side())
+  }
   for (let i = 0; i < options.rounds; i++) {
     if (i % 2 === 0) {
-      a.push(await ours())
-      b.push(await baseline())
+      await measure(ours, a)
+      await measure(baseline, b)
     } else {
-      b.push(await baseline())
-      a.push(await ours())
+      await measure(baseline, b)
+      await measure(ours, a)
     }
   }
   if (verbose) console.log(`  rounds: ours ${a.map(format).join(" ")} | baseline ${b.map(format).join(" ")}`)
