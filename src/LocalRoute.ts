@@ -43,7 +43,7 @@ const dispatched: TaskInfo = { name: "local-direct-dispatch", route: "local" }
 const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
   const { handlers } = yield* TaskHandlers
   const gracePeriod = Duration.decode(options.gracePeriod ?? Duration.seconds(10))
-  const { drain, run } = yield* makeSupervisor({
+  const { closing, drain, fork } = yield* makeSupervisor({
     gracePeriod,
     interruptedEvent: Events.taskInterrupted,
     interruptedMessage: "In-process task interrupted"
@@ -69,31 +69,27 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
         Effect.sleep(Math.max(0, request.scheduleTime.value.getTime() - currentTimeMillis(fiber))),
         handle
       )
-      // The handler's fiber inherits this one's log level.
-      const succeeded = Log.enabled(fiber, Log.LogLevel.Info)
-        ? Log.info(Events.taskSucceeded, "In-process task succeeded", fields)
-        : Effect.void
+      if (closing()) {
+        const message = `The local route is closing; the task for ${request.path} was not started`
+        return refuse(Events.taskInterrupted, message, "shutting_down")
+      }
       // An interruption by closing the layer is logged by the supervisor.
+      const failed = (cause: Cause.Cause<unknown>) =>
+        Cause.isInterruptedOnly(cause)
+          ? Log.warn(Events.taskInterrupted, "In-process task interrupted", fields)
+          : Log.error(Events.taskFailed, "In-process task failed", fields, cause)
+      // The handler's fiber inherits this one's log level: with Info filtered out, a
+      // success costs it no step at all.
+      if (!Log.enabled(fiber, Log.LogLevel.Info)) {
+        return fork(Effect.catchAllCause(task, failed), fields, () => dispatched)
+      }
       const outcome = Effect.matchCauseEffect(task, {
-        onSuccess: () => succeeded,
-        onFailure: (cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Log.warn(Events.taskInterrupted, "In-process task interrupted", fields)
-            : Log.error(Events.taskFailed, "In-process task failed", fields, cause)
+        onSuccess: () => Log.info(Events.taskSucceeded, "In-process task succeeded", fields),
+        onFailure: failed
       })
-      return Effect.flatMap(run(outcome, fields), (started) =>
-        Option.isNone(started)
-          ? refuse(
-            Events.taskInterrupted,
-            `The local route is closing; the task for ${request.path} was not started`,
-            "shutting_down"
-          )
-          : Log.before(
-            fiber,
-            [[Log.LogLevel.Info, Events.dispatch, "Task dispatched to an in-process handler"]],
-            fields,
-            Effect.succeed(dispatched)
-          ))
+      return fork(outcome, fields, () => dispatched).pipe(
+        Effect.tap(Log.info(Events.dispatch, "Task dispatched to an in-process handler", fields))
+      )
     })
 
   return LocalRoute.of({ dispatch, drain })

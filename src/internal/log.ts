@@ -49,8 +49,9 @@ export const before = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => {
   let logs: Effect.Effect<void> | undefined
+  const minimum = fiber.getFiberRef(FiberRef.currentMinimumLogLevel)
   for (const [level, event, message, own] of events) {
-    if (!enabled(fiber, level)) continue
+    if (LogLevel.lessThan(level, minimum)) continue
     const log = emit(level, event, message, own === undefined ? fields : { ...fields, ...own })
     logs = logs === undefined ? log : Effect.zipRight(logs, log)
   }

@@ -7,20 +7,25 @@
  * and logging interruptions here spares every task an uninterruptible region of
  * its own to observe one.
  */
-import { Cause, Duration, Effect, Exit, Fiber, Option, type Scope } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, type Scope } from "effect"
 import type { EventName } from "../Events.js"
 import * as Log from "./log.js"
 
 export interface Supervisor {
   /**
-   * Starts `effect` on a fiber of its own; `fields` describe it in the event
-   * logged if closing interrupts it. Once closing has begun nothing new is
-   * started: `None` tells the caller to refuse the task rather than lose it.
+   * Whether closing has begun: from then on nothing new may start, and the caller
+   * refuses the task rather than lose it.
    */
-  readonly run: <A, E>(
+  readonly closing: () => boolean
+  /**
+   * Starts `effect` on a fiber of its own and returns `onStarted` of it; `fields`
+   * describe it in the event logged if closing interrupts it. Check `closing` first.
+   */
+  readonly fork: <A, E, B>(
     effect: Effect.Effect<A, E>,
-    fields: Log.EventFields
-  ) => Effect.Effect<Option.Option<Fiber.RuntimeFiber<A, E>>>
+    fields: Log.EventFields,
+    onStarted: (fiber: Fiber.RuntimeFiber<A, E>) => B
+  ) => Effect.Effect<B>
   /** Waits until every fiber started so far has finished. */
   readonly drain: Effect.Effect<void>
 }
@@ -42,14 +47,16 @@ export const makeSupervisor = (options: {
       step: () => {}
     })
 
-    const run = <A, E>(effect: Effect.Effect<A, E>, fields: Log.EventFields) =>
-      Effect.suspend(() =>
-        closed ? Effect.succeedNone : Effect.map(Effect.forkDaemon(effect), (fiber) => {
-          running.set(fiber, fields)
-          fiber.addObserver(() => running.delete(fiber))
-          return Option.some(fiber)
-        })
-      )
+    const fork = <A, E, B>(
+      effect: Effect.Effect<A, E>,
+      fields: Log.EventFields,
+      onStarted: (fiber: Fiber.RuntimeFiber<A, E>) => B
+    ) =>
+      Effect.map(Effect.forkDaemon(effect), (fiber) => {
+        running.set(fiber, fields)
+        fiber.addObserver(() => running.delete(fiber))
+        return onStarted(fiber)
+      })
 
     const interruptLeft = Effect.suspend(() => {
       if (running.size === 0) return Effect.void
@@ -77,5 +84,5 @@ export const makeSupervisor = (options: {
         return Effect.interruptible(drain).pipe(Effect.timeoutOption(options.gracePeriod))
       }).pipe(Effect.zipRight(interruptLeft))
     )
-    return { run, drain }
+    return { closing: () => closed, fork, drain }
   })

@@ -102,7 +102,7 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
   const authorized = (received: string | undefined): boolean =>
     Option.match(checkSecret, { onNone: () => options.allowUnauthenticated === true, onSome: (check) => check(received) })
 
-  const { drain, run: supervise } = yield* makeSupervisor({
+  const { closing, drain, fork } = yield* makeSupervisor({
     gracePeriod,
     interruptedEvent: Events.serverInterrupted,
     interruptedMessage: "Task handler interrupted"
@@ -178,13 +178,12 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
             : Log.error(Events.serverFailed, "Task handler failed", fields, exit.cause)
         )
       )
-      const started = yield* supervise(execution, fields)
-      if (Option.isNone(started)) {
+      if (closing()) {
         // Closing: a 503 makes Cloud Tasks (or the enqueuer) try again later; nothing is lost.
         yield* Log.warn(Events.serverInterrupted, "Refused a task: the server is shutting down", { ...fields, status: 503 })
         return json(503, { error: "shutting_down", message: "The server is shutting down" })
       }
-      const fiber = started.value
+      const fiber = yield* fork(execution, fields, (started) => started)
       if (respondAsync) {
         yield* Log.info(Events.serverAccepted, "Task accepted; the handler runs in the background", {
           ...fields,
