@@ -21,6 +21,7 @@ import { CloudTasksEmulator } from "effect-http-tasks/emulator"
 import { interleave, median, meets, pool, type Row, row, time } from "./harness.js"
 
 const quick = process.argv.includes("--quick")
+const verbose = process.argv.includes("--verbose")
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, "..")
 const size = <A>(full: A, small: A) => (quick ? small : full)
@@ -217,6 +218,14 @@ const cloudCases = async () => {
       better: "higher",
       target: 5
     }))
+    report(row({
+      id: "B3r",
+      name: "B3's ceiling: the raw client's B2 throughput against B3's baseline, tasks/s",
+      ours: b2.baseline,
+      baseline: b3.baseline,
+      better: "higher",
+      target: null
+    }))
   } finally {
     await runtime.dispose()
     await logging.dispose()
@@ -398,7 +407,11 @@ const main = async () => {
   console.log(`effect-http-tasks benchmarks (${quick ? "quick" : "full"}), node ${process.version}`)
   const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",")
   const cases = { cloud: cloudCases, cold: coldCases, local: localCases, delivery: deliveryCase }
-  for (const [name, run] of Object.entries(cases)) if (only === undefined || only.includes(name)) await run()
+  for (const [name, run] of Object.entries(cases)) {
+    if (only !== undefined && !only.includes(name)) continue
+    const seconds = await time(run)
+    if (verbose) console.log(`  ${name}: ${(seconds / 1000).toFixed(1)} s`)
+  }
   console.log("\n| id | what | ours | baseline | ratio | better | target |\n|---|---|---|---|---|---|---|")
   for (const r of rows) {
     const target = r.target === null ? "" : `${r.better === "lower" ? "≤" : "≥"} ${r.target}`

@@ -198,21 +198,15 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
       }
       events.push([Log.LogLevel.Info, Events.creatingTask, "Creating Cloud Task", { queue: parent }])
 
-      // The client's callback form: no promise chain per call inside the client.
-      const createTask = Effect.async<CloudTasks.protos.google.cloud.tasks.v2.ITask, unknown>((resume) => {
-        try {
-          client.client.createTask({ parent, task }, {}, (error, created) => {
-            resume(error ? Effect.fail(error) : Effect.succeed(created ?? {}))
-          })
-        } catch (error) {
-          resume(Effect.fail(error))
-        }
+      const createTask = Effect.tryPromise({
+        try: () => client.client.createTask({ parent, task }),
+        catch: (cause) => cause
       })
       // Only a named task may be retried: Cloud Tasks dedups it, so a retry cannot duplicate it.
       const retryable = (cause: unknown) => Option.isSome(request.taskId) && transientCodes.has(grpcCode(cause) ?? -1)
       const attempt = (retry: number): Effect.Effect<TaskInfo, DispatchError> =>
         Effect.matchEffect(createTask, {
-          onSuccess: (created) => {
+          onSuccess: ([created]) => {
             const name = created.name ?? ""
             return Log.before(
               fiber,

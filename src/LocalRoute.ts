@@ -75,9 +75,7 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
       }
       // An interruption by closing the layer is logged by the supervisor.
       const failed = (cause: Cause.Cause<unknown>) =>
-        Cause.isInterruptedOnly(cause)
-          ? Log.warn(Events.taskInterrupted, "In-process task interrupted", fields)
-          : Log.error(Events.taskFailed, "In-process task failed", fields, cause)
+        Log.error(Events.taskFailed, "In-process task failed", fields, cause)
       // The handler's fiber inherits this one's log level: with Info filtered out, a
       // success costs it no step at all.
       if (!Log.enabled(fiber, Log.LogLevel.Info)) {

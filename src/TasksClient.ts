@@ -99,11 +99,13 @@ const make = Effect.gen(function*() {
       info(Events.usingWorkerServer, "Using the worker server")
     ]
   }
-  const localPreambles = new Map(
-    (["worker_disabled", "worker_url_missing", "worker_url_invalid", "not_worker_path"] as const).map((reason) =>
-      [reason, [...devStart, checkingWorker, notWorker(reason)]]
-    )
-  )
+  const local = (reason: WorkerConfigProblem) => [...devStart, checkingWorker, notWorker(reason)]
+  const localPreambles: { readonly [P in WorkerConfigProblem]: ReadonlyArray<Log.Event> } = {
+    worker_disabled: local("worker_disabled"),
+    worker_url_missing: local("worker_url_missing"),
+    worker_url_invalid: local("worker_url_invalid"),
+    not_worker_path: local("not_worker_path")
+  }
 
   const dispatch = (
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
@@ -124,7 +126,7 @@ const make = Effect.gen(function*() {
       )
     }
     return decision.route === "local"
-      ? Log.before(fiber, localPreambles.get(decision.workerProblem)!, fields, routes.local.dispatch(request.right))
+      ? Log.before(fiber, localPreambles[decision.workerProblem], fields, routes.local.dispatch(request.right))
       : Log.before(fiber, preambles[decision.route], fields, routes[decision.route].dispatch(request.right))
   }
 

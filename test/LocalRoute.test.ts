@@ -102,12 +102,27 @@ describe("LocalRoute", () => {
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(client({ "/stuck": () => Effect.never }, "50 millis"), scope)
       yield* enqueueHttpTask("/stuck", {}).pipe(Effect.provide(context))
-      yield* enqueueHttpTask("/stuck", {}).pipe(Effect.provide(context))
+      yield* enqueueHttpTask("/stuck", {}).pipe(Effect.provide(context), Effect.annotateLogs("requestId", "r-42"))
       yield* Scope.close(scope, Exit.void)
       const interrupted = logs.of(Events.taskInterrupted)
-      expect(interrupted.filter((entry) => entry.annotations.path === "/stuck")).toHaveLength(2)
+      const perTask = interrupted.filter((entry) => entry.annotations.path === "/stuck")
+      expect(perTask).toHaveLength(2)
+      // Each is logged as its task would have logged it, with the enqueuer's annotations.
+      expect(perTask.map((entry) => entry.annotations.requestId)).toEqual([undefined, "r-42"])
       expect(interrupted.some((entry) => entry.annotations.count === 2)).toBe(true)
     }).pipe(Effect.provide(layer))
+  })
+
+  it.live("a handler that interrupts itself is a task_failed with its cause", () => {
+    const { layer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      yield* enqueueHttpTask("/quits", {})
+      yield* drain
+      const [failed] = logs.of(Events.taskFailed)
+      expect(failed?.level).toBe("ERROR")
+      expect(failed?.cause).toContain("interrupted")
+      expect(logs.of(Events.taskInterrupted)).toEqual([])
+    }).pipe(Effect.provide(client({ "/quits": () => Effect.interrupt })), Effect.provide(layer))
   })
 
   it.live("a task enqueued while the layer is closing is refused, not silently dropped", () =>

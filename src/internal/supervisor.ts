@@ -70,9 +70,14 @@ export const makeSupervisor = (options: {
         Effect.zipRight(Effect.forEach(left, ([fiber, fields]) => {
           // One that finished by itself meanwhile has logged its own outcome.
           const exit = fiber.unsafePoll()
-          return exit !== null && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-            ? Log.warn(options.interruptedEvent, options.interruptedMessage, fields)
-            : Effect.void
+          if (exit === null || Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) return Effect.void
+          // Logged with the task's own fiber state (annotations, log spans, trace span,
+          // logger), as the task itself would have, on a fiber of its own.
+          return Effect.setFiberRefs(fiber.getFiberRefs()).pipe(
+            Effect.zipRight(Log.warn(options.interruptedEvent, options.interruptedMessage, fields)),
+            Effect.fork,
+            Effect.flatMap(Fiber.join)
+          )
         }, { discard: true }))
       )
     })
