@@ -90,7 +90,11 @@ const make = Effect.gen(function*() {
   ]
   const preambles: { readonly [R in Exclude<Route, "local">]: ReadonlyArray<Log.Event> } = {
     "dry-run": [start],
-    "cloud-tasks": [start, info(Events.cloudEnabled, "Cloud Tasks enabled"), info(Events.usingCloudTasks, "Using Cloud Tasks")],
+    "cloud-tasks": [
+      start,
+      info(Events.cloudEnabled, "Cloud Tasks enabled"),
+      info(Events.usingCloudTasks, "Using Cloud Tasks")
+    ],
     loopback: [...devStart, info(Events.usingLoopback, "Posting to TASKS_URL_BASE (HTTP loopback)")],
     worker: [
       ...devStart,

@@ -11,7 +11,7 @@ export type Event = readonly [level: LogLevel.LogLevel, event: EventName, messag
 
 /** Whether `fiber` would log at `level`: its minimum log level lets it through. */
 export const enabled = (fiber: Fiber.RuntimeFiber<unknown, unknown>, level: LogLevel.LogLevel): boolean =>
-  !LogLevel.lessThan(level, fiber.getFiberRef(FiberRef.currentMinimumLogLevel))
+  level.ordinal >= fiber.getFiberRef(FiberRef.currentMinimumLogLevel).ordinal
 
 const emit = (level: LogLevel.LogLevel, event: EventName, message: string, fields: EventFields, cause?: Cause.Cause<unknown>) => {
   const annotations: Record<string, unknown> = { event }
@@ -49,9 +49,9 @@ export const before = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => {
   let logs: Effect.Effect<void> | undefined
-  const minimum = fiber.getFiberRef(FiberRef.currentMinimumLogLevel)
+  const minimum = fiber.getFiberRef(FiberRef.currentMinimumLogLevel).ordinal
   for (const [level, event, message, own] of events) {
-    if (LogLevel.lessThan(level, minimum)) continue
+    if (level.ordinal < minimum) continue
     const log = emit(level, event, message, own === undefined ? fields : { ...fields, ...own })
     logs = logs === undefined ? log : Effect.zipRight(logs, log)
   }
