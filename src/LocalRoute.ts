@@ -63,16 +63,16 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
       if (handler === undefined) {
         return refuse(Events.handlerMissing, `No in-process handler is registered for ${request.path}`, "no_handler")
       }
+      if (closing()) {
+        const message = `The local route is closing; the task for ${request.path} was not started`
+        return refuse(Events.taskInterrupted, message, "shutting_down")
+      }
       // The handler gets the payload as an HTTP endpoint would: after JSON.
       const handle = Effect.suspend(() => runOnOwnFiber(handler, JSON.parse(request.body)))
       const task = Option.isNone(request.scheduleTime) ? handle : Effect.zipRight(
         Effect.sleep(Math.max(0, request.scheduleTime.value.getTime() - currentTimeMillis(fiber))),
         handle
       )
-      if (closing()) {
-        const message = `The local route is closing; the task for ${request.path} was not started`
-        return refuse(Events.taskInterrupted, message, "shutting_down")
-      }
       // An interruption by closing the layer is logged by the supervisor.
       const failed = (cause: Cause.Cause<unknown>) =>
         Log.error(Events.taskFailed, "In-process task failed", fields, cause)

@@ -7,7 +7,7 @@
  * and logging interruptions here spares every task an uninterruptible region of
  * its own to observe one.
  */
-import { Cause, Duration, Effect, Exit, Fiber, type Scope } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, FiberRef, FiberRefs, type Scope } from "effect"
 import type { EventName } from "../Events.js"
 import * as Log from "./log.js"
 
@@ -71,12 +71,16 @@ export const makeSupervisor = (options: {
           // One that finished by itself meanwhile has logged its own outcome.
           const exit = fiber.unsafePoll()
           if (exit === null || Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) return Effect.void
-          // Logged with the task's own fiber state (annotations, log spans, trace span,
-          // logger), as the task itself would have, on a fiber of its own.
-          return Effect.setFiberRefs(fiber.getFiberRefs()).pipe(
-            Effect.zipRight(Log.warn(options.interruptedEvent, options.interruptedMessage, fields)),
-            Effect.fork,
-            Effect.flatMap(Fiber.join)
+          // Logged as the task itself would have: with its annotations, log spans, trace
+          // span (in its context), loggers and log level.
+          const refs = fiber.getFiberRefs()
+          const theTask = <A>(ref: FiberRef.FiberRef<A>) => Effect.locally(ref, FiberRefs.getOrDefault(refs, ref))
+          return Log.warn(options.interruptedEvent, options.interruptedMessage, fields).pipe(
+            theTask(FiberRef.currentLogAnnotations),
+            theTask(FiberRef.currentLogSpan),
+            theTask(FiberRef.currentContext),
+            theTask(FiberRef.currentLoggers),
+            theTask(FiberRef.currentMinimumLogLevel)
           )
         }, { discard: true }))
       )
