@@ -154,7 +154,7 @@ const cloudCases = async () => {
     }
 
     // B1: sequential latency per task
-    const n1 = size(1000, 300)
+    const n1 = size(1000, 100)
     /** Milliseconds per task of `n1` tasks one after the other, the queue emptied after. */
     const perTask = (run: () => Promise<unknown>) => async () => {
       const ms = await time(run)
@@ -163,8 +163,10 @@ const cloudCases = async () => {
     }
     const ours = (on: typeof runtime) => () =>
       on.runPromise(times(n1, () => enqueueHttpTask("/api/tasks/transcribe", payload)))
+    // Short rounds, many of them: a neighbour's burst of load then spoils a few rounds of
+    // either side rather than all of one.
     const b1 = await interleave(
-      { rounds, warmup: 1 },
+      { rounds: size(9, 15), warmup: 1 },
       perTask(ours(runtime)),
       perTask(async () => {
         for (let i = 0; i < n1; i++) await client.createTask(rawTask())
@@ -193,7 +195,7 @@ const cloudCases = async () => {
     const n2 = size(2000, 500)
     const oursBatch = batch(n2, "ours")
     // Warmed up by the batches above.
-    const b2 = await interleave({ rounds: size(9, 5), warmup: 0 }, oursBatch, batch(n2, "raw"))
+    const b2 = await interleave({ rounds: size(9, 7), warmup: 0 }, oursBatch, batch(n2, "raw"))
     report(row({
       id: "B2",
       name: `throughput of ${n2} tasks, concurrency ${concurrency}, tasks/s (vs raw client)`,

@@ -1,3 +1,4 @@
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, FastCheck as fc, Layer, Logger, LogLevel, Option, TestClock, Tracer } from "effect"
 import { inspect } from "node:util"
@@ -11,7 +12,8 @@ import {
   TaskHandlers,
   TasksClient,
   TasksConfig,
-  type TasksConfigInput
+  type TasksConfigInput,
+  WorkerRoute
 } from "../src/index.js"
 import { closedPortUrl, recordingServer } from "./utils/httpServer.js"
 import { captureLogs, isSubsequence } from "./utils/logs.js"
@@ -142,6 +144,27 @@ describe("enqueueHttpTask: one smoke test per route", () => {
         ], logs.events())
       ).toBe(true)
       expect(logs.of(Events.tasksAuthMissing)).toHaveLength(0)
+    }))
+})
+
+describe("worker and loopback over an HttpClient of your own", () => {
+  it.scoped("layerWithoutHttpClient sends through the client it is given", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer(() => ({ status: 202 }))
+      const tagged = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, HttpClient.mapRequest(HttpClientRequest.setHeader("x-client", "mine")))
+      ).pipe(Layer.provide(FetchHttpClient.layer))
+      const info = yield* enqueueHttpTask("/api/tasks/assemble", {}).pipe(
+        Effect.provide(TasksClient.layerWithoutRoutes.pipe(
+          Layer.provide(WorkerRoute.layerWithoutHttpClient.pipe(Layer.provide(tagged))),
+          Layer.provide(TasksClient.routes),
+          Layer.provide(TasksConfig.layerWith({ useWorkerInDev: true, workerUrlBase: server.url })),
+          Layer.provide(noHandlers)
+        ))
+      )
+      expect(info.route).toBe("worker")
+      expect(server.requests[0]?.headers["x-client"]).toBe("mine")
     }))
 })
 
