@@ -16,15 +16,28 @@ export const httpRouteWith = (
 ): Effect.Effect<RouteShape, never, TasksConfig | HttpClient.HttpClient> =>
   Effect.flatMap(Effect.promise(() => import("./httpRoute.js")), ({ makeHttpRoute }) => makeHttpRoute(spec))
 
-/** The route over the platform's fetch client; its modules load on the first dispatch. */
+/**
+ * The route over the platform's fetch client; its modules load on the first
+ * dispatch. Only a route that loaded is kept: a first dispatch interrupted while
+ * loading leaves the next one to load it again (`Effect.cached` would keep the
+ * interruption).
+ */
 export const httpRouteOverFetch = (spec: HttpRouteSpec): Effect.Effect<RouteShape, never, TasksConfig> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<TasksConfig>()
-    const route = yield* Effect.cached(
-      Effect.promise(() => import("@effect/platform/FetchHttpClient")).pipe(
+    const lock = yield* Effect.makeSemaphore(1)
+    let loaded: RouteShape | undefined
+    const load = lock.withPermits(1)(Effect.suspend(() =>
+      loaded !== undefined ? Effect.succeed(loaded) : Effect.promise(() => import("@effect/platform/FetchHttpClient")).pipe(
         Effect.flatMap((FetchHttpClient) => Effect.provide(httpRouteWith(spec), FetchHttpClient.layer)),
-        Effect.provide(context)
+        Effect.provide(context),
+        Effect.tap((route) => {
+          loaded = route
+        })
       )
-    )
-    return { dispatch: (request) => Effect.flatMap(route, (loaded) => loaded.dispatch(request)) }
+    ))
+    return {
+      dispatch: (request) =>
+        loaded !== undefined ? loaded.dispatch(request) : Effect.flatMap(load, (route) => route.dispatch(request))
+    }
   })
