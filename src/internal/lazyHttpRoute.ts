@@ -6,9 +6,11 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect } from "effect"
+import { ImportError } from "../Errors.js"
 import type { RouteShape } from "../Route.js"
 import type { TasksConfig } from "../TasksConfig.js"
 import type { HttpRouteSpec } from "./httpRoute.js"
+import * as Log from "./log.js"
 
 /** The route over the `HttpClient` in context; its modules load when the layer is built. */
 export const httpRouteWith = (
@@ -18,17 +20,31 @@ export const httpRouteWith = (
 
 /**
  * The route over the platform's fetch client; its modules load on the first
- * dispatch. Only a route that loaded is kept: a first dispatch interrupted while
- * loading leaves the next one to load it again (`Effect.cached` would keep the
- * interruption).
+ * dispatch. A module that cannot be loaded is an `ImportError` for that dispatch,
+ * logged as the route's failure to reach its endpoint. Only a route that loaded
+ * is kept: a first dispatch interrupted while loading leaves the next one to load
+ * it again (`Effect.cached` would keep the interruption).
  */
-export const httpRouteOverFetch = (spec: HttpRouteSpec): Effect.Effect<RouteShape, never, TasksConfig> =>
+export const httpRouteOverFetch = (
+  spec: HttpRouteSpec,
+  /** @internal the module to load instead of the platform's fetch client (tests). */
+  fetchModule = "@effect/platform/FetchHttpClient"
+): Effect.Effect<RouteShape, never, TasksConfig> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<TasksConfig>()
     const lock = yield* Effect.makeSemaphore(1)
     let loaded: RouteShape | undefined
     const load = lock.withPermits(1)(Effect.suspend(() =>
-      loaded !== undefined ? Effect.succeed(loaded) : Effect.promise(() => import("@effect/platform/FetchHttpClient")).pipe(
+      loaded !== undefined ? Effect.succeed(loaded) : Effect.tryPromise({
+        try: () => import(fetchModule) as Promise<typeof import("@effect/platform/FetchHttpClient")>,
+        catch: (cause) =>
+          new ImportError({
+            message: `The ${spec.route} route needs ${fetchModule}, which could not be loaded. ` +
+              `Install @effect/platform with: npm install @effect/platform`,
+            module: fetchModule,
+            cause
+          })
+      }).pipe(
         Effect.flatMap((FetchHttpClient) => Effect.provide(httpRouteWith(spec), FetchHttpClient.layer)),
         Effect.provide(context),
         Effect.tap((route) => {
@@ -38,6 +54,11 @@ export const httpRouteOverFetch = (spec: HttpRouteSpec): Effect.Effect<RouteShap
     ))
     return {
       dispatch: (request) =>
-        loaded !== undefined ? loaded.dispatch(request) : Effect.flatMap(load, (route) => route.dispatch(request))
+        loaded !== undefined ? loaded.dispatch(request) : load.pipe(
+          Effect.tapError((error) =>
+            Log.error(spec.events.unreachable, error.message, { path: request.path, route: spec.route })
+          ),
+          Effect.flatMap((route) => route.dispatch(request))
+        )
     }
   })

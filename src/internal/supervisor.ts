@@ -7,7 +7,7 @@
  * and logging interruptions here spares every task an uninterruptible region of
  * its own to observe one.
  */
-import { Cause, Duration, Effect, Exit, Fiber, FiberRef, FiberRefs, type Scope } from "effect"
+import { Cause, DefaultServices, Duration, Effect, Exit, Fiber, FiberRef, FiberRefs, type Scope } from "effect"
 import type { EventName } from "../Events.js"
 import * as Log from "./log.js"
 
@@ -71,8 +71,9 @@ export const makeSupervisor = (options: {
           // One that finished by itself meanwhile has logged its own outcome.
           const exit = fiber.unsafePoll()
           if (exit === null || Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) return Effect.void
-          // Logged as the task itself would have: with its annotations, log spans, trace
-          // span (in its context), loggers and log level.
+          // Logged as the task itself would have: with its annotations, log spans, context
+          // (the enqueuer's trace span), loggers, log level and default services (the
+          // Console a logger writes to). FiberRefs of the application's own are not carried.
           const refs = fiber.getFiberRefs()
           const theTask = <A>(ref: FiberRef.FiberRef<A>) => Effect.locally(ref, FiberRefs.getOrDefault(refs, ref))
           return Log.warn(options.interruptedEvent, options.interruptedMessage, fields).pipe(
@@ -80,7 +81,8 @@ export const makeSupervisor = (options: {
             theTask(FiberRef.currentLogSpan),
             theTask(FiberRef.currentContext),
             theTask(FiberRef.currentLoggers),
-            theTask(FiberRef.currentMinimumLogLevel)
+            theTask(FiberRef.currentMinimumLogLevel),
+            theTask(DefaultServices.currentServices)
           )
         }, { discard: true }))
       )
