@@ -144,13 +144,13 @@ const cloudCases = async () => {
         return (n / ms) * 1000
       }
     }
-    // Both sides get the same long warm-up first: ours runs through effect's runtime,
-    // which the JIT needs thousands of calls to optimise (measured: ours fell from 2.3
-    // to 0.95 ms per sequential task over its first 3,000 calls; the raw client's stayed
-    // near 0.9 ms throughout).
+    // Both sides get the same long warm-up first (with B1's own rounds, about 3,500
+    // calls): ours runs through effect's runtime, which the JIT needs thousands of calls
+    // to optimise (measured: ours fell from 2.3 to 0.95 ms per sequential task over its
+    // first 3,000 calls; the raw client's stayed near 0.9 ms throughout).
     for (let i = 0; i < 2; i++) {
-      await batch(1500, "ours")()
-      await batch(1500, "raw")()
+      await batch(1000, "ours")()
+      await batch(1000, "raw")()
     }
 
     // B1: sequential latency per task
@@ -195,7 +195,7 @@ const cloudCases = async () => {
     const n2 = size(2000, 500)
     const oursBatch = batch(n2, "ours")
     // Warmed up by the batches above.
-    const b2 = await interleave({ rounds: size(9, 7), warmup: 0 }, oursBatch, batch(n2, "raw"))
+    const b2 = await interleave({ rounds: 9, warmup: 0 }, oursBatch, batch(n2, "raw"))
     report(row({
       id: "B2",
       name: `throughput of ${n2} tasks, concurrency ${concurrency}, tasks/s (vs raw client)`,
@@ -263,7 +263,7 @@ const modules = async (script: string) => {
 }
 
 const coldCases = async () => {
-  const b4 = await interleave({ rounds: size(11, 4), warmup: 1 }, () => coldMs("ours.mjs"), () => coldMs("baseline.mjs"))
+  const b4 = await interleave({ rounds: size(11, 5), warmup: size(1, 0) }, () => coldMs("ours.mjs"), () => coldMs("baseline.mjs"))
   const oursModules = await modules("ours.mjs")
   const baseModules = await modules("baseline.mjs")
   if (oursModules.grpc) throw new Error("B4: the dry-run process loaded a gRPC module")
