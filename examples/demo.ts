@@ -12,7 +12,6 @@ import {
   drain,
   enqueueHttpTask,
   enqueueTask,
-  TaskHandlers,
   TasksClient,
   type TasksConfigInput
 } from "effect-http-tasks"

@@ -242,8 +242,6 @@ const somePaths = [...workerPaths, "/api/tasks/transcribe", "/api/tasks/assemble
 const casing = (word: string) =>
   fc.tuple(fc.array(fc.boolean(), { minLength: word.length, maxLength: word.length }), fc.constantFrom("", " ", "\t"))
     .map(([upper, pad]) => pad + [...word].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join("") + pad)
-const boolText = (value: boolean) =>
-  fc.constantFrom(...(value ? ["true", "1", "yes", "on"] : ["false", "0", "no", "off"])).chain(casing)
 const appEnvText = fc.oneof(
   fc.constantFrom("dev", "development", "local", "test", "testing", "production", "staging", "prod").chain(casing),
   fc.constant(undefined)
