@@ -6,24 +6,9 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Context, Layer } from "effect"
-import { Events } from "./Events.js"
-import type { HttpRouteSpec } from "./internal/httpRoute.js"
-import { httpRouteOverFetch, httpRouteWith } from "./internal/lazyHttpRoute.js"
+import { httpRouteOverFetch, httpRouteWith, loopbackSpec } from "./internal/lazyHttpRoute.js"
 import type { RouteShape } from "./Route.js"
 import type { TasksConfig } from "./TasksConfig.js"
-
-const spec: HttpRouteSpec = {
-  route: "loopback",
-  variable: "TASKS_URL_BASE",
-  baseUrl: (config) => config.urlBase,
-  namePrefix: "local-loopback",
-  events: {
-    success: Events.loopbackSuccess,
-    timeout: Events.loopbackError,
-    httpError: Events.loopbackError,
-    unreachable: Events.loopbackError
-  }
-}
 
 /**
  * The loopback route, as a service.
@@ -37,12 +22,12 @@ export class LoopbackRoute extends Context.Tag("effect-http-tasks/LoopbackRoute"
    * @since 0.1.0
    */
   static readonly layerWithoutHttpClient: Layer.Layer<LoopbackRoute, never, TasksConfig | HttpClient.HttpClient> =
-    Layer.effect(this, httpRouteWith(spec))
+    Layer.effect(this, httpRouteWith(loopbackSpec))
   /**
    * The loopback route over the platform's fetch client, whose modules load on the
    * first dispatch.
    *
    * @since 0.1.0
    */
-  static readonly layer: Layer.Layer<LoopbackRoute, never, TasksConfig> = Layer.effect(this, httpRouteOverFetch(spec))
+  static readonly layer: Layer.Layer<LoopbackRoute, never, TasksConfig> = Layer.effect(this, httpRouteOverFetch(loopbackSpec))
 }

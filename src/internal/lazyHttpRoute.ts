@@ -7,10 +7,39 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect } from "effect"
 import { ImportError } from "../Errors.js"
+import { Events } from "../Events.js"
 import type { RouteShape } from "../Route.js"
 import type { TasksConfig } from "../TasksConfig.js"
 import type { HttpRouteSpec } from "./httpRoute.js"
 import * as Log from "./log.js"
+
+/** The worker route: worker paths to the dev worker server at `WORKER_URL_BASE`. */
+export const workerSpec: HttpRouteSpec = {
+  route: "worker",
+  variable: "WORKER_URL_BASE",
+  baseUrl: (config) => config.workerUrlBase,
+  namePrefix: "dev-worker-dispatch",
+  events: {
+    success: Events.workerSuccess,
+    timeout: Events.workerTimeout,
+    httpError: Events.workerError,
+    unreachable: Events.workerException
+  }
+}
+
+/** The loopback route: every task to `TASKS_URL_BASE`, as Cloud Tasks would. */
+export const loopbackSpec: HttpRouteSpec = {
+  route: "loopback",
+  variable: "TASKS_URL_BASE",
+  baseUrl: (config) => config.urlBase,
+  namePrefix: "local-loopback",
+  events: {
+    success: Events.loopbackSuccess,
+    timeout: Events.loopbackError,
+    httpError: Events.loopbackError,
+    unreachable: Events.loopbackError
+  }
+}
 
 /** The route over the `HttpClient` in context; its modules load when the layer is built. */
 export const httpRouteWith = (

@@ -8,24 +8,10 @@ import { Effect, Fiber, Option } from "effect"
 import { pathToFileURL } from "node:url"
 import { join } from "node:path"
 import { Events, TasksConfig } from "../../src/index.js"
-import type { HttpRouteSpec } from "../../src/internal/httpRoute.js"
-import { httpRouteOverFetch } from "../../src/internal/lazyHttpRoute.js"
+import { httpRouteOverFetch, workerSpec } from "../../src/internal/lazyHttpRoute.js"
 import type { TaskRequest } from "../../src/Route.js"
 import { recordingServer } from "../utils/httpServer.js"
 import { captureLogs } from "../utils/logs.js"
-
-const spec: HttpRouteSpec = {
-  route: "worker",
-  variable: "WORKER_URL_BASE",
-  baseUrl: (config) => config.workerUrlBase,
-  namePrefix: "dev-worker-dispatch",
-  events: {
-    success: Events.workerSuccess,
-    timeout: Events.workerTimeout,
-    httpError: Events.workerError,
-    unreachable: Events.workerException
-  }
-}
 
 const request: TaskRequest = {
   path: "/api/tasks/assemble",
@@ -37,7 +23,7 @@ const request: TaskRequest = {
 }
 
 const routeAt = (url: string, fetchModule: string) =>
-  httpRouteOverFetch(spec, fetchModule).pipe(
+  httpRouteOverFetch(workerSpec, fetchModule).pipe(
     Effect.provide(TasksConfig.layerWith({ useWorkerInDev: true, workerUrlBase: url }))
   )
 
