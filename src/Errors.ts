@@ -1,18 +1,20 @@
 /**
- * The three typed errors of `enqueueHttpTask`.
+ * The typed errors of this package: the three of `enqueueHttpTask`, and the refusal of
+ * a received payload.
  *
  * Each is a tagged class: `_tag` is its name, `message` is for people, and the
  * other fields are for programs.
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+import { Data, Schema } from "effect"
 
 /**
  * `@google-cloud/tasks` could not be loaded. It is an optional peer dependency,
  * imported lazily by the cloud-tasks route only; the message says how to install it.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ImportError extends Data.TaggedError("ImportError")<{
   readonly message: string
@@ -26,6 +28,7 @@ export class ImportError extends Data.TaggedError("ImportError")<{
  * (not only the first), and `message` explains each problem.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ConfigError extends Data.TaggedError("ConfigError")<{
   readonly message: string
@@ -39,6 +42,7 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
  * does nothing.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Route = "dry-run" | "cloud-tasks" | "loopback" | "worker" | "local"
 
@@ -57,6 +61,7 @@ export type Route = "dry-run" | "cloud-tasks" | "loopback" | "worker" | "local"
  * - `create_task_failed`: Cloud Tasks refused the task (see `grpcStatus`).
  *
  * @since 0.1.0
+ * @category models
  */
 export type DispatchReason =
   | "invalid_path"
@@ -77,6 +82,7 @@ export type DispatchReason =
  * remote side refused it.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class DispatchError extends Data.TaggedError("DispatchError")<{
   readonly message: string
@@ -91,3 +97,30 @@ export class DispatchError extends Data.TaggedError("DispatchError")<{
   readonly grpcStatus?: number
   readonly cause?: unknown
 }> {}
+
+/**
+ * One problem with a payload: where (`user_id`, `items[0].name`, or `payload` for
+ * the whole) and what is wrong, never the value.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PayloadIssue {
+  readonly path: string
+  readonly problem: string
+}
+
+/**
+ * A received payload refused by its task's Schema. `issues` name each offending
+ * field and what was expected, never the value received (it may be private).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TaskPayloadError extends Schema.TaggedError<TaskPayloadError>()("TaskPayloadError", {
+  message: Schema.String,
+  /** The task path. */
+  path: Schema.String,
+  /** Each problem: the field (`user_id`, `items[0].name`, or `payload`) and what is wrong. */
+  issues: Schema.Array(Schema.Struct({ path: Schema.String, problem: Schema.String }))
+}) {}

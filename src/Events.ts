@@ -12,11 +12,13 @@
  * Every event name, keyed by a short identifier.
  *
  * @since 0.1.0
+ * @category events
  */
 export const Events = {
   // dispatch
   start: "tasks.enqueue_http_task.start",
   invalidRequest: "tasks.enqueue_http_task.invalid_request",
+  handlerMissing: "tasks.enqueue_http_task.handler_missing",
   dryRun: "tasks.dry_run",
   usingLocalDispatch: "tasks.enqueue_http_task.using_local_dispatch",
   usingCloudTasks: "tasks.enqueue_http_task.using_cloud_tasks",
@@ -44,17 +46,16 @@ export const Events = {
   workerException: "tasks.dev.worker_exception",
   scheduleIgnored: "tasks.dev.schedule_ignored",
   dispatch: "tasks.dev.dispatch",
-  handlerMissing: "tasks.dev.handler_missing",
   taskSucceeded: "tasks.dev.task_succeeded",
   taskFailed: "tasks.dev.task_failed",
+  taskRefused: "tasks.dev.task_refused",
   taskInterrupted: "tasks.dev.task_interrupted",
+  closeTimedOut: "tasks.dev.close_timed_out",
   // errors
   cloudTasksUnavailable: "tasks.enqueue_http_task.cloud_tasks_unavailable",
   cloudTasksClientFailed: "tasks.enqueue_http_task.cloud_tasks_client_failed",
   configMissing: "tasks.enqueue_http_task.config_missing",
-  queuePathFailed: "tasks.enqueue_http_task.queue_path_failed",
   baseUrlMissing: "tasks.enqueue_http_task.base_url_missing",
-  httpRequestBuildFailed: "tasks.enqueue_http_task.http_request_build_failed",
   taskBuildFailed: "tasks.enqueue_http_task.task_build_failed",
   createTaskFailed: "tasks.enqueue_http_task.create_task_failed",
   // receiving side (effect-http-tasks/server)
@@ -64,13 +65,17 @@ export const Events = {
   serverAccepted: "tasks.server.accepted",
   serverSucceeded: "tasks.server.succeeded",
   serverFailed: "tasks.server.failed",
+  serverRefused: "tasks.server.refused",
   serverInterrupted: "tasks.server.interrupted",
-  serverAuthMissing: "tasks.server.auth_missing"
+  serverCloseTimedOut: "tasks.server.close_timed_out",
+  serverAuthMissing: "tasks.server.auth_missing",
+  serverConfigInvalid: "tasks.server.config_invalid"
 } as const
 
 /**
  * The name of one event, e.g. `"tasks.dry_run"`.
  *
  * @since 0.1.0
+ * @category events
  */
 export type EventName = (typeof Events)[keyof typeof Events]

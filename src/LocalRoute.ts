@@ -5,23 +5,22 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
 import { DispatchError } from "./Errors.js"
-import { type EventName, Events } from "./Events.js"
-import { runOnOwnFiber } from "./internal/captured.js"
+import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
-import { currentTimeMillis } from "./internal/request.js"
 import { makeSupervisor } from "./internal/supervisor.js"
 import type { RouteShape, TaskInfo, TaskRequest } from "./Route.js"
-import { TaskHandlers } from "./TaskHandlers.js"
+import { runTaskHandler, type TaskHandler, TaskHandlers } from "./TaskHandlers.js"
 
 /**
  * The local route's service: `dispatch`, and `drain` to wait for the handlers.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface LocalRouteShape extends RouteShape {
-  /** Waits until every handler started so far has finished. */
+  /** Waits until every handler started before the call has finished. */
   readonly drain: Effect.Effect<void>
 }
 
@@ -29,6 +28,7 @@ export interface LocalRouteShape extends RouteShape {
  * Options of {@link LocalRoute.layerWith}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface LocalRouteOptions {
   /**
@@ -41,75 +41,78 @@ export interface LocalRouteOptions {
 const dispatched: TaskInfo = { name: "local-direct-dispatch", route: "local" }
 
 const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
-  const { handlers } = yield* TaskHandlers
-  const gracePeriod = Duration.decode(options.gracePeriod ?? Duration.seconds(10))
-  const { closing, drain, fork } = yield* makeSupervisor({
-    gracePeriod,
+  const handlers = Option.match(yield* Effect.serviceOption(TaskHandlers), {
+    onNone: (): ReadonlyMap<string, TaskHandler> => new Map(),
+    onSome: ({ handlers }) => handlers
+  })
+  const supervisor = yield* makeSupervisor({
+    gracePeriod: Duration.decode(options.gracePeriod ?? Duration.seconds(10)),
+    closeTimedOutEvent: Events.closeTimedOut,
     interruptedEvent: Events.taskInterrupted,
     interruptedMessage: "In-process task interrupted"
   })
 
-  const dispatch: LocalRouteShape["dispatch"] = (request: TaskRequest) =>
-    Effect.withFiberRuntime((fiber) => {
-      const fields = { path: request.path, route: "local" }
-      const refuse = (event: EventName, message: string, reason: DispatchError["reason"]) =>
-        Log.before(
-          fiber,
-          [[Log.LogLevel.Error, event, message]],
-          fields,
-          Effect.fail(new DispatchError({ message, path: request.path, route: "local", reason }))
-        )
-      const handler = handlers.get(request.path)
-      if (handler === undefined) {
-        return refuse(Events.handlerMissing, `No in-process handler is registered for ${request.path}`, "no_handler")
-      }
-      if (closing()) {
-        const message = `The local route is closing; the task for ${request.path} was not started`
-        return refuse(Events.taskInterrupted, message, "shutting_down")
-      }
-      // The handler gets the payload as an HTTP endpoint would: after JSON.
-      const handle = Effect.suspend(() => runOnOwnFiber(handler, JSON.parse(request.body)))
-      const task = Option.isNone(request.scheduleTime) ? handle : Effect.zipRight(
-        Effect.sleep(Math.max(0, request.scheduleTime.value.getTime() - currentTimeMillis(fiber))),
-        handle
+  const dispatch = (request: TaskRequest) => {
+    const fields = { path: request.path, route: "local" }
+    const refuse = (message: string, reason: DispatchError["reason"]) =>
+      Effect.zipRight(
+        Log.error(reason === "no_handler" ? Events.handlerMissing : Events.taskRefused, message, { ...fields, reason }),
+        Effect.fail(new DispatchError({ message, path: request.path, route: "local", reason }))
       )
-      // An interruption by closing the layer is logged by the supervisor.
-      const failed = (cause: Cause.Cause<unknown>) =>
-        Log.error(Events.taskFailed, "In-process task failed", fields, cause)
-      // The handler's fiber inherits this one's log level: with Info filtered out, a
-      // success costs it no step at all.
-      if (!Log.enabled(fiber, Log.LogLevel.Info)) {
-        return fork(Effect.catchAllCause(task, failed), fields, () => dispatched)
-      }
-      const outcome = Effect.matchCauseEffect(task, {
+    const handler = handlers.get(request.path)
+    if (handler === undefined) {
+      return refuse(
+        `No in-process handler is registered for ${request.path}: provide TaskHandlers to the client's layer`,
+        "no_handler"
+      )
+    }
+    if (supervisor.closing()) {
+      return refuse(`The local route is closing; the task for ${request.path} was not started`, "shutting_down")
+    }
+    // The handler gets the payload as an HTTP endpoint would: after JSON, then its decoding.
+    const task = Effect.suspend(() => handler.decode(JSON.parse(request.body))).pipe(
+      Effect.flatMap((payload) => runTaskHandler(handler, payload)),
+      Effect.matchCauseEffect({
         onSuccess: () => Log.info(Events.taskSucceeded, "In-process task succeeded", fields),
-        onFailure: failed
+        // An interruption by closing the layer is logged by the supervisor.
+        onFailure: (cause) => Log.error(Events.taskFailed, "In-process task failed", fields, cause)
       })
-      return fork(outcome, fields, () => dispatched).pipe(
-        Effect.tap(Log.info(Events.dispatch, "Task dispatched to an in-process handler", fields))
-      )
+    )
+    const delayed = Option.match(request.scheduleTime, {
+      onNone: () => task,
+      onSome: (at) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.zipRight(Effect.sleep(Math.max(0, at.getTime() - now)), task))
     })
+    return supervisor.fork(delayed, fields).pipe(
+      Effect.zipRight(Log.debug(Events.dispatch, "Task dispatched to an in-process handler", fields)),
+      Effect.as(dispatched)
+    )
+  }
 
-  return LocalRoute.of({ dispatch, drain })
+  return LocalRoute.of({ dispatch, drain: supervisor.drain })
 })
 
 /**
  * The local route, as a service.
  *
  * @since 0.1.0
+ * @category services
  */
 export class LocalRoute extends Context.Tag("effect-http-tasks/LocalRoute")<LocalRoute, LocalRouteShape>() {
   /**
-   * The local route with explicit options.
+   * The local route with explicit options. It runs the `TaskHandlers` in context,
+   * if any: without them, every task is refused with reason `no_handler`.
    *
    * @since 0.1.0
+   * @category layers
    */
-  static readonly layerWith = (options: LocalRouteOptions = {}): Layer.Layer<LocalRoute, never, TaskHandlers> =>
+  static readonly layerWith = (options: LocalRouteOptions = {}): Layer.Layer<LocalRoute> =>
     Layer.scoped(this, make(options))
   /**
    * The local route with a 10 second grace period on close.
    *
    * @since 0.1.0
+   * @category layers
    */
-  static readonly layer: Layer.Layer<LocalRoute, never, TaskHandlers> = LocalRoute.layerWith()
+  static readonly layer: Layer.Layer<LocalRoute> = LocalRoute.layerWith()
 }

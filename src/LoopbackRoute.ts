@@ -4,9 +4,8 @@
  *
  * @since 0.1.0
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
 import { Context, Layer } from "effect"
-import { httpRouteOverFetch, httpRouteWith, loopbackSpec } from "./internal/lazyHttpRoute.js"
+import { loopbackSpec, makeHttpRoute } from "./internal/httpRoute.js"
 import type { RouteShape } from "./Route.js"
 import type { TasksConfig } from "./TasksConfig.js"
 
@@ -14,20 +13,14 @@ import type { TasksConfig } from "./TasksConfig.js"
  * The loopback route, as a service.
  *
  * @since 0.1.0
+ * @category services
  */
 export class LoopbackRoute extends Context.Tag("effect-http-tasks/LoopbackRoute")<LoopbackRoute, RouteShape>() {
   /**
-   * The loopback route over a given `HttpClient`.
+   * The loopback route over Node's HTTP client, with a connection pool closed with the layer.
    *
    * @since 0.1.0
+   * @category layers
    */
-  static readonly layerWithoutHttpClient: Layer.Layer<LoopbackRoute, never, TasksConfig | HttpClient.HttpClient> =
-    Layer.effect(this, httpRouteWith(loopbackSpec))
-  /**
-   * The loopback route over the platform's fetch client, whose modules load on the
-   * first dispatch.
-   *
-   * @since 0.1.0
-   */
-  static readonly layer: Layer.Layer<LoopbackRoute, never, TasksConfig> = Layer.effect(this, httpRouteOverFetch(loopbackSpec))
+  static readonly layer: Layer.Layer<LoopbackRoute, never, TasksConfig> = Layer.scoped(this, makeHttpRoute(loopbackSpec))
 }

@@ -1,50 +1,108 @@
 /**
- * The in-process task handlers, keyed by task path.
+ * The task handlers, keyed by task path: what the local route runs in-process in
+ * dev/test, and what the task server serves over HTTP.
  *
- * The local route runs them on their own fibers in dev/test; the task server
- * serves the same handlers over HTTP.
+ * Each handler is a plain record: how the received JSON becomes the payload
+ * (`decode`), what to do with it (`handle`), and the services `handle` runs with,
+ * captured when the handlers' layer was built. Both sides run `decode`, then `handle`.
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
-import { provideCaptured } from "./internal/captured.js"
+import { Context, Effect, Layer, Scope } from "effect"
+import type { TaskPayloadError } from "./Errors.js"
 
 /**
- * A task handler: receives the payload as it arrives over HTTP (the JSON-decoded
- * body) and succeeds when the task is done. A failure makes Cloud Tasks retry.
+ * A handler function: receives the payload as it arrives over HTTP (the
+ * JSON-decoded body) and succeeds when the task is done. A failure makes Cloud
+ * Tasks retry.
  *
  * @since 0.1.0
+ * @category models
  */
-export type TaskHandler<R = never> = (payload: unknown) => Effect.Effect<unknown, unknown, R>
+export type TaskHandlerFunction<R = never> = (payload: unknown) => Effect.Effect<unknown, unknown, R>
+
+/**
+ * One registered handler.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TaskHandler {
+  /**
+   * Turns the received JSON into the payload `handle` takes: a task definition's
+   * Schema decodes it; an untyped handler takes the JSON value as it is.
+   */
+  readonly decode: (json: unknown) => Effect.Effect<unknown, TaskPayloadError>
+  /** Runs the task on a decoded payload, with {@link TaskHandler.services}. */
+  readonly handle: (payload: unknown) => Effect.Effect<unknown, unknown, any>
+  /** The services `handle` needs, captured when the handlers' layer was built. */
+  readonly services: Context.Context<any>
+}
 
 /**
  * The registered handlers.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TaskHandlersShape {
   readonly handlers: ReadonlyMap<string, TaskHandler>
 }
 
 /**
- * The requirements of a record of handlers.
+ * The requirements of a record of handler functions.
  *
  * @since 0.1.0
+ * @category models
  */
 export type HandlersContext<H> = {
   [K in keyof H]: H[K] extends (payload: any) => Effect.Effect<any, any, infer R> ? R : never
 }[keyof H]
 
 /**
- * The in-process handlers, as a service.
+ * Builds the handlers' layer from `decode` and `handle` per path, capturing the
+ * services they need; two handlers for one path are a defect.
+ *
+ * @internal
+ */
+export const makeTaskHandlers = <R>(
+  entries: Iterable<readonly [path: string, handler: Omit<TaskHandler, "services">]>
+): Layer.Layer<TaskHandlers, never, R> =>
+  Layer.effect(
+    TaskHandlers,
+    Effect.gen(function*() {
+      // The layer's own scope is not for the handlers: their resources are their own.
+      const services = Context.omit(Scope.Scope)(yield* Effect.context<R>())
+      const handlers = new Map<string, TaskHandler>()
+      for (const [path, { decode, handle }] of entries) {
+        if (handlers.has(path)) return yield* Effect.dieMessage(`Two handlers are registered for the task path ${path}`)
+        handlers.set(path, { decode, handle, services })
+      }
+      return TaskHandlers.of({ handlers })
+    })
+  )
+
+/**
+ * Runs `handler` on a decoded payload, with the services it captured (over the
+ * caller's own).
+ *
+ * @internal
+ */
+export const runTaskHandler = (handler: TaskHandler, payload: unknown): Effect.Effect<unknown, unknown> =>
+  Effect.provide(handler.handle(payload), handler.services) as Effect.Effect<unknown, unknown>
+
+/**
+ * The handlers, as a service.
  *
  * @since 0.1.0
+ * @category services
  */
 export class TaskHandlers extends Context.Tag("effect-http-tasks/TaskHandlers")<TaskHandlers, TaskHandlersShape>() {
   /**
-   * Registers handlers by exact task path. An empty record is valid. Services the
-   * handlers need are captured when the layer is built, so the handlers themselves
-   * have no requirements left.
+   * Registers handler functions by exact task path; each receives the JSON value as
+   * received. An empty record is valid. Services the handlers need are captured
+   * when the layer is built, so the handlers themselves have no requirements left.
+   * For handlers that receive a payload decoded with a Schema, see `taskHandlersLayer`.
    *
    * @example
    * ```ts
@@ -54,20 +112,10 @@ export class TaskHandlers extends Context.Tag("effect-http-tasks/TaskHandlers")<
    * ```
    *
    * @since 0.1.0
+   * @category layers
    */
-  static readonly layer = <H extends Record<string, TaskHandler<any>>>(
+  static readonly layer = <H extends Record<string, TaskHandlerFunction<any>>>(
     handlers: H
   ): Layer.Layer<TaskHandlers, never, HandlersContext<H>> =>
-    Layer.effect(
-      this,
-      Effect.map(Effect.context<HandlersContext<H>>(), (context) =>
-        TaskHandlers.of({
-          handlers: new Map(
-            Object.entries(handlers).map(([path, handler]): [string, TaskHandler] => [
-              path,
-              provideCaptured(handler as (payload: unknown) => Effect.Effect<unknown, unknown, HandlersContext<H>>, context)
-            ])
-          )
-        }))
-    )
+    makeTaskHandlers(Object.entries(handlers).map(([path, handle]) => [path, { decode: Effect.succeed, handle }] as const))
 }

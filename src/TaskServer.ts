@@ -22,14 +22,19 @@
  *
  * @since 0.1.0
  */
-import { Headers, HttpApp, type HttpMiddleware, type HttpRouter, HttpServer } from "@effect/platform"
+import * as Headers from "@effect/platform/Headers"
+import * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import type * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
 import { Context, type Duration, Effect, Layer } from "effect"
 import type { ConfigError } from "./Errors.js"
 import { makeRouter } from "./internal/server/router.js"
 import type { TaskHandlers } from "./TaskHandlers.js"
-import { TasksConfig, type TasksConfigInput } from "./TasksConfig.js"
+import { TaskServerConfig, type TaskServerConfigInput } from "./TaskServerConfig.js"
 
 export { TaskContext, taskContextHeaders, type TaskContextShape } from "./TaskContext.js"
+export { TaskServerConfig, type TaskServerConfigInput, type TaskServerConfigShape } from "./TaskServerConfig.js"
 
 /**
  * Options of the task server.
@@ -97,33 +102,37 @@ export const withRedactedAuthHeader = <A, E, R>(layer: Layer.Layer<A, E, R>): La
  */
 export class TaskServer extends Context.Tag("effect-http-tasks/TaskServer")<TaskServer, TaskServerShape>() {
   /**
-   * The server over the configuration in context.
+   * The server over the `TaskServerConfig` in context.
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly layerWithoutConfig = (
     options: TaskServerOptions = {}
-  ): Layer.Layer<TaskServer, never, TaskHandlers | TasksConfig> => Layer.scoped(this, makeRouter(options))
+  ): Layer.Layer<TaskServer, never, TaskHandlers | TaskServerConfig> => Layer.scoped(this, makeRouter(options))
   /**
-   * The server with its configuration (`TASKS_AUTH`, `APP_ENV`, …) read through
-   * effect's `Config`.
+   * The server with its own configuration (`APP_ENV`, `TASKS_AUTH`) read through
+   * effect's `Config`. It reads none of the enqueuer's variables: a service that only
+   * receives tasks deploys without them.
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly layer: Layer.Layer<TaskServer, ConfigError, TaskHandlers> = Layer.provide(
     TaskServer.layerWithoutConfig(),
-    TasksConfig.layer
+    TaskServerConfig.layer
   )
   /**
    * The server with explicit configuration values (e.g. `{ appEnv: "test", auth: "s3cret" }`).
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly layerWith = (
-    config: TasksConfigInput,
+    config: TaskServerConfigInput,
     options: TaskServerOptions = {}
   ): Layer.Layer<TaskServer, ConfigError, TaskHandlers> =>
-    Layer.provide(TaskServer.layerWithoutConfig(options), TasksConfig.layerWith(config))
+    Layer.provide(TaskServer.layerWithoutConfig(options), TaskServerConfig.layerWith(config))
   /**
    * Serves the task router on the `HttpServer` in context (e.g.
    * `NodeHttpServer.layer(createServer, { port: 8001 })`), with `X-Tasks-Auth`

@@ -7,18 +7,20 @@
  *
  * @since 0.1.0
  */
-import { Context, DefaultServices, Effect, Either, type Fiber, Layer, Option, Tracer } from "effect"
+import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
 import { CloudTasksRoute } from "./CloudTasksRoute.js"
 import { DryRunRoute } from "./DryRunRoute.js"
 import { type ConfigError, DispatchError, type ImportError, type Route } from "./Errors.js"
-import { type EventName, Events } from "./Events.js"
+import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
-import { currentTimeMillis, makeTaskRequest } from "./internal/request.js"
-import { type Decision, decideRoute, type WorkerConfigProblem } from "./internal/routing.js"
+import { taskPayloadError } from "./internal/payloadIssues.js"
+import { makeTaskRequest, type PayloadEncoder } from "./internal/request.js"
+import { decideRoute, decisionEvents, startEvent } from "./internal/routing.js"
 import { LocalRoute } from "./LocalRoute.js"
 import { LoopbackRoute } from "./LoopbackRoute.js"
 import type { EnqueueOptions, TaskInfo } from "./Route.js"
-import type { TaskHandlers } from "./TaskHandlers.js"
+import type { TaskDefinition } from "./TaskDefinition.js"
+import { TaskHandlers } from "./TaskHandlers.js"
 import { TasksConfig, type TasksConfigInput } from "./TasksConfig.js"
 import { WorkerRoute } from "./WorkerRoute.js"
 
@@ -26,6 +28,7 @@ import { WorkerRoute } from "./WorkerRoute.js"
  * The service behind {@link enqueueHttpTask}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TasksClientShape {
   /** See {@link enqueueHttpTask}. */
@@ -34,7 +37,13 @@ export interface TasksClientShape {
     payload: unknown,
     options?: EnqueueOptions
   ) => Effect.Effect<TaskInfo, ImportError | ConfigError | DispatchError>
-  /** Waits until every in-process task started so far has finished. */
+  /** See {@link enqueueTask}: the same call, with the payload encoded by the definition's Schema first. */
+  readonly enqueueTask: <A, I>(
+    definition: TaskDefinition<A, I>,
+    payload: A,
+    options?: EnqueueOptions
+  ) => Effect.Effect<TaskInfo, ImportError | ConfigError | DispatchError>
+  /** Waits until every in-process task started before the call has finished. */
   readonly drain: Effect.Effect<void>
   /** The route a task for `path` takes under this configuration (nothing is dispatched). */
   readonly route: (path: string) => Route
@@ -44,24 +53,29 @@ export interface TasksClientShape {
  * Every route service that {@link TasksClient.layerWithoutRoutes} needs.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Routes = DryRunRoute | LocalRoute | WorkerRoute | LoopbackRoute | CloudTasksRoute
 
-const info = (event: EventName, message: string, fields?: Log.EventFields): Log.Event =>
-  [Log.LogLevel.Info, event, message, fields]
-
 /** Routes whose dispatch leaves the process: each such enqueue is a span, the trace parent of the task. */
-const traced: ReadonlySet<Route> = new Set(["cloud-tasks", "worker", "loopback"])
+const leaves: ReadonlySet<Route> = new Set(["cloud-tasks", "worker", "loopback"])
 
 /**
- * effect's built-in tracer, which exports nothing. Under it an enqueue opens no
- * span of its own (the caller's span is still the task's trace parent): a span
- * costs about as many steps of the runtime as the rest of the call.
+ * Why a task for `path` has no handler to run it, when the application registered
+ * handlers and none for `path`; `undefined` otherwise (an application that only
+ * enqueues registers none, and every path is its to send).
  */
-const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+const handlerProblem = (registered: ReadonlyArray<string>, path: string): string | undefined =>
+  registered.length === 0 || registered.includes(path) ? undefined : `No task handler is registered for ${path}. ` +
+    `Registered: ${registered.join(", ")}. Register it with TaskHandlers.layer({ "${path}": handler }) ` +
+    `or taskHandlersLayer(handleTask(definition, handler)), provided to the client's layer`
 
 const make = Effect.gen(function*() {
   const config = yield* TasksConfig
+  const registered = Option.match(yield* Effect.serviceOption(TaskHandlers), {
+    onNone: () => [],
+    onSome: ({ handlers }) => Array.from(handlers.keys())
+  })
   const routes = {
     "dry-run": yield* DryRunRoute,
     "cloud-tasks": yield* CloudTasksRoute,
@@ -70,95 +84,57 @@ const make = Effect.gen(function*() {
     local: yield* LocalRoute
   }
 
-  // The events each route logs before its own, in order: fixed by the configuration.
-  const start = info(Events.start, "Enqueueing task")
-  const devStart = [
-    start,
-    info(Events.cloudDisabled, "Cloud Tasks disabled", { reason: config.appEnv === "test" ? "test_env" : "dev_env" }),
-    info(Events.usingLocalDispatch, "Using local dispatch")
-  ]
-  const checkingWorker = info(Events.checkingWorkerConfig, "Checking worker configuration")
-  const notWorker = (reason: WorkerConfigProblem): Log.Event => [
-    // Asked for the worker but it is not usable: a warning, so the fallback is seen.
-    config.useWorkerInDev && reason !== "not_worker_path" ? Log.LogLevel.Warning : Log.LogLevel.Info,
-    Events.workerConfigInvalid,
-    Option.match(config.workerUrlProblem, {
-      onNone: () => "Not using the worker server",
-      onSome: (problem) => `Not using the worker server: ${problem}`
-    }),
-    { reason }
-  ]
-  const preambles: { readonly [R in Exclude<Route, "local">]: ReadonlyArray<Log.Event> } = {
-    "dry-run": [start],
-    "cloud-tasks": [
-      start,
-      info(Events.cloudEnabled, "Cloud Tasks enabled"),
-      info(Events.usingCloudTasks, "Using Cloud Tasks")
-    ],
-    loopback: [...devStart, info(Events.usingLoopback, "Posting to TASKS_URL_BASE (HTTP loopback)")],
-    worker: [
-      ...devStart,
-      checkingWorker,
-      info(Events.workerConfigValid, "Worker configuration valid"),
-      info(Events.usingWorkerServer, "Using the worker server")
-    ]
-  }
-  const local = (reason: WorkerConfigProblem) => [...devStart, checkingWorker, notWorker(reason)]
-  const localPreambles: { readonly [P in WorkerConfigProblem]: ReadonlyArray<Log.Event> } = {
-    worker_disabled: local("worker_disabled"),
-    worker_url_missing: local("worker_url_missing"),
-    worker_url_invalid: local("worker_url_invalid"),
-    not_worker_path: local("not_worker_path")
-  }
-
-  const dispatch = (
-    fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    path: string,
-    payload: unknown,
-    options: EnqueueOptions | undefined,
-    decision: Decision
-  ) => {
+  const enqueue = (path: string, payload: unknown, options: EnqueueOptions | undefined, encoder?: PayloadEncoder) => {
+    const decision = decideRoute(config, path)
     const fields = { path }
-    const request = makeTaskRequest(path, payload, options, currentTimeMillis(fiber))
-    if (request._tag === "Left") {
-      const { message, reason } = request.left
-      return Log.before(
-        fiber,
-        [start, [Log.LogLevel.Error, Events.invalidRequest, message, { reason }]],
-        fields,
-        Effect.fail(new DispatchError({ message, path, route: decision.route, reason }))
-      )
-    }
-    return decision.route === "local"
-      ? Log.before(fiber, localPreambles[decision.workerProblem], fields, routes.local.dispatch(request.right))
-      : Log.before(fiber, preambles[decision.route], fields, routes[decision.route].dispatch(request.right))
+    const dispatch = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Either.match(Either.flatMap(makeTaskRequest(path, payload, options, now, encoder), (request) => {
+        const missing = handlerProblem(registered, path)
+        return missing === undefined ? Either.right(request) : Either.left({ reason: "no_handler" as const, message: missing })
+      }), {
+        onLeft: (refusal) =>
+          Effect.zipRight(
+            Log.events([startEvent, [
+              Log.LogLevel.Error,
+              refusal.reason === "no_handler" ? Events.handlerMissing : Events.invalidRequest,
+              refusal.message,
+              { reason: refusal.reason }
+            ]], fields),
+            Effect.fail(new DispatchError({ ...refusal, path, route: decision.route }))
+          ),
+        onRight: (request) =>
+          Effect.zipRight(Log.events(decisionEvents(config, decision), fields), routes[decision.route].dispatch(request))
+      }))
+    return leaves.has(decision.route)
+      ? Effect.withSpan(dispatch, "TasksClient.enqueueHttpTask", {
+        attributes: { "tasks.path": path, "tasks.route": decision.route },
+        // not captured per call: this runs on every request path
+        captureStackTrace: false
+      })
+      : dispatch
   }
-
-  // One step of the runtime for the whole call when its events are filtered out and
-  // no span is due: this runs on every request path.
-  const enqueue = (path: string, payload: unknown, options?: EnqueueOptions) =>
-    Effect.withFiberRuntime<TaskInfo, ImportError | DispatchError>((fiber) => {
-      const decision = decideRoute(config, path)
-      if (!traced.has(decision.route) || fiber.currentTracer === builtInTracer) {
-        return dispatch(fiber, path, payload, options, decision)
-      }
-      return Effect.withSpan(
-        Effect.withFiberRuntime((inner) => dispatch(inner, path, payload, options, decision)),
-        "TasksClient.enqueueHttpTask",
-        {
-          attributes: { "tasks.path": path, "tasks.route": decision.route },
-          // not captured per call: this runs on every request path
-          captureStackTrace: false
-        }
-      )
-    })
 
   return TasksClient.of({
-    enqueueHttpTask: enqueue,
+    enqueueHttpTask: (path, payload, options) => enqueue(path, payload, options),
+    enqueueTask: (definition, payload, options) =>
+      enqueue(definition.path, payload, {
+        ...options,
+        dispatchDeadline: options?.dispatchDeadline ?? definition.dispatchDeadline
+      }, schemaEncoder(definition)),
     drain: routes.local.drain,
     route: (path) => decideRoute(config, path).route
   })
 })
+
+/** The definition's Schema encoding, its failure described by field. */
+const schemaEncoder = <A, I>(definition: TaskDefinition<A, I>): PayloadEncoder => {
+  const encode = Schema.encodeEither(definition.schema, { errors: "all" })
+  return (payload) =>
+    Either.mapLeft(encode(payload as A), (cause) => ({
+      message: taskPayloadError(definition.path, cause).message,
+      cause
+    }))
+}
 
 /**
  * The task client, as a service.
@@ -178,7 +154,7 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
    *
    * @since 0.1.0
    */
-  static readonly routes: Layer.Layer<Routes, never, TasksConfig | TaskHandlers> = Layer.mergeAll(
+  static readonly routes: Layer.Layer<Routes, never, TasksConfig> = Layer.mergeAll(
     DryRunRoute.layer,
     LocalRoute.layer,
     WorkerRoute.layer,
@@ -190,17 +166,20 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
    *
    * @since 0.1.0
    */
-  static readonly layerWithoutConfig: Layer.Layer<TasksClient, never, TasksConfig | TaskHandlers> = Layer.provide(
+  static readonly layerWithoutConfig: Layer.Layer<TasksClient, never, TasksConfig> = Layer.provide(
     TasksClient.layerWithoutRoutes,
     TasksClient.routes
   )
   /**
    * The one-line edge for applications: configuration read through effect's
-   * `Config`, every default route wired in.
+   * `Config`, every default route wired in. Provide the application's
+   * `TaskHandlers` to it (`Layer.provide`) for the local route to run them and for
+   * a path without a handler to be refused on every route; an application that
+   * only enqueues provides none.
    *
    * @since 0.1.0
    */
-  static readonly layer: Layer.Layer<TasksClient, ConfigError, TaskHandlers> = Layer.provide(
+  static readonly layer: Layer.Layer<TasksClient, ConfigError> = Layer.provide(
     TasksClient.layerWithoutConfig,
     TasksConfig.layer
   )
@@ -209,7 +188,7 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
    *
    * @since 0.1.0
    */
-  static readonly layerWith = (input: TasksConfigInput): Layer.Layer<TasksClient, ConfigError, TaskHandlers> =>
+  static readonly layerWith = (input: TasksConfigInput): Layer.Layer<TasksClient, ConfigError> =>
     Layer.provide(TasksClient.layerWithoutConfig, TasksConfig.layerWith(input))
 }
 
@@ -231,10 +210,31 @@ export const enqueueHttpTask = (
   payload: unknown,
   options?: EnqueueOptions
 ): Effect.Effect<TaskInfo, ImportError | ConfigError | DispatchError, TasksClient> =>
-  // The service is read from the fiber directly: one step of the runtime instead of three, on every call.
-  Effect.withFiberRuntime((fiber) =>
-    Context.unsafeGet(fiber.currentContext, TasksClient).enqueueHttpTask(path, payload, options)
-  )
+  Effect.flatMap(TasksClient, (client) => client.enqueueHttpTask(path, payload, options))
+
+/**
+ * Enqueues a task from its definition: the payload is checked against the
+ * definition's Schema at compile time, encoded with it at run time, then handed to
+ * `enqueueHttpTask` with the definition's dispatch deadline (the options' own
+ * `dispatchDeadline` wins).
+ *
+ * A payload that fails the Schema at run time is a `DispatchError` with reason
+ * `invalid_payload`, and nothing is sent. Its `route` is the one configuration
+ * would have chosen.
+ *
+ * @example
+ * ```ts
+ * const info = yield* enqueueTask(Transcribe, { filename: "gs://bucket/a.wav", user_id: "123" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const enqueueTask = <A, I>(
+  definition: TaskDefinition<A, I>,
+  payload: NoInfer<A>,
+  options?: EnqueueOptions
+): Effect.Effect<TaskInfo, ImportError | ConfigError | DispatchError, TasksClient> =>
+  Effect.flatMap(TasksClient, (client) => client.enqueueTask(definition, payload, options))
 
 /**
  * One task of a batch for {@link enqueueHttpTasks}.
@@ -268,39 +268,17 @@ export const enqueueHttpTasks = (
   tasks: Iterable<TaskSpec>,
   options?: { readonly concurrency?: number | undefined }
 ): Effect.Effect<Array<Either.Either<TaskInfo, ImportError | ConfigError | DispatchError>>, never, TasksClient> =>
-  Effect.withFiberRuntime((fiber) => {
-    const client = Context.unsafeGet(fiber.currentContext, TasksClient)
-    const specs = Array.from(tasks)
-    const results = new Array<Either.Either<TaskInfo, ImportError | ConfigError | DispatchError>>(specs.length)
-    // A fixed set of fibers takes the tasks in turn: no fiber per task.
-    let next = 0
-    const worker = Effect.whileLoop({
-      while: () => next < specs.length,
-      body: () => {
-        const index = next++
-        const { options, path, payload } = specs[index]!
-        return Effect.match(client.enqueueHttpTask(path, payload, options), {
-          onFailure: (error) => {
-            results[index] = Either.left(error)
-          },
-          onSuccess: (info) => {
-            results[index] = Either.right(info)
-          }
-        })
-      },
-      step: () => {}
-    })
-    const limit = options?.concurrency ?? 10
-    const workers = Math.min(specs.length, limit >= 1 ? Math.floor(limit) : 1)
-    return Effect.as(
-      Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true }),
-      results
-    )
-  })
+  Effect.flatMap(TasksClient, (client) =>
+    Effect.forEach(
+      tasks,
+      ({ options, path, payload }) => Effect.either(client.enqueueHttpTask(path, payload, options)),
+      { concurrency: Math.max(1, Math.floor(options?.concurrency ?? 10)) }
+    ))
 
 /**
- * Waits until every in-process task started so far has finished.
+ * Waits until every in-process task started before the call has finished.
  *
  * @since 0.1.0
+ * @category accessors
  */
 export const drain: Effect.Effect<void, never, TasksClient> = Effect.flatMap(TasksClient, (client) => client.drain)

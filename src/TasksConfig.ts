@@ -8,18 +8,31 @@
  *
  * @since 0.1.0
  */
-import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Context, Effect, Layer, Option, type Redacted } from "effect"
 import { ConfigError } from "./Errors.js"
 import { Events } from "./Events.js"
+import {
+  type AppEnv,
+  appEnvNote,
+  booleanProblem,
+  DEFAULT_DEV_AUTH,
+  isDevDefault,
+  parseAppEnv,
+  parseBoolean,
+  readSecret
+} from "./internal/env.js"
 import * as Log from "./internal/log.js"
 
-/**
- * The environment kind derived from `APP_ENV`: `dev` for `dev`, `development`,
- * `local` or unset; `test` for `test` or `testing`; `production` for anything else.
- *
- * @since 0.1.0
- */
-export type AppEnv = "dev" | "test" | "production"
+export type {
+  /**
+   * The environment kind derived from `APP_ENV`: `dev` for `dev`, `development`,
+   * `local` or unset; `test` for `test` or `testing`; `production` for anything else.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  AppEnv
+} from "./internal/env.js"
 
 /**
  * Explicit configuration values, one per variable. Booleans may be given as
@@ -91,7 +104,7 @@ export const defaultWorkerPaths: ReadonlySet<string> = new Set(["/api/tasks/asse
  *
  * @since 0.1.0
  */
-export const defaultDevAuth = "a-secure-local-secret"
+export const defaultDevAuth: string = DEFAULT_DEV_AUTH
 
 /**
  * The Cloud Tasks queue, present when all three variables are set.
@@ -135,26 +148,6 @@ export interface TasksConfigShape {
   readonly workerPaths: ReadonlySet<string>
 }
 
-const TRUE = new Set(["true", "1", "yes", "on"])
-const FALSE = new Set(["false", "0", "no", "off", ""])
-
-/**
- * Parses a boolean the way every boolean variable is parsed:
- * `true/1/yes/on` and `false/0/no/off/""` in any case, surrounding blanks ignored.
- */
-const parseBoolean = (value: string): Option.Option<boolean> => {
-  const normal = value.trim().toLowerCase()
-  return TRUE.has(normal) ? Option.some(true) : FALSE.has(normal) ? Option.some(false) : Option.none()
-}
-
-/** Parses `APP_ENV` (case-insensitive, trimmed). */
-const parseAppEnv = (value: string | undefined): AppEnv => {
-  const normal = (value ?? "").trim().toLowerCase()
-  if (normal === "" || normal === "dev" || normal === "development" || normal === "local") return "dev"
-  if (normal === "test" || normal === "testing") return "test"
-  return "production"
-}
-
 type Key = keyof typeof variables
 
 const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, ConfigError> =>
@@ -166,14 +159,14 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
     const text = (key: Key): string | undefined => {
       const value = input[key]
       if (value === undefined) return undefined
-      const trimmed = (Redacted.isRedacted(value) ? "" : String(value)).trim()
+      const trimmed = (typeof value === "object" ? "" : String(value)).trim()
       return trimmed === "" ? undefined : trimmed
     }
     const bool = (key: Key): boolean => {
       const value = input[key]
       if (value === undefined || typeof value === "boolean") return value ?? false
       return Option.getOrElse(parseBoolean(String(value)), () => {
-        fail(key, `must be one of true/1/yes/on or false/0/no/off, got ${JSON.stringify(String(value))}`)
+        fail(key, booleanProblem(String(value)))
         return false
       })
     }
@@ -198,7 +191,8 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
       return Option.some(value.replace(/\/+$/, ""))
     }
 
-    const appEnv = parseAppEnv(text("appEnv"))
+    const appEnvText = text("appEnv")
+    const appEnv = parseAppEnv(appEnvText)
     const dryRun = bool("dryRun")
     const useWorkerInDev = bool("useWorkerInDev")
     const forceHttpLoopback = bool("forceHttpLoopback")
@@ -221,21 +215,20 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
     let emulatorHost: TasksConfigShape["emulatorHost"] = Option.none()
     const emulator = text("emulatorHost")
     if (emulator !== undefined) {
-      const match = /^(.+):(\d{1,5})$/.exec(emulator)
+      const match = /^([^/:\s]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/.exec(emulator)
       const port = match ? Number(match[2]) : NaN
       if (match && port > 0 && port < 65536) {
         emulatorHost = Option.some({ host: match[1]!.replace(/^\[(.*)\]$/, "$1"), port })
+      } else if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(emulator)) {
+        fail("emulatorHost", `must be host:port without a scheme (the emulator speaks plaintext gRPC), e.g. ${
+          JSON.stringify(emulator.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//, "").replace(/\/.*$/, ""))
+        }, got ${JSON.stringify(emulator)}`)
       } else {
-        fail("emulatorHost", `must be host:port, got ${JSON.stringify(emulator)}`)
+        fail("emulatorHost", `must be host:port with a port from 1 to 65535, got ${JSON.stringify(emulator)}`)
       }
     }
 
-    // Surrounding blanks are dropped: HTTP servers strip them from header values.
-    let auth = Option.fromNullable(input.auth).pipe(
-      Option.map((value) => (Redacted.isRedacted(value) ? Redacted.value(value) : value).trim()),
-      Option.filter((value) => value !== ""),
-      Option.map(Redacted.make)
-    )
+    let auth = readSecret(input.auth)
     let authDefaulted = false
 
     if (appEnv === "production" && !dryRun) {
@@ -247,7 +240,7 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
       if (Option.isNone(serviceAccountEmail)) {
         if (Option.isNone(auth)) {
           fail("auth", "is required in production (or set TASKS_SERVICE_ACCOUNT_EMAIL for OIDC)")
-        } else if (Redacted.value(auth.value) === defaultDevAuth) {
+        } else if (isDevDefault(auth.value)) {
           fail("auth", "must not be the development default in production")
         }
       }
@@ -256,7 +249,7 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
         fail("urlBase", "is required when TASKS_FORCE_HTTP_LOOPBACK is true")
       }
       if (Option.isNone(auth)) {
-        auth = Option.some(Redacted.make(defaultDevAuth))
+        auth = readSecret(DEFAULT_DEV_AUTH)
         authDefaulted = true
       }
     }
@@ -264,11 +257,12 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
     const workerPaths = new Set(input.workerPaths ?? defaultWorkerPaths)
     if (problems.length > 0) {
       const names = Array.from(new Set(problems.map(({ key }) => variables[key])))
+      const note = appEnv === "production" ? appEnvNote(appEnvText) : undefined
       return Effect.fail(
         new ConfigError({
           message: `Invalid effect-http-tasks configuration: ${
             problems.map(({ key, problem }) => `${variables[key]} ${problem}`).join("; ")
-          }`,
+          }${note === undefined ? "" : `. ${note}`}`,
           variables: names
         })
       )

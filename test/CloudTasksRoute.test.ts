@@ -63,8 +63,8 @@ describe("CloudTasksRoute through the emulator", () => {
       expect(request?.headers["x-tasks-auth"]).toBe("prod-secret")
       expect(request?.headers["user-agent"]).toBe("Google-Cloud-Tasks")
       expect(request?.headers["x-cloudtasks-taskname"]).toBe(info.name.split("/").pop())
-      // No span around the call and effect's built-in tracer: no trace to continue.
-      expect(request?.headers["traceparent"]).toBeUndefined()
+      // The enqueue is a span even outside any span of the caller's: the task continues its trace.
+      expect(request?.headers["traceparent"]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
 
       expect(
         isSubsequence([
@@ -257,10 +257,10 @@ describe("CloudTasksRoute through the emulator", () => {
         Effect.provide(layer),
         Effect.flip
       )
-      expect(named).toMatchObject({ reason: "create_task_failed", grpcStatus: 14 })
+      expect(named).toMatchObject({ reason: "unreachable", grpcStatus: 14 })
       expect(logs.of(Events.cloudRetrying)).toHaveLength(2)
       const unnamed = yield* enqueueHttpTask("/t", {}).pipe(Effect.provide(layerFor), Effect.provide(layer), Effect.flip)
-      expect(unnamed).toMatchObject({ reason: "create_task_failed", grpcStatus: 14 })
+      expect(unnamed).toMatchObject({ reason: "unreachable", grpcStatus: 14 })
       expect(logs.of(Events.cloudRetrying)).toHaveLength(2)
     }))
 

@@ -172,7 +172,7 @@ describe("taskHandlersLayer", () => {
         Layer.build(taskHandlersLayer(handleTask(Transcribe, () => Effect.void), handleTask(Transcribe, () => Effect.void)))
           .pipe(Effect.scoped)
       )
-      expect(Exit.isFailure(exit) && String(exit.cause)).toContain("two handlers for the task path /api/tasks/transcribe")
+      expect(Exit.isFailure(exit) && String(exit.cause)).toContain("Two handlers are registered for the task path /api/tasks/transcribe")
     }))
 
   it.effect("decodeTaskPayload names each offending field, not its value", () =>

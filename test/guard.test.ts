@@ -38,9 +38,8 @@ describe("guard", () => {
   it("only the HTTP routes, the task server and the emulator make HTTP calls", () => {
     const pattern = /\bHttpClient\b|\bfetch\s*\(|["'](node:)?https?["']|["']undici["']|XMLHttpRequest/
     const allowed = (file: string) =>
-      file === "internal/httpRoute.ts" || file === "internal/lazyHttpRoute.ts" || file === "WorkerRoute.ts" ||
-      file === "LoopbackRoute.ts" ||
-      file === "TaskServer.ts" || file.startsWith("internal/server/") || isEmulator(file)
+      file === "internal/httpPost.ts" || file === "TaskServer.ts" || file.startsWith("internal/server/") ||
+      isEmulator(file)
     expect(offenders(pattern, allowed)).toEqual([])
   })
 

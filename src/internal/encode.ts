@@ -11,24 +11,36 @@ const plainPath = /^\/(?!\/)[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/
 const dotSegment = /(^|\/)\.\.?(\/|$)/
 const badEscape = /%(?![0-9A-Fa-f]{2})/
 
+/** Why a character may not stand in a task path, in words a user acts on. */
+const charProblem = (char: string): string => {
+  const code = char.codePointAt(0)!
+  const hex = `U+${code.toString(16).toUpperCase().padStart(4, "0")}`
+  if (char === "?") return "query strings are not allowed in a task path: put those values in the payload"
+  if (char === "#") return "fragments ('#') are not allowed in a task path"
+  if (/\s/.test(char)) return `the path contains whitespace (${hex}); percent-encode it or leave it out`
+  if (code < 0x20 || code === 0x7f) return `the path contains a control character (${hex})`
+  if (code > 0x7f) return `the path contains a non-ASCII character (${hex}); percent-encode it`
+  return `the path contains ${JSON.stringify(char)}, which is not allowed in a URL path`
+}
+
 /**
  * Why `path` is not a task path, or `undefined` when it is one: a relative path
  * that starts with `/`, with no scheme or host (`//`), no `..` segment, no
  * whitespace, control characters, query or fragment.
  */
-export const pathProblem = (path: string): string | undefined => {
-  if (typeof path !== "string") return "the path must be a string"
+export const pathProblem = (path: unknown): string | undefined => {
+  if (typeof path !== "string") return `the path must be a string, got ${path === null ? "null" : typeof path}`
   if (plainPath.test(path) && !dotSegment.test(path) && !badEscape.test(path)) return undefined
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(path)) {
+    return "a path such as /api/tasks/transcribe is expected, not a URL: the base URL comes from configuration"
+  }
   if (!path.startsWith("/")) return "the path must start with '/'"
   if (path.startsWith("//")) return "the path must not name a host ('//')"
   for (const char of path) {
-    if (!pathChar.test(char)) {
-      const code = char.codePointAt(0)!.toString(16).padStart(4, "0")
-      return `the path contains a character that is not allowed (U+${code})`
-    }
+    if (!pathChar.test(char)) return charProblem(char)
   }
   if (dotSegment.test(path)) return "the path must not contain '.' or '..' segments"
-  return "the path has a malformed percent-escape"
+  return "the path has a malformed percent-escape ('%' must be followed by two hex digits)"
 }
 
 const describe = (value: unknown): string => {
@@ -116,8 +128,20 @@ export const payloadProblem = (payload: unknown): string | undefined => {
   return found.problem(where)
 }
 
-/** The payload as JSON text, or why it cannot be one. */
+/**
+ * The payload as JSON text, or why it cannot be one. Never throws: a payload nested
+ * too deeply for the call stack, or whose `toJSON` or getter throws, is a problem
+ * like any other.
+ */
 export const encodePayload = (payload: unknown): Either.Either<string, string> => {
-  const problem = payloadProblem(payload)
-  return problem === undefined ? Either.right(JSON.stringify(payload)) : Either.left(problem)
+  try {
+    const problem = payloadProblem(payload)
+    return problem === undefined ? Either.right(JSON.stringify(payload)) : Either.left(problem)
+  } catch (cause) {
+    return Either.left(
+      cause instanceof RangeError
+        ? "the payload is nested too deeply to be encoded as JSON"
+        : `the payload could not be encoded as JSON: ${cause instanceof Error ? cause.message : String(cause)}`
+    )
+  }
 }

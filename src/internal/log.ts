@@ -1,4 +1,9 @@
-import { type Cause, Effect, type Fiber, FiberRef, LogLevel } from "effect"
+/**
+ * The one way this package logs an event: a human message through effect's logger,
+ * with `event` and the event's facts as annotations. The level check lives here,
+ * so that an event below the fiber's minimum log level costs one comparison.
+ */
+import { type Cause, Effect, FiberRef, LogLevel } from "effect"
 import type { EventName } from "../Events.js"
 
 export { LogLevel }
@@ -8,10 +13,6 @@ export type EventFields = Readonly<Record<string, string | number | boolean | un
 
 /** One event: its level, name, human message and the facts of its own. */
 export type Event = readonly [level: LogLevel.LogLevel, event: EventName, message: string, fields?: EventFields | undefined]
-
-/** Whether `fiber` would log at `level`: its minimum log level lets it through. */
-export const enabled = (fiber: Fiber.RuntimeFiber<unknown, unknown>, level: LogLevel.LogLevel): boolean =>
-  level.ordinal >= fiber.getFiberRef(FiberRef.currentMinimumLogLevel).ordinal
 
 const emit = (level: LogLevel.LogLevel, event: EventName, message: string, fields: EventFields, cause?: Cause.Cause<unknown>) => {
   const annotations: Record<string, unknown> = { event }
@@ -24,10 +25,25 @@ const emit = (level: LogLevel.LogLevel, event: EventName, message: string, field
 }
 
 /**
- * Logs one event: a human message, with `event` and the given facts as annotations.
- * Undefined facts are left out. An event below the fiber's minimum log level costs
- * one comparison: enqueueHttpTask logs several per call, on every request path.
+ * Logs `events` in order, each with the common `fields` and its own, skipping those
+ * below the fiber's minimum log level. The level is read once for the whole list:
+ * `enqueueHttpTask` logs several step events per call, on every request path
+ * (benchmarks B1, B2 and B5), and with the usual minimum level none of them is
+ * formatted or annotated at all.
  */
+export const events = (list: ReadonlyArray<Event>, fields: EventFields = {}): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => {
+    const minimum = fiber.getFiberRef(FiberRef.currentMinimumLogLevel).ordinal
+    let logs: Effect.Effect<void> = Effect.void
+    for (const [level, event, message, own] of list) {
+      if (level.ordinal < minimum) continue
+      const log = emit(level, event, message, own === undefined ? fields : { ...fields, ...own })
+      logs = logs === Effect.void ? log : Effect.zipRight(logs, log)
+    }
+    return logs
+  })
+
+/** Logs one event (see {@link events}); a `cause` is logged with it. */
 export const logEvent = (
   level: LogLevel.LogLevel,
   event: EventName,
@@ -35,34 +51,22 @@ export const logEvent = (
   fields: EventFields = {},
   cause?: Cause.Cause<unknown>
 ): Effect.Effect<void> =>
-  Effect.withFiberRuntime((fiber) => enabled(fiber, level) ? emit(level, event, message, fields, cause) : Effect.void)
+  Effect.withFiberRuntime((fiber) =>
+    level.ordinal < fiber.getFiberRef(FiberRef.currentMinimumLogLevel).ordinal
+      ? Effect.void
+      : emit(level, event, message, fields, cause)
+  )
 
-/**
- * `effect`, preceded by those of `events` that `fiber` logs, each with the common
- * `fields` and its own. When it logs none (the usual case in production, with
- * Info filtered out) this is `effect` itself: not one step is added.
- */
-export const before = <A, E, R>(
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  events: ReadonlyArray<Event>,
-  fields: EventFields,
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => {
-  let logs: Effect.Effect<void> | undefined
-  const minimum = fiber.getFiberRef(FiberRef.currentMinimumLogLevel).ordinal
-  for (const [level, event, message, own] of events) {
-    if (level.ordinal < minimum) continue
-    const log = emit(level, event, message, own === undefined ? fields : { ...fields, ...own })
-    logs = logs === undefined ? log : Effect.zipRight(logs, log)
-  }
-  return logs === undefined ? effect : Effect.zipRight(logs, effect)
-}
+/** A step of a successful dispatch: seen only when Debug is on. */
+export const debug = (event: EventName, message: string, fields?: EventFields) =>
+  logEvent(LogLevel.Debug, event, message, fields)
 
+/** An outcome: the one line a successful dispatch prints by default. */
 export const info = (event: EventName, message: string, fields?: EventFields) =>
   logEvent(LogLevel.Info, event, message, fields)
 
-export const warn = (event: EventName, message: string, fields?: EventFields) =>
-  logEvent(LogLevel.Warning, event, message, fields)
+export const warn = (event: EventName, message: string, fields?: EventFields, cause?: Cause.Cause<unknown>) =>
+  logEvent(LogLevel.Warning, event, message, fields, cause)
 
 export const error = (event: EventName, message: string, fields?: EventFields, cause?: Cause.Cause<unknown>) =>
   logEvent(LogLevel.Error, event, message, fields, cause)

@@ -2,11 +2,18 @@
  * Turns the arguments of `enqueueHttpTask` into a validated `TaskRequest`, or the
  * reason it is refused. Runs once per call, before a route is chosen.
  */
-import { Clock, Context, DateTime, Duration, Either, type Fiber, Option } from "effect"
+import { DateTime, Duration, Either, Option } from "effect"
 import type { DispatchReason } from "../Errors.js"
 import type { EnqueueOptions, TaskRequest } from "../Route.js"
 import { encodePayload, pathProblem } from "./encode.js"
-import { MAX_TASK_BYTES } from "./limits.js"
+import {
+  MAX_DISPATCH_DEADLINE_MS,
+  MAX_HEADER_BYTES,
+  MAX_SCHEDULE_AHEAD_MS,
+  MAX_TASK_BYTES,
+  MIN_DISPATCH_DEADLINE_MS,
+  TASK_ID
+} from "./limits.js"
 
 /** The seed's long-running task paths, whose deadline defaults to 30 minutes. */
 export const longRunningPaths: ReadonlySet<string> = new Set([
@@ -15,24 +22,28 @@ export const longRunningPaths: ReadonlySet<string> = new Set([
   "/api/tasks/process-chunk"
 ])
 
-export const MIN_DEADLINE = Duration.seconds(15)
-export const MAX_DEADLINE = Duration.minutes(30)
-export const DEFAULT_DEADLINE = Duration.minutes(10)
-const MAX_SCHEDULE_AHEAD = Duration.days(30)
-const MAX_HEADER_BYTES = 80 * 1024
+const MIN_DEADLINE = Duration.millis(MIN_DISPATCH_DEADLINE_MS)
+const MAX_DEADLINE = Duration.millis(MAX_DISPATCH_DEADLINE_MS)
 
-const taskIdPattern = /^[A-Za-z0-9_-]{1,500}$/
 const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const reservedHeader = /^(host|content-length|content-type|x-tasks-auth|authorization|traceparent|tracestate|x-google-.*|x-appengine-.*|x-cloudtasks-.*)$/i
 
-/** A refusal: the reason and a message naming the problem. */
+/** A refusal: the reason, a message naming the problem, and what caused it, if anything. */
 export interface Refusal {
   readonly reason: DispatchReason
   readonly message: string
+  readonly cause?: unknown
 }
 
-const refuse = (reason: DispatchReason, message: string): Either.Either<never, Refusal> =>
-  Either.left({ reason, message })
+const refuse = (reason: DispatchReason, message: string, cause?: unknown): Either.Either<never, Refusal> =>
+  Either.left(cause === undefined ? { reason, message } : { reason, message, cause })
+
+/**
+ * Turns the payload given to an enqueue into the value sent as JSON: the identity for
+ * `enqueueHttpTask`, a Schema's encoding for `enqueueTask`. A failure is a message
+ * naming the fields (never their values) and its cause.
+ */
+export type PayloadEncoder = (payload: unknown) => Either.Either<unknown, { readonly message: string; readonly cause: unknown }>
 
 const headersProblem = (headers: Readonly<Record<string, string>>): string | undefined => {
   let bytes = 0
@@ -47,10 +58,6 @@ const headersProblem = (headers: Readonly<Record<string, string>>): string | und
   return bytes > MAX_HEADER_BYTES ? "the extra headers exceed 80 KB" : undefined
 }
 
-/** The time in milliseconds on the fiber's Clock (a TestClock in tests), read without a step of the runtime. */
-export const currentTimeMillis = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>
-  Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-
 /**
  * Validates one call. `now` is the current time in milliseconds (from effect's Clock).
  */
@@ -58,16 +65,26 @@ export const makeTaskRequest = (
   path: string,
   payload: unknown,
   options: EnqueueOptions | undefined,
-  now: number
+  now: number,
+  encoder?: PayloadEncoder
 ): Either.Either<TaskRequest, Refusal> => {
   const badPath = pathProblem(path)
-  if (badPath !== undefined) return refuse("invalid_path", `Invalid task path ${JSON.stringify(path)}: ${badPath}`)
-  const encoded = encodePayload(payload)
+  if (badPath !== undefined) return refuse("invalid_path", `Invalid task path ${describePath(path)}: ${badPath}`)
+  let value = payload
+  if (encoder !== undefined) {
+    const encoded = encoder(payload)
+    if (Either.isLeft(encoded)) return refuse("invalid_payload", encoded.left.message, encoded.left.cause)
+    value = encoded.right
+  }
+  const encoded = encodePayload(value)
   if (Either.isLeft(encoded)) return refuse("invalid_payload", `Invalid payload for ${path}: ${encoded.left}`)
   const body = encoded.right
   const size = Buffer.byteLength(body)
   if (size > MAX_TASK_BYTES) {
-    return refuse("payload_too_large", `The payload for ${path} is ${size} bytes of JSON; a task may carry at most ${MAX_TASK_BYTES}`)
+    return refuse(
+      "payload_too_large",
+      `The payload for ${path} is ${size} bytes of JSON; a task may carry at most ${MAX_TASK_BYTES}`
+    )
   }
 
   let dispatchDeadline: Option.Option<Duration.Duration> = longRunningPaths.has(path)
@@ -103,12 +120,12 @@ export const makeTaskRequest = (
     if (Number.isNaN(at.getTime())) return refuse("invalid_options", "scheduleTime must be a valid Date or DateTime")
     scheduleTime = Option.some(at)
   }
-  if (Option.isSome(scheduleTime) && scheduleTime.value.getTime() - now > Duration.toMillis(MAX_SCHEDULE_AHEAD)) {
+  if (Option.isSome(scheduleTime) && scheduleTime.value.getTime() - now > MAX_SCHEDULE_AHEAD_MS) {
     return refuse("invalid_options", "scheduleTime must be at most 30 days ahead")
   }
 
   const taskId = options?.taskId
-  if (taskId !== undefined && !taskIdPattern.test(taskId)) {
+  if (taskId !== undefined && (typeof taskId !== "string" || !TASK_ID.test(taskId))) {
     return refuse(
       "invalid_options",
       `taskId ${JSON.stringify(taskId)} must be 1 to 500 letters, digits, hyphens or underscores`
@@ -128,3 +145,6 @@ export const makeTaskRequest = (
     headers
   })
 }
+
+/** A path as a message quotes it: a string in quotes, anything else by its type. */
+const describePath = (path: unknown): string => (typeof path === "string" ? JSON.stringify(path) : String(typeof path))

@@ -1,13 +1,21 @@
 /**
- * Background fibers owned by the current scope: `drain` waits for them; closing
- * the scope waits for them up to a grace period, then interrupts what is left and
- * logs each one it interrupted. Shared by the local route and the task server, so
- * that no accepted task disappears silently. A plain `Map` keeps the cost of each
- * task near that of `Effect.forkDaemon` (effect's `FiberSet` hashes every fiber),
- * and logging interruptions here spares every task an uninterruptible region of
- * its own to observe one.
+ * Background fibers owned by the current scope, on effect's `FiberSet`: `drain` waits
+ * for those started before it; closing the scope waits for them up to a grace
+ * period, then interrupts what is left and logs each one it interrupted. Shared by
+ * the local route and the task server, so that no accepted task disappears silently.
  */
-import { Cause, DefaultServices, Duration, Effect, Exit, Fiber, FiberRef, FiberRefs, type Scope } from "effect"
+import {
+  Cause,
+  DefaultServices,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FiberRef,
+  FiberRefs,
+  FiberSet,
+  type Scope
+} from "effect"
 import type { EventName } from "../Events.js"
 import * as Log from "./log.js"
 
@@ -18,82 +26,82 @@ export interface Supervisor {
    */
   readonly closing: () => boolean
   /**
-   * Starts `effect` on a fiber of its own and returns `onStarted` of it; `fields`
-   * describe it in the event logged if closing interrupts it. Check `closing` first.
+   * Starts `effect` on a fiber of its own; `fields` describe it in the event logged
+   * if closing interrupts it. Check `closing` first.
    */
-  readonly fork: <A, E, B>(
-    effect: Effect.Effect<A, E>,
-    fields: Log.EventFields,
-    onStarted: (fiber: Fiber.RuntimeFiber<A, E>) => B
-  ) => Effect.Effect<B>
-  /** Waits until every fiber started so far has finished. */
+  readonly fork: <A, E>(effect: Effect.Effect<A, E>, fields: Log.EventFields) => Effect.Effect<Fiber.RuntimeFiber<A, E>>
+  /** Waits until every fiber started before the call has finished. */
   readonly drain: Effect.Effect<void>
 }
 
-export const makeSupervisor = (options: {
+export interface SupervisorOptions {
   readonly gracePeriod: Duration.Duration
-  /** Logged (a warning) for each fiber closing interrupts, and with their count. */
+  /** Logged once, a warning with the count, when fibers are still running after the grace period. */
+  readonly closeTimedOutEvent: EventName
+  /** Logged, a warning, for each fiber closing interrupted. */
   readonly interruptedEvent: EventName
-  /** The message of the event for one interrupted fiber. */
   readonly interruptedMessage: string
-}): Effect.Effect<Supervisor, never, Scope.Scope> =>
+}
+
+/**
+ * Logs `event` as the fiber that ran `refs` would have: with its annotations, log
+ * spans, context (the enqueuer's trace span), loggers, log level and default
+ * services (the Console a logger writes to).
+ */
+const logAs = (refs: FiberRefs.FiberRefs, log: Effect.Effect<void>): Effect.Effect<void> => {
+  const theTask = <A>(ref: FiberRef.FiberRef<A>) => Effect.locally(ref, FiberRefs.getOrDefault(refs, ref))
+  return log.pipe(
+    theTask(FiberRef.currentLogAnnotations),
+    theTask(FiberRef.currentLogSpan),
+    theTask(FiberRef.currentContext),
+    theTask(FiberRef.currentLoggers),
+    theTask(FiberRef.currentMinimumLogLevel),
+    theTask(DefaultServices.currentServices)
+  )
+}
+
+export const makeSupervisor = (options: SupervisorOptions): Effect.Effect<Supervisor, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const running = new Map<Fiber.RuntimeFiber<unknown, unknown>, Log.EventFields>()
+    const fibers = yield* FiberSet.make<unknown, unknown>()
+    const fieldsOf = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, Log.EventFields>()
     let closed = false
 
-    const drain: Effect.Effect<void> = Effect.whileLoop({
-      while: () => running.size > 0,
-      body: () => Fiber.await(running.keys().next().value!),
-      step: () => {}
-    })
-
-    const fork = <A, E, B>(
-      effect: Effect.Effect<A, E>,
-      fields: Log.EventFields,
-      onStarted: (fiber: Fiber.RuntimeFiber<A, E>) => B
-    ) =>
-      Effect.map(Effect.forkDaemon(effect), (fiber) => {
-        running.set(fiber, fields)
-        fiber.addObserver(() => running.delete(fiber))
-        return onStarted(fiber)
-      })
-
     const interruptLeft = Effect.suspend(() => {
-      if (running.size === 0) return Effect.void
-      const left = [...running]
+      const left = Array.from(fibers)
+      if (left.length === 0) return Effect.void
       return Log.warn(
-        options.interruptedEvent,
+        options.closeTimedOutEvent,
         `Closing: ${left.length} task(s) still running after ${Duration.format(options.gracePeriod)}; interrupting`,
         { count: left.length }
       ).pipe(
-        Effect.zipRight(Fiber.interruptAll(left.map(([fiber]) => fiber))),
-        Effect.zipRight(Effect.forEach(left, ([fiber, fields]) => {
+        Effect.zipRight(Fiber.interruptAll(left)),
+        Effect.zipRight(Effect.forEach(left, (fiber) => {
           // One that finished by itself meanwhile has logged its own outcome.
           const exit = fiber.unsafePoll()
           if (exit === null || Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) return Effect.void
-          // Logged as the task itself would have: with its annotations, log spans, context
-          // (the enqueuer's trace span), loggers, log level and default services (the
-          // Console a logger writes to). FiberRefs of the application's own are not carried.
-          const refs = fiber.getFiberRefs()
-          const theTask = <A>(ref: FiberRef.FiberRef<A>) => Effect.locally(ref, FiberRefs.getOrDefault(refs, ref))
-          return Log.warn(options.interruptedEvent, options.interruptedMessage, fields).pipe(
-            theTask(FiberRef.currentLogAnnotations),
-            theTask(FiberRef.currentLogSpan),
-            theTask(FiberRef.currentContext),
-            theTask(FiberRef.currentLoggers),
-            theTask(FiberRef.currentMinimumLogLevel),
-            theTask(DefaultServices.currentServices)
+          return logAs(
+            fiber.getFiberRefs(),
+            Log.warn(options.interruptedEvent, options.interruptedMessage, fieldsOf.get(fiber))
           )
         }, { discard: true }))
       )
     })
 
+    // Runs before the FiberSet's own finalizer (which interrupts without a word).
     // Finalizers are uninterruptible: the wait must be made interruptible for the timeout to end it.
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closed = true
-        return Effect.interruptible(drain).pipe(Effect.timeoutOption(options.gracePeriod))
+        return Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(Effect.timeoutOption(options.gracePeriod))
       }).pipe(Effect.zipRight(interruptLeft))
     )
-    return { closing: () => closed, fork, drain }
+
+    return {
+      closing: () => closed,
+      fork: (effect, fields) =>
+        Effect.tap(FiberSet.run(fibers, effect), (fiber) => {
+          fieldsOf.set(fiber, fields)
+        }),
+      drain: Effect.suspend(() => Fiber.awaitAll(Array.from(fibers))).pipe(Effect.asVoid)
+    }
   })

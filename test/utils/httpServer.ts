@@ -19,11 +19,17 @@ export interface Reply {
   readonly delayMs?: number
   /** Never answer (until the server closes). */
   readonly hang?: boolean
+  /** Extra response headers (e.g. a redirect's `location`). */
+  readonly headers?: Readonly<Record<string, string>>
+  /** Answer with a body that never ends (until the client goes away). */
+  readonly endless?: boolean
 }
 
 export interface RecordingServer {
   readonly url: string
   readonly requests: Array<RecordedRequest>
+  /** Bytes of endless bodies written so far, and whether each client went away. */
+  readonly endless: Array<{ written: number; closed: boolean }>
   /** Resolves when `count` requests have arrived. */
   readonly received: (count: number) => Effect.Effect<void>
 }
@@ -35,6 +41,7 @@ export const recordingServer = (
   Effect.acquireRelease(
     Effect.async<RecordingServer & { readonly close: () => void }>((resume) => {
       const requests: Array<RecordedRequest> = []
+      const endless: RecordingServer["endless"] = []
       const waiters: Array<{ count: number; wake: () => void }> = []
       const hanging = new Set<ServerResponse>()
       const server = createServer((req, res) => {
@@ -54,7 +61,23 @@ export const recordingServer = (
             hanging.add(res)
             return
           }
-          const send = () => res.writeHead(answer.status ?? 200, { "content-type": "text/plain" }).end("ok")
+          if (answer.endless) {
+            const stream = { written: 0, closed: false }
+            endless.push(stream)
+            hanging.add(res)
+            res.writeHead(answer.status ?? 200, { "content-type": "text/plain", ...answer.headers })
+            const chunk = Buffer.alloc(16 * 1024, "x")
+            const pump = () => {
+              while (!stream.closed && res.write(chunk)) stream.written += chunk.length
+            }
+            res.on("drain", pump)
+            res.on("close", () => {
+              stream.closed = true
+            })
+            return pump()
+          }
+          const send = () =>
+            res.writeHead(answer.status ?? 200, { "content-type": "text/plain", ...answer.headers }).end("ok")
           if (answer.delayMs) setTimeout(send, answer.delayMs).unref()
           else send()
         })
@@ -64,6 +87,7 @@ export const recordingServer = (
         resume(Effect.succeed({
           url: `http://127.0.0.1:${port}`,
           requests,
+          endless,
           received: (count) =>
             Effect.async<void>((wake) => {
               if (requests.length >= count) return wake(Effect.void)

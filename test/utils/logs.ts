@@ -1,7 +1,7 @@
 /**
  * Captures log entries so that tests can assert on the events a user would see.
  */
-import { Cause, Effect, HashMap, type Layer, Logger } from "effect"
+import { Cause, Effect, HashMap, Layer, Logger, LogLevel } from "effect"
 
 export interface LogEntry {
   readonly level: string
@@ -20,7 +20,7 @@ export interface CapturedLogs {
   readonly of: (event: string) => Array<LogEntry>
 }
 
-/** A fresh capture and the layer that routes every log entry into it. */
+/** A fresh capture and the layer that routes every log entry into it, Debug included (the steps of a dispatch). */
 export const captureLogs = (): { readonly logs: CapturedLogs; readonly layer: Layer.Layer<never> } => {
   const entries: Array<LogEntry> = []
   const logger = Logger.make((options) => {
@@ -38,7 +38,7 @@ export const captureLogs = (): { readonly logs: CapturedLogs; readonly layer: La
       events: () => entries.map((entry) => entry.annotations.event).filter((e): e is string => typeof e === "string"),
       of: (event) => entries.filter((entry) => entry.annotations.event === event)
     },
-    layer: Logger.replace(Logger.defaultLogger, logger)
+    layer: Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(LogLevel.Debug))
   }
 }
 

@@ -5,19 +5,21 @@
  * Handlers run on supervised fibers owned by the server's scope, so that closing it
  * waits for them (respond-async ones included) within a grace period.
  */
-import { HttpRouter, HttpServerRequest, HttpServerResponse, HttpTraceContext } from "@effect/platform"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import { Cause, Duration, Effect, Exit, Fiber, Option, Stream, Tracer } from "effect"
 import { Events } from "../../Events.js"
-import { type TaskHandler, TaskHandlers } from "../../TaskHandlers.js"
+import type { PayloadIssue } from "../../Errors.js"
+import { runTaskHandler, type TaskHandler, TaskHandlers } from "../../TaskHandlers.js"
 import { TaskContext } from "../../TaskContext.js"
-import { TaskPayloadError } from "../../TaskDefinition.js"
 import type { TaskServerOptions, TaskServerShape } from "../../TaskServer.js"
-import { TasksConfig } from "../../TasksConfig.js"
+import { TaskServerConfig } from "../../TaskServerConfig.js"
 import { MAX_TASK_BYTES } from "../limits.js"
 import * as Log from "../log.js"
 import { makeSupervisor } from "../supervisor.js"
 import { makeSecretCheck } from "./auth.js"
-import { describeIssues, payloadIssues, type PayloadIssue, typedParts } from "./payload.js"
 
 /**
  * Runs a request in the span `TaskServer.handle`. Its parent is the current span (the
@@ -87,7 +89,7 @@ const routePattern = (path: string): HttpRouter.PathInput => path.replaceAll(":"
  * `TasksConfig`, in the current scope: closing it waits for running handlers.
  */
 export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions) {
-  const config = yield* TasksConfig
+  const config = yield* TaskServerConfig
   const { handlers } = yield* TaskHandlers
   const gracePeriod = Duration.decode(options.gracePeriod ?? Duration.seconds(30))
   const maxBodyBytes = options.maxBodyBytes ?? MAX_TASK_BYTES
@@ -104,13 +106,13 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
 
   const { closing, drain, fork } = yield* makeSupervisor({
     gracePeriod,
+    closeTimedOutEvent: Events.serverCloseTimedOut,
     interruptedEvent: Events.serverInterrupted,
     interruptedMessage: "Task handler interrupted"
   })
 
-  const endpoint = (path: string, handler: TaskHandler) => {
-    const typed = typedParts(handler)
-    return Effect.gen(function*() {
+  const endpoint = (path: string, handler: TaskHandler) =>
+    Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const task = TaskContext.fromHeaders(request.headers)
       const fields = {
@@ -155,20 +157,13 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
         return yield* refuse(400, "malformed_json", "The body is not valid JSON")
       }
 
-      let run: Effect.Effect<unknown, unknown>
-      if (typed === undefined) {
-        run = Effect.suspend(() => handler(parsed))
-      } else {
-        const decoded = yield* Effect.either(typed.decode(parsed))
-        if (decoded._tag === "Left") {
-          const issues = payloadIssues(decoded.left.issue)
-          return yield* refuse(422, "invalid_payload", `Invalid payload for ${path}: ${describeIssues(issues)}`, issues)
-        }
-        run = Effect.suspend(() => typed.run(decoded.right))
+      const decoded = yield* Effect.either(handler.decode(parsed))
+      if (decoded._tag === "Left") {
+        return yield* refuse(422, "invalid_payload", decoded.left.message, decoded.left.issues)
       }
 
       const respondAsync = prefersAsync(request.headers["prefer"])
-      const execution = run.pipe(
+      const execution = Effect.suspend(() => runTaskHandler(handler, decoded.right)).pipe(
         Effect.provideService(TaskContext, task),
         Effect.withSpan("TaskServer.run", { attributes: { "tasks.path": path } }),
         Effect.exit,
@@ -180,10 +175,10 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
       )
       if (closing()) {
         // Closing: a 503 makes Cloud Tasks (or the enqueuer) try again later; nothing is lost.
-        yield* Log.warn(Events.serverInterrupted, "Refused a task: the server is shutting down", { ...fields, status: 503 })
+        yield* Log.warn(Events.serverRefused, "Refused a task: the server is shutting down", { ...fields, status: 503 })
         return json(503, { error: "shutting_down", message: "The server is shutting down" })
       }
-      const fiber = yield* fork(execution, fields, (started) => started)
+      const fiber = yield* fork(execution, fields)
       if (respondAsync) {
         yield* Log.info(Events.serverAccepted, "Task accepted; the handler runs in the background", {
           ...fields,
@@ -195,16 +190,9 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
       if (Exit.isFailure(outcome)) return json(503, { error: "interrupted", message: "The server is shutting down" })
       const exit = outcome.value
       if (Exit.isSuccess(exit)) return json(200, { status: "succeeded" })
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure) && failure.value instanceof TaskPayloadError) {
-        return json(422, { error: "invalid_payload", message: failure.value.message, issues: failure.value.issues })
-      }
-      if (Cause.isInterruptedOnly(exit.cause)) {
-        return json(503, { error: "interrupted", message: "The task was interrupted" })
-      }
+      if (Cause.isInterruptedOnly(exit.cause)) return json(503, { error: "interrupted", message: "The task was interrupted" })
       return json(500, { error: "task_failed", message: "The task handler failed" })
     }).pipe(continueTrace(path))
-  }
 
   let router: HttpRouter.HttpRouter = HttpRouter.empty
   for (const [path, handler] of handlers) {

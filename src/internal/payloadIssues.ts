@@ -1,16 +1,9 @@
 /**
- * What the typed task definitions and the task server share: describing a Schema
- * failure by field (never by value), and the marker that lets the server find the
- * definition behind a handler built from one.
+ * Describing a Schema failure by field, never by value: for the refusal of a payload
+ * on enqueue (`DispatchError`) and on receipt (`TaskPayloadError`, the server's 422).
  */
-import type { Effect, ParseResult } from "effect"
-import type { TaskHandler } from "../../TaskHandlers.js"
-
-/** One problem with a payload: where (`user_id`, `items[0].name`) and what, without the value. */
-export interface PayloadIssue {
-  readonly path: string
-  readonly problem: string
-}
+import type { ParseResult } from "effect"
+import { type PayloadIssue, TaskPayloadError } from "../Errors.js"
 
 const identifier = /^[A-Za-z_$][\w$]*$/
 
@@ -71,22 +64,9 @@ export const payloadIssues = (issue: ParseResult.ParseIssue): ReadonlyArray<Payl
 export const describeIssues = (issues: ReadonlyArray<PayloadIssue>): string =>
   issues.map(({ path, problem }) => `${path} ${problem}`).join("; ")
 
-/** Where a handler built from a task definition keeps its typed parts. */
-export const TypedHandlerId: unique symbol = Symbol.for("effect-http-tasks/TypedTaskHandler")
-
-/** The typed parts of a handler built from a task definition. */
-export interface TypedParts {
-  /** Decodes the JSON-parsed body with the definition's Schema. */
-  readonly decode: (body: unknown) => Effect.Effect<unknown, ParseResult.ParseError>
-  /** Runs the handler on an already decoded payload. */
-  readonly run: (payload: unknown) => Effect.Effect<unknown, unknown>
+/** The refusal of a payload for `path` that failed its Schema. */
+export const taskPayloadError = (path: string, error: ParseResult.ParseError): TaskPayloadError => {
+  const issues = payloadIssues(error.issue)
+  return new TaskPayloadError({ message: `Invalid payload for ${path}: ${describeIssues(issues)}`, path, issues })
 }
 
-/** A handler built from a task definition: a plain `TaskHandler` that also carries its typed parts. */
-export interface TypedTaskHandler extends TaskHandler {
-  readonly [TypedHandlerId]: TypedParts
-}
-
-/** The typed parts of `handler`, when it was built from a task definition. */
-export const typedParts = (handler: TaskHandler): TypedParts | undefined =>
-  TypedHandlerId in handler ? (handler as TypedTaskHandler)[TypedHandlerId] : undefined
