@@ -114,6 +114,25 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
     ? [Log.LogLevel.Debug, Events.tasksAuthSet, "TASKS_AUTH is set; sending it as X-Tasks-Auth"]
     : [Log.LogLevel.Warning, Events.tasksAuthMissing, "TASKS_AUTH is not set; relying on the OIDC token"]
   const transientRetries = options.transientRetries ?? 3
+  /**
+   * How a named task's creation is retried after a transient failure: Cloud Tasks
+   * dedups a named task, so a retry cannot duplicate it. An unnamed task is never retried.
+   */
+  const retryTransient = (fields: Log.EventFields) =>
+    Schedule.exponential(Duration.millis(100)).pipe(
+      Schedule.jittered,
+      Schedule.intersect(Schedule.recurs(transientRetries)),
+      Schedule.whileInput((cause: unknown) => transientCodes.has(grpcCode(cause) ?? -1)),
+      Schedule.intersect(Schedule.identity<unknown>()),
+      Schedule.onDecision(([[, retry], cause], decision) =>
+        decision._tag === "Continue"
+          ? Log.warn(Events.cloudRetrying, `Transient Cloud Tasks failure; retrying: ${errorText(cause)}`, {
+            ...fields,
+            retry: retry + 1
+          })
+          : Effect.void
+      )
+    )
 
   const dispatch = (request: TaskRequest) =>
     Effect.gen(function*() {
@@ -160,7 +179,7 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
         authEvent
       ], fields)
 
-      const task = yield* buildTask(request, url, parent)
+      const task = buildTask(request, url, parent)
       // The stored task also holds a name, times and the User-Agent header the service adds.
       // Only a task whose body, URL and headers come near the limit is encoded to measure it.
       const headers = task.httpRequest!.headers!
@@ -176,28 +195,11 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
       }
       yield* Log.debug(Events.creatingTask, "Creating Cloud Task", { ...fields, queue: parent })
 
-      // Only a named task may be retried: Cloud Tasks dedups it, so a retry cannot duplicate it.
-      const retryable = (cause: unknown) => Option.isSome(request.taskId) && transientCodes.has(grpcCode(cause) ?? -1)
-      const created = yield* Effect.tryPromise({
+      const createTask = Effect.tryPromise({
         try: () => loaded.client.createTask({ parent, task }),
         catch: (cause) => cause
-      }).pipe(
-        Effect.retry(
-          Schedule.exponential(Duration.millis(100)).pipe(
-            Schedule.jittered,
-            Schedule.intersect(Schedule.recurs(transientRetries)),
-            Schedule.whileInput(retryable),
-            Schedule.intersect(Schedule.identity<unknown>()),
-            Schedule.onDecision(([[, retry], cause], decision) =>
-              decision._tag === "Continue"
-                ? Log.warn(Events.cloudRetrying, `Transient Cloud Tasks failure; retrying: ${errorText(cause)}`, {
-                  ...fields,
-                  retry: retry + 1
-                })
-                : Effect.void
-            )
-          )
-        ),
+      })
+      const created = yield* (Option.isSome(request.taskId) ? Effect.retry(createTask, retryTransient(fields)) : createTask).pipe(
         Effect.catchAll((cause) => {
           const grpcStatus = grpcCode(cause)
           if (grpcStatus === ALREADY_EXISTS) {
@@ -224,38 +226,34 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
     })
 
   /** The Cloud Tasks task of `request`, POSTing to `url`, with the secret and the trace on its headers. */
-  const buildTask = (request: TaskRequest, url: string, parent: string) =>
-    Effect.map(Effect.option(Effect.currentSpan), (span) => {
-      const headers: Record<string, string> = { ...request.headers, "Content-Type": "application/json" }
-      if (Option.isSome(span)) {
-        const { sampled, spanId, traceId } = span.value
-        headers.traceparent = `00-${traceId}-${spanId}-${sampled ? "01" : "00"}`
+  const buildTask = (request: TaskRequest, url: string, parent: string) => {
+    const headers: Record<string, string> = { ...request.headers, "Content-Type": "application/json" }
+    if (Option.isSome(request.traceparent)) headers.traceparent = request.traceparent.value
+    // The secret goes on the wire here and nowhere else.
+    if (Option.isSome(config.auth)) headers["X-Tasks-Auth"] = Redacted.value(config.auth.value)
+    const httpRequest: CloudTasks.protos.google.cloud.tasks.v2.IHttpRequest = {
+      httpMethod: "POST",
+      url,
+      headers,
+      body: Buffer.from(request.body)
+    }
+    if (Option.isSome(config.serviceAccountEmail)) {
+      httpRequest.oidcToken = {
+        serviceAccountEmail: config.serviceAccountEmail.value,
+        audience: Option.getOrElse(config.oidcAudience, () => url)
       }
-      // The secret goes on the wire here and nowhere else.
-      if (Option.isSome(config.auth)) headers["X-Tasks-Auth"] = Redacted.value(config.auth.value)
-      const httpRequest: CloudTasks.protos.google.cloud.tasks.v2.IHttpRequest = {
-        httpMethod: "POST",
-        url,
-        headers,
-        body: Buffer.from(request.body)
-      }
-      if (Option.isSome(config.serviceAccountEmail)) {
-        httpRequest.oidcToken = {
-          serviceAccountEmail: config.serviceAccountEmail.value,
-          audience: Option.getOrElse(config.oidcAudience, () => url)
-        }
-      }
-      const task: CloudTasks.protos.google.cloud.tasks.v2.ITask = { httpRequest }
-      if (Option.isSome(request.taskId)) task.name = `${parent}/tasks/${request.taskId.value}`
-      if (Option.isSome(request.dispatchDeadline)) {
-        task.dispatchDeadline = { seconds: Math.ceil(Duration.toSeconds(request.dispatchDeadline.value)) }
-      }
-      if (Option.isSome(request.scheduleTime)) {
-        const at = request.scheduleTime.value.getTime()
-        task.scheduleTime = { seconds: Math.floor(at / 1000), nanos: (at % 1000) * 1_000_000 }
-      }
-      return task
-    })
+    }
+    const task: CloudTasks.protos.google.cloud.tasks.v2.ITask = { httpRequest }
+    if (Option.isSome(request.taskId)) task.name = `${parent}/tasks/${request.taskId.value}`
+    if (Option.isSome(request.dispatchDeadline)) {
+      task.dispatchDeadline = { seconds: Math.ceil(Duration.toSeconds(request.dispatchDeadline.value)) }
+    }
+    if (Option.isSome(request.scheduleTime)) {
+      const at = request.scheduleTime.value.getTime()
+      task.scheduleTime = { seconds: Math.floor(at / 1000), nanos: (at % 1000) * 1_000_000 }
+    }
+    return task
+  }
 
   return CloudTasksRoute.of({ dispatch })
 })

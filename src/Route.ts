@@ -64,6 +64,11 @@ export interface TaskRequest {
   readonly scheduleTime: Option.Option<Date>
   readonly taskId: Option.Option<string>
   readonly headers: Readonly<Record<string, string>>
+  /**
+   * The W3C `traceparent` of the enqueue's span, for the task's request to continue
+   * its trace; `None` for routes that do not leave the process.
+   */
+  readonly traceparent: Option.Option<string>
 }
 
 /**

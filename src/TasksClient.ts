@@ -14,11 +14,11 @@ import { type ConfigError, DispatchError, type ImportError, type Route } from ".
 import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
 import { taskPayloadError } from "./internal/payloadIssues.js"
-import { makeTaskRequest, type PayloadEncoder } from "./internal/request.js"
+import { makeTaskRequest, type PayloadEncoder, type Refusal } from "./internal/request.js"
 import { decideRoute, decisionEvents, startEvent } from "./internal/routing.js"
 import { LocalRoute } from "./LocalRoute.js"
 import { LoopbackRoute } from "./LoopbackRoute.js"
-import type { EnqueueOptions, TaskInfo } from "./Route.js"
+import type { EnqueueOptions, TaskInfo, TaskRequest } from "./Route.js"
 import type { TaskDefinition } from "./TaskDefinition.js"
 import { TaskHandlers } from "./TaskHandlers.js"
 import { TasksConfig, type TasksConfigInput } from "./TasksConfig.js"
@@ -87,31 +87,38 @@ const make = Effect.gen(function*() {
   const enqueue = (path: string, payload: unknown, options: EnqueueOptions | undefined, encoder?: PayloadEncoder) => {
     const decision = decideRoute(config, path)
     const fields = { path }
-    const dispatch = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Either.match(Either.flatMap(makeTaskRequest(path, payload, options, now, encoder), (request) => {
-        const missing = handlerProblem(registered, path)
-        return missing === undefined ? Either.right(request) : Either.left({ reason: "no_handler" as const, message: missing })
-      }), {
-        onLeft: (refusal) =>
-          Effect.zipRight(
-            Log.events([startEvent, [
-              Log.LogLevel.Error,
-              refusal.reason === "no_handler" ? Events.handlerMissing : Events.invalidRequest,
-              refusal.message,
-              { reason: refusal.reason }
-            ]], fields),
-            Effect.fail(new DispatchError({ ...refusal, path, route: decision.route }))
-          ),
-        onRight: (request) =>
-          Effect.zipRight(Log.events(decisionEvents(config, decision), fields), routes[decision.route].dispatch(request))
-      }))
-    return leaves.has(decision.route)
-      ? Effect.withSpan(dispatch, "TasksClient.enqueueHttpTask", {
+    const route = routes[decision.route]
+    const refuse = (refusal: Refusal) =>
+      Effect.zipRight(
+        Log.events([startEvent, [
+          Log.LogLevel.Error,
+          refusal.reason === "no_handler" ? Events.handlerMissing : Events.invalidRequest,
+          refusal.message,
+          { reason: refusal.reason }
+        ]], fields),
+        Effect.fail(new DispatchError({ ...refusal, path, route: decision.route }))
+      )
+    const dispatch = (request: TaskRequest) =>
+      Effect.zipRight(Log.events(decisionEvents(config, decision), fields), route.dispatch(request))
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const request = makeTaskRequest(path, payload, options, now, encoder)
+      if (Either.isLeft(request)) return refuse(request.left)
+      const missing = handlerProblem(registered, path)
+      if (missing !== undefined) return refuse({ reason: "no_handler", message: missing })
+      if (!leaves.has(decision.route)) return dispatch(request.right)
+      // The span is handed to the route as the task's trace parent rather than provided
+      // as the parent of what the route does: nothing there opens spans of its own.
+      return Effect.useSpan("TasksClient.enqueueHttpTask", {
         attributes: { "tasks.path": path, "tasks.route": decision.route },
+        kind: "producer",
         // not captured per call: this runs on every request path
         captureStackTrace: false
-      })
-      : dispatch
+      }, (span) =>
+        dispatch({
+          ...request.right,
+          traceparent: Option.some(`00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`)
+        }))
+    })
   }
 
   return TasksClient.of({

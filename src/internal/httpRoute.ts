@@ -96,11 +96,7 @@ export const makeHttpRoute = (spec: HttpRouteSpec) =>
           ["Content-Type", "application/json"],
           ["Prefer", "respond-async"]
         ]
-        const span = yield* Effect.option(Effect.currentSpan)
-        if (Option.isSome(span)) {
-          const { sampled, spanId, traceId } = span.value
-          headers.push(["traceparent", `00-${traceId}-${spanId}-${sampled ? "01" : "00"}`])
-        }
+        if (Option.isSome(request.traceparent)) headers.push(["traceparent", request.traceparent.value])
         // The secret goes on the wire here and nowhere else.
         if (Option.isSome(config.auth)) headers.push(["X-Tasks-Auth", Redacted.value(config.auth.value)])
 

@@ -142,7 +142,8 @@ export const makeTaskRequest = (
     dispatchDeadline,
     scheduleTime,
     taskId: Option.fromNullable(taskId),
-    headers
+    headers,
+    traceparent: Option.none()
   })
 }
 
