@@ -31,6 +31,7 @@ import { GrpcRuntimeMissing } from "./internal/emulator/grpcRuntime.js"
  * backoff 0.1 s to 3600 s, 16 doublings, no retry duration limit).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface CloudTasksEmulatorQueueSettings {
   /** `RateLimits.maxDispatchesPerSecond` (at most 500). */
@@ -53,6 +54,7 @@ export interface CloudTasksEmulatorQueueSettings {
  * Options of {@link CloudTasksEmulator.start} and {@link CloudTasksEmulator.layer}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface CloudTasksEmulatorOptions {
   /** gRPC port on 127.0.0.1; 0 or absent picks a free port. */
@@ -97,6 +99,7 @@ export interface CloudTasksEmulatorOptions {
  * One delivery attempt of an HTTP task, as the emulator sent it.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface DeliveryAttempt {
   /** Full task name. */
@@ -125,6 +128,7 @@ export interface DeliveryAttempt {
  * How a task left its queue.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TaskOutcome {
   /** Full task name. */
@@ -146,6 +150,7 @@ export interface TaskOutcome {
  * Which attempts to read or wait for.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface AttemptQuery {
   /** Only the attempts of this task (full name). */
@@ -158,6 +163,7 @@ export interface AttemptQuery {
  * How long to wait.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface WaitOptions {
   /** Fail after this long. Default: 10 seconds. */
@@ -168,6 +174,7 @@ export interface WaitOptions {
  * A running emulator.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RunningCloudTasksEmulator {
   /** `"127.0.0.1:<port>"`, ready for `CLOUD_TASKS_EMULATOR_HOST`. */
@@ -199,6 +206,7 @@ export interface RunningCloudTasksEmulator {
  * (`DependencyMissing`), or the server could not bind (`StartFailed`).
  *
  * @since 0.1.0
+ * @category errors
  */
 export class CloudTasksEmulatorError extends Data.TaggedError("CloudTasksEmulatorError")<{
   readonly reason: "DependencyMissing" | "StartFailed"
@@ -285,6 +293,7 @@ const layer = (options: CloudTasksEmulatorOptions = {}): Layer.Layer<CloudTasksE
  * (provided by {@link CloudTasksEmulator.layer}); its statics start one.
  *
  * @since 0.1.0
+ * @category services
  */
 export class CloudTasksEmulator extends Context.Tag("effect-http-tasks/CloudTasksEmulator")<
   CloudTasksEmulator,
@@ -295,6 +304,7 @@ export class CloudTasksEmulator extends Context.Tag("effect-http-tasks/CloudTask
    * {@link CloudTasksEmulatorError}. Call `stop()` when done.
    *
    * @since 0.1.0
+   * @category constructors
    */
   static readonly start: (options?: CloudTasksEmulatorOptions) => Promise<RunningCloudTasksEmulator> = start
 
@@ -302,6 +312,7 @@ export class CloudTasksEmulator extends Context.Tag("effect-http-tasks/CloudTask
    * A scoped layer running an emulator for as long as the layer's scope is open.
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly layer: (
     options?: CloudTasksEmulatorOptions

@@ -11,7 +11,8 @@ import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
 import { makeSupervisor } from "./internal/supervisor.js"
 import type { RouteShape, TaskInfo, TaskRequest } from "./Route.js"
-import { runTaskHandler, type TaskHandler, TaskHandlers } from "./TaskHandlers.js"
+import { runTask } from "./internal/runHandler.js"
+import { type TaskHandler, TaskHandlers } from "./TaskHandlers.js"
 
 /**
  * The local route's service: `dispatch`, and `drain` to wait for the handlers.
@@ -70,8 +71,7 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
       return refuse(`The local route is closing; the task for ${request.path} was not started`, "shutting_down")
     }
     // The handler gets the payload as an HTTP endpoint would: after JSON, then its decoding.
-    const task = Effect.suspend(() => handler.decode(JSON.parse(request.body))).pipe(
-      Effect.flatMap((payload) => runTaskHandler(handler, payload)),
+    const task = Effect.suspend(() => runTask(handler, JSON.parse(request.body))).pipe(
       Effect.matchCauseEffect({
         onSuccess: () => Log.info(Events.taskSucceeded, "In-process task succeeded", fields),
         // An interruption by closing the layer is logged by the supervisor.

@@ -14,6 +14,7 @@ export type { Route } from "./Errors.js"
  * What `enqueueHttpTask` returns: the task's name and the route it took.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TaskInfo {
   readonly name: string
@@ -24,6 +25,7 @@ export interface TaskInfo {
  * Per-call options of `enqueueHttpTask`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EnqueueOptions {
   /**
@@ -54,6 +56,7 @@ export interface EnqueueOptions {
  * A validated task, as a route receives it.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TaskRequest {
   readonly path: string
@@ -75,6 +78,7 @@ export interface TaskRequest {
  * The service shape every route implements.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RouteShape {
   readonly dispatch: (request: TaskRequest) => Effect.Effect<TaskInfo, DispatchError | ImportError>

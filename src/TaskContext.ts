@@ -25,6 +25,7 @@ import { Context, Option } from "effect"
  * when its header is absent or malformed.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TaskContextShape {
   /** `X-CloudTasks-TaskName`: the task's short ID (the last segment of its full name). */
@@ -50,6 +51,7 @@ export interface TaskContextShape {
  * The header names behind each {@link TaskContextShape} field, lower-case.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const taskContextHeaders = {
   taskName: "x-cloudtasks-taskname",
@@ -90,6 +92,7 @@ const nonEmpty = (value: string | undefined): Option.Option<string> =>
  * field `None` outside a Cloud Tasks delivery.
  *
  * @since 0.1.0
+ * @category services
  */
 export class TaskContext extends Context.Reference<TaskContext>()("effect-http-tasks/TaskContext", {
   defaultValue: (): TaskContextShape => empty
@@ -100,6 +103,7 @@ export class TaskContext extends Context.Reference<TaskContext>()("effect-http-t
    * `Date`.
    *
    * @since 0.1.0
+   * @category constructors
    */
   static readonly fromHeaders = (headers: Readonly<Record<string, string | undefined>>): TaskContextShape => {
     const lower: Record<string, string | undefined> = {}

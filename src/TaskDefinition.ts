@@ -37,6 +37,7 @@ import { makeTaskHandlers, type TaskHandlers } from "./TaskHandlers.js"
  * (`A` in code, `I` as JSON on the wire) and, optionally, its dispatch deadline.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TaskDefinition<A, I = A> {
   /** The task path, e.g. `/api/tasks/transcribe`. */
@@ -54,6 +55,7 @@ export interface TaskDefinition<A, I = A> {
  * Options of {@link defineTask}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface DefineTaskOptions {
   /** The task's dispatch deadline (15 seconds to 30 minutes). */
@@ -75,6 +77,7 @@ export interface DefineTaskOptions {
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const defineTask = <A, I>(
   path: string,
@@ -86,6 +89,7 @@ export const defineTask = <A, I>(
  * Decodes a received payload (the JSON-parsed body) with the task's Schema.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const decodeTaskPayload = <A, I>(
   definition: TaskDefinition<A, I>,
@@ -100,6 +104,7 @@ export const decodeTaskPayload = <A, I>(
  * A definition paired with its handler, ready for {@link taskHandlersLayer}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TaskImplementation<R = never> {
   readonly definition: TaskDefinition<any, any>
@@ -112,6 +117,7 @@ export interface TaskImplementation<R = never> {
  * its failure makes Cloud Tasks retry.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const handleTask = <A, I, R>(
   definition: TaskDefinition<A, I>,
@@ -122,6 +128,7 @@ export const handleTask = <A, I, R>(
  * The services the handlers of some implementations need.
  *
  * @since 0.1.0
+ * @category models
  */
 export type ImplementationContext<T> = T extends TaskImplementation<infer R> ? R : never
 
@@ -141,6 +148,7 @@ export type ImplementationContext<T> = T extends TaskImplementation<infer R> ? R
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const taskHandlersLayer = <const T extends ReadonlyArray<TaskImplementation<any>>>(
   ...implementations: T

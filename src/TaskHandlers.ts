@@ -83,15 +83,6 @@ export const makeTaskHandlers = <R>(
   )
 
 /**
- * Runs `handler` on a decoded payload, with the services it captured (over the
- * caller's own).
- *
- * @internal
- */
-export const runTaskHandler = (handler: TaskHandler, payload: unknown): Effect.Effect<unknown, unknown> =>
-  Effect.provide(handler.handle(payload), handler.services) as Effect.Effect<unknown, unknown>
-
-/**
  * The handlers, as a service.
  *
  * @since 0.1.0

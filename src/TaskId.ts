@@ -21,6 +21,7 @@ import { createHash } from "node:crypto"
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const taskIdFromKey = (key: string): string => {
   const hash = createHash("sha256").update(key, "utf8").digest("hex").slice(0, 16)

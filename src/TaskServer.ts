@@ -40,6 +40,7 @@ export { TaskServerConfig, type TaskServerConfigInput, type TaskServerConfigShap
  * Options of the task server.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TaskServerOptions {
   /**
@@ -64,6 +65,7 @@ export interface TaskServerOptions {
  * The task server's service.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TaskServerShape {
   /** One POST route per handler path; mount it in any `@effect/platform` HTTP app. */
@@ -90,6 +92,7 @@ const redactAuthHeader = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const withRedactedAuthHeader = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
   Layer.locallyWith(layer, Headers.currentRedactedNames, redactAuthHeader)
@@ -99,6 +102,7 @@ export const withRedactedAuthHeader = <A, E, R>(layer: Layer.Layer<A, E, R>): La
  * closing the layer waits for (within the grace period).
  *
  * @since 0.1.0
+ * @category services
  */
 export class TaskServer extends Context.Tag("effect-http-tasks/TaskServer")<TaskServer, TaskServerShape>() {
   /**
@@ -139,6 +143,7 @@ export class TaskServer extends Context.Tag("effect-http-tasks/TaskServer")<Task
    * redacted from span attributes.
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly serve: Layer.Layer<never, never, TaskServer | HttpServer.HttpServer> = withRedactedAuthHeader(
     Layer.unwrapEffect(Effect.map(TaskServer, ({ router }) => HttpServer.serve(router)))
@@ -155,6 +160,7 @@ export class TaskServer extends Context.Tag("effect-http-tasks/TaskServer")<Task
  * ```
  *
  * @since 0.1.0
+ * @category accessors
  */
 export const router: Effect.Effect<HttpRouter.HttpRouter, never, TaskServer> = Effect.map(
   TaskServer,
@@ -176,6 +182,7 @@ export const router: Effect.Effect<HttpRouter.HttpRouter, never, TaskServer> = E
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const toWebHandler = <E>(
   layer: Layer.Layer<TaskServer, E>,

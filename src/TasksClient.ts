@@ -147,6 +147,7 @@ const schemaEncoder = <A, I>(definition: TaskDefinition<A, I>): PayloadEncoder =
  * The task client, as a service.
  *
  * @since 0.1.0
+ * @category services
  */
 export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<TasksClient, TasksClientShape>() {
   /**
@@ -154,12 +155,14 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
    * route with a fake in a test (then {@link TasksClient.routes} for the rest).
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly layerWithoutRoutes: Layer.Layer<TasksClient, never, TasksConfig | Routes> = Layer.effect(this, make)
   /**
    * Every default route: dry-run, local, worker and loopback over fetch, cloud-tasks.
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly routes: Layer.Layer<Routes, never, TasksConfig> = Layer.mergeAll(
     DryRunRoute.layer,
@@ -172,6 +175,7 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
    * The client with every default route, configuration left open.
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly layerWithoutConfig: Layer.Layer<TasksClient, never, TasksConfig> = Layer.provide(
     TasksClient.layerWithoutRoutes,
@@ -185,6 +189,7 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
    * only enqueues provides none.
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly layer: Layer.Layer<TasksClient, ConfigError> = Layer.provide(
     TasksClient.layerWithoutConfig,
@@ -194,6 +199,7 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
    * The same, with explicit configuration values.
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly layerWith = (input: TasksConfigInput): Layer.Layer<TasksClient, ConfigError> =>
     Layer.provide(TasksClient.layerWithoutConfig, TasksConfig.layerWith(input))
@@ -211,6 +217,7 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
  * ```
  *
  * @since 0.1.0
+ * @category accessors
  */
 export const enqueueHttpTask = (
   path: string,
@@ -235,6 +242,7 @@ export const enqueueHttpTask = (
  * ```
  *
  * @since 0.1.0
+ * @category accessors
  */
 export const enqueueTask = <A, I>(
   definition: TaskDefinition<A, I>,
@@ -247,6 +255,7 @@ export const enqueueTask = <A, I>(
  * One task of a batch for {@link enqueueHttpTasks}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TaskSpec {
   readonly path: string
@@ -270,6 +279,7 @@ export interface TaskSpec {
  * ```
  *
  * @since 0.1.0
+ * @category accessors
  */
 export const enqueueHttpTasks = (
   tasks: Iterable<TaskSpec>,

@@ -39,6 +39,7 @@ export type {
  * booleans or as the strings the environment would hold.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TasksConfigInput {
   /** `APP_ENV`. */
@@ -75,6 +76,7 @@ export interface TasksConfigInput {
  * The environment variable behind each {@link TasksConfigInput} field.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const variables = {
   appEnv: "APP_ENV",
@@ -96,6 +98,7 @@ export const variables = {
  * The paths that go to the worker server in dev/test when `USE_WORKER_IN_DEV` is true.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const defaultWorkerPaths: ReadonlySet<string> = new Set(["/api/tasks/assemble", "/api/tasks/process-chunk"])
 
@@ -103,6 +106,7 @@ export const defaultWorkerPaths: ReadonlySet<string> = new Set(["/api/tasks/asse
  * The `TASKS_AUTH` used in dev/test when none is set. Refused in production.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const defaultDevAuth: string = DEFAULT_DEV_AUTH
 
@@ -110,6 +114,7 @@ export const defaultDevAuth: string = DEFAULT_DEV_AUTH
  * The Cloud Tasks queue, present when all three variables are set.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface QueueConfig {
   readonly project: string
@@ -121,6 +126,7 @@ export interface QueueConfig {
  * The validated configuration.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TasksConfigShape {
   readonly appEnv: AppEnv
@@ -332,12 +338,14 @@ const fromConfig = (options?: {
  * The resolved configuration, as a service.
  *
  * @since 0.1.0
+ * @category services
  */
 export class TasksConfig extends Context.Tag("effect-http-tasks/TasksConfig")<TasksConfig, TasksConfigShape>() {
   /**
    * Validates explicit values (the same rules as the environment).
    *
    * @since 0.1.0
+   * @category constructors
    */
   static readonly make: (input: TasksConfigInput) => Effect.Effect<TasksConfigShape, ConfigError> = validate
   /**
@@ -345,18 +353,21 @@ export class TasksConfig extends Context.Tag("effect-http-tasks/TasksConfig")<Ta
    * `workerPaths` replaces {@link defaultWorkerPaths}.
    *
    * @since 0.1.0
+   * @category constructors
    */
   static readonly fromConfig = fromConfig
   /**
    * The configuration read through effect's `Config`.
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly layer: Layer.Layer<TasksConfig, ConfigError> = Layer.effect(this, fromConfig())
   /**
    * The configuration from explicit values.
    *
    * @since 0.1.0
+   * @category layers
    */
   static readonly layerWith = (input: TasksConfigInput): Layer.Layer<TasksConfig, ConfigError> =>
     Layer.effect(this, validate(input))
