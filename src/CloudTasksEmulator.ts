@@ -24,6 +24,7 @@
 import { Context, Data, Duration, Effect, Layer } from "effect"
 import { type ResolvedOptions, startEmulator, waitForAttempts, waitForTask } from "./internal/emulator/emulator.js"
 import { GrpcRuntimeMissing } from "./internal/emulator/grpcRuntime.js"
+import { MIN_DISPATCH_DEADLINE_MS, QUEUE_NAME_REUSE_MS, TASK_ID_REUSE_MS } from "./internal/limits.js"
 
 /**
  * Retry and rate settings for the queues the emulator creates at start (`options.queues`).
@@ -225,9 +226,9 @@ const resolveOptions = (options: CloudTasksEmulatorOptions): ResolvedOptions => 
     port: options.port ?? 0,
     queues: options.queues ?? [],
     queueSettings: patch,
-    dedupWindowMs: millis(options.dedupWindow, 3_600_000),
-    queueReuseWindowMs: millis(options.queueReuseWindow, 7 * 24 * 3_600_000),
-    minDispatchDeadlineMs: millis(options.minDispatchDeadline, 15_000),
+    dedupWindowMs: millis(options.dedupWindow, TASK_ID_REUSE_MS),
+    queueReuseWindowMs: millis(options.queueReuseWindow, QUEUE_NAME_REUSE_MS),
+    minDispatchDeadlineMs: millis(options.minDispatchDeadline, MIN_DISPATCH_DEADLINE_MS),
     oidcIssuer: options.oidcIssuer ?? "https://accounts.google.com",
     jwksPort: options.jwksPort ?? 0,
     attemptLogLimit: options.attemptLogLimit ?? 10_000,

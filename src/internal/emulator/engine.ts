@@ -10,26 +10,32 @@
 import { randomBytes } from "node:crypto"
 import { performance } from "node:perf_hooks"
 import type { DeliveryAttempt, TaskOutcome } from "../../CloudTasksEmulator.js"
-import { MAX_TASK_BYTES } from "../limits.js"
+import {
+  DEFAULT_DISPATCH_DEADLINE_MS,
+  MAX_CONCURRENT_DISPATCHES,
+  MAX_DISPATCH_DEADLINE_MS,
+  MAX_DISPATCHES_PER_SECOND,
+  MAX_HEADER_BYTES,
+  MAX_PAGE_SIZE,
+  MAX_SCHEDULE_AHEAD_MS,
+  MAX_TASK_BYTES,
+  MIN_DISPATCH_DEADLINE_MS,
+  SERVICE_RESERVED_HEADER,
+  USER_AGENT
+} from "../limits.js"
 import { Errors } from "./apiError.js"
 import { mayRetry, parseRetryAfter, retryDelay, type RetrySettings } from "./backoff.js"
 import { type Agents, deliver, type Delivery, type DeliveryResult, destroyAgents, makeAgents } from "./delivery.js"
 import { MinHeap } from "./heap.js"
 import {
-  DEFAULT_DISPATCH_DEADLINE_MS,
   DEFAULT_QUEUE_SETTINGS,
   type HttpMethodName,
-  MAX_DISPATCH_DEADLINE_MS,
-  MAX_HEADER_BYTES,
-  MAX_SCHEDULE_AHEAD_MS,
-  MIN_DISPATCH_DEADLINE_MS,
   type OAuthTokenSpec,
   type OidcTokenSpec,
   type QueueRunState,
   type QueueSettings,
   type StoredHttpRequest,
-  type TaskState,
-  USER_AGENT
+  type TaskState
 } from "./model.js"
 import { isLocationName, isQueueName, parseNewTaskName, parseTaskName, shortName, validateQueueName } from "./names.js"
 import type { OidcIssuer } from "./oidc.js"
@@ -118,9 +124,6 @@ interface Waiter {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1
-const MAX_PAGE_SIZE = 1000
-
-const RESERVED_HEADER = /^(host|content-length|user-agent|x-google-.*|x-appengine-.*|x-cloudtasks-.*)$/i
 
 const STATUS_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(Status).map(([name, code]) => [code, name])
@@ -229,9 +232,9 @@ export const applySettings = (base: QueueSettings, patch: SettingsPatch): QueueS
     maxDoublings: patch.maxDoublings ?? base.retryConfig.maxDoublings
   }
   if (rate < 0) throw Errors.maxDispatchesNegative()
-  if (rate > 500) throw Errors.maxDispatchesTooHigh()
+  if (rate > MAX_DISPATCHES_PER_SECOND) throw Errors.maxDispatchesTooHigh()
   if (concurrent < 0) throw Errors.maxConcurrentNegative()
-  if (concurrent > 5000) throw Errors.maxConcurrentTooHigh()
+  if (concurrent > MAX_CONCURRENT_DISPATCHES) throw Errors.maxConcurrentTooHigh()
   if (retry.maxAttempts < -1) throw Errors.maxAttemptsRange()
   if (retry.maxDoublings < 0) throw Errors.maxDoublingsNegative()
   if (retry.minBackoffMs < 0) throw Errors.minBackoffNegative()
@@ -441,7 +444,7 @@ export class Engine {
     if (http.body.length > 0 && method !== "POST" && method !== "PUT" && method !== "PATCH") {
       throw Errors.bodyNotAllowed(method)
     }
-    const headers: Array<readonly [string, string]> = http.headers.filter(([key]) => !RESERVED_HEADER.test(key))
+    const headers: Array<readonly [string, string]> = http.headers.filter(([key]) => !SERVICE_RESERVED_HEADER.test(key))
     headers.push(["User-Agent", USER_AGENT])
     const headerBytes = headers.reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value) + 4, 0)
     if (headerBytes >= MAX_HEADER_BYTES) throw Errors.headersTooLarge()

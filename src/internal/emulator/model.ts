@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import { QUEUE_DEFAULTS } from "../limits.js"
 import type { RetrySettings } from "./backoff.js"
 
 /** The HTTP methods of `google.cloud.tasks.v2.HttpMethod`. */
@@ -84,28 +85,18 @@ export interface QueueSettings {
   readonly samplingRatio: number
 }
 
-/** Queue defaults of Cloud Tasks. */
+/** The settings of a queue created without any, as Cloud Tasks sets them. */
 export const DEFAULT_QUEUE_SETTINGS: QueueSettings = {
-  rateLimits: { maxDispatchesPerSecond: 500, maxConcurrentDispatches: 1000 },
+  rateLimits: {
+    maxDispatchesPerSecond: QUEUE_DEFAULTS.maxDispatchesPerSecond,
+    maxConcurrentDispatches: QUEUE_DEFAULTS.maxConcurrentDispatches
+  },
   retryConfig: {
-    maxAttempts: 100,
-    maxRetryDurationMs: 0,
-    minBackoffMs: 100,
-    maxBackoffMs: 3_600_000,
-    maxDoublings: 16
+    maxAttempts: QUEUE_DEFAULTS.maxAttempts,
+    maxRetryDurationMs: QUEUE_DEFAULTS.maxRetryDurationMs,
+    minBackoffMs: QUEUE_DEFAULTS.minBackoffMs,
+    maxBackoffMs: QUEUE_DEFAULTS.maxBackoffMs,
+    maxDoublings: QUEUE_DEFAULTS.maxDoublings
   },
   samplingRatio: 0
 }
-
-/** Default `dispatchDeadline` of HTTP tasks. */
-export const DEFAULT_DISPATCH_DEADLINE_MS = 600_000
-/** Largest `dispatchDeadline` of HTTP tasks. */
-export const MAX_DISPATCH_DEADLINE_MS = 1_800_000
-/** Smallest `dispatchDeadline` of HTTP tasks. */
-export const MIN_DISPATCH_DEADLINE_MS = 15_000
-/** How far ahead `scheduleTime` may be. */
-export const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 3_600_000
-/** Request headers must be smaller than this. */
-export const MAX_HEADER_BYTES = 80 * 1024
-/** The `User-Agent` the service adds to the stored headers of HTTP tasks. */
-export const USER_AGENT = "Google-Cloud-Tasks"

@@ -3,11 +3,8 @@
  *
  * @internal
  */
+import { LOCATION_NAME, QUEUE_NAME, TASK_ID } from "../limits.js"
 import { Errors } from "./apiError.js"
-
-const QUEUE_NAME = /^projects\/([A-Za-z0-9:.-]+)\/locations\/([A-Za-z0-9-]+)\/queues\/([A-Za-z0-9-]{1,100})$/
-const LOCATION_NAME = /^projects\/([A-Za-z0-9:.-]+)\/locations\/([A-Za-z0-9-]+)$/
-const TASK_ID = /^[A-Za-z0-9_-]{1,500}$/
 
 /** True when `name` is `projects/<p>/locations/<l>/queues/<q>`. */
 export const isQueueName = (name: string): boolean => QUEUE_NAME.test(name)

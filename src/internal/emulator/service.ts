@@ -5,10 +5,11 @@
  *
  * @internal
  */
+import { QUEUE_DEFAULTS } from "../limits.js"
 import { ApiError, Errors } from "./apiError.js"
 import type { Engine, NewTask, QueueRuntime, SettingsPatch } from "./engine.js"
 import { Status, type UnaryCall, type UnaryCallback, type UnaryHandler } from "./grpcRuntime.js"
-import type { AttemptRecord, HttpMethodName, TaskState } from "./model.js"
+import { type AttemptRecord, DEFAULT_QUEUE_SETTINGS, type HttpMethodName, type TaskState } from "./model.js"
 import { burstSizeFor } from "./tokenBucket.js"
 
 // -----------------------------------------------------------------------------------------
@@ -75,20 +76,27 @@ const HTTP_METHODS: ReadonlyArray<HttpMethodName> = ["POST", "GET", "HEAD", "PUT
 
 const snake = (path: string): string => path.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 
-const QUEUE_FIELDS = [
-  "rate_limits.max_dispatches_per_second",
-  "rate_limits.max_concurrent_dispatches",
-  "retry_config.max_attempts",
-  "retry_config.max_retry_duration",
-  "retry_config.min_backoff",
-  "retry_config.max_backoff",
-  "retry_config.max_doublings",
-  "stackdriver_logging_config.sampling_ratio"
-] as const
+/** The queue fields that `CreateQueue` and `UpdateQueue` set, and the setting each one is. */
+const QUEUE_FIELDS = {
+  "rate_limits.max_dispatches_per_second": "maxDispatchesPerSecond",
+  "rate_limits.max_concurrent_dispatches": "maxConcurrentDispatches",
+  "retry_config.max_attempts": "maxAttempts",
+  "retry_config.max_retry_duration": "maxRetryDurationMs",
+  "retry_config.min_backoff": "minBackoffMs",
+  "retry_config.max_backoff": "maxBackoffMs",
+  "retry_config.max_doublings": "maxDoublings",
+  "stackdriver_logging_config.sampling_ratio": "samplingRatio"
+} as const satisfies Record<string, keyof SettingsPatch>
 
-type QueueField = (typeof QUEUE_FIELDS)[number]
+type QueueField = keyof typeof QUEUE_FIELDS
 
+const FIELD_NAMES = Object.keys(QUEUE_FIELDS) as ReadonlyArray<QueueField>
+
+/** Fields an update mask may name that change nothing. */
 const IGNORED_FIELDS = new Set(["name", "state", "purge_time", "rate_limits.max_burst_size", "app_engine_routing_override"])
+
+/** The value of a masked field left at its zero value: the default. */
+const DEFAULTS: Required<SettingsPatch> = { ...QUEUE_DEFAULTS, samplingRatio: DEFAULT_QUEUE_SETTINGS.samplingRatio }
 
 /**
  * The settings a queue message carries. Without a mask, fields left at their zero value are
@@ -97,57 +105,38 @@ const IGNORED_FIELDS = new Set(["name", "state", "purge_time", "rate_limits.max_
 export const settingsPatch = (queue: WireQueue, mask: ReadonlyArray<string> | undefined): SettingsPatch => {
   const rate = queue.rateLimits
   const retry = queue.retryConfig
-  const values: Record<QueueField, number | undefined> = {
-    "rate_limits.max_dispatches_per_second": rate?.maxDispatchesPerSecond || undefined,
-    "rate_limits.max_concurrent_dispatches": rate?.maxConcurrentDispatches || undefined,
-    "retry_config.max_attempts": retry?.maxAttempts || undefined,
-    "retry_config.max_retry_duration": toMs(retry?.maxRetryDuration),
-    "retry_config.min_backoff": toMs(retry?.minBackoff),
-    "retry_config.max_backoff": toMs(retry?.maxBackoff),
-    "retry_config.max_doublings": retry?.maxDoublings || undefined,
-    "stackdriver_logging_config.sampling_ratio": queue.stackdriverLoggingConfig?.samplingRatio
+  const values: Record<keyof SettingsPatch, number | undefined> = {
+    maxDispatchesPerSecond: rate?.maxDispatchesPerSecond || undefined,
+    maxConcurrentDispatches: rate?.maxConcurrentDispatches || undefined,
+    maxAttempts: retry?.maxAttempts || undefined,
+    maxRetryDurationMs: toMs(retry?.maxRetryDuration),
+    minBackoffMs: toMs(retry?.minBackoff),
+    maxBackoffMs: toMs(retry?.maxBackoff),
+    maxDoublings: retry?.maxDoublings || undefined,
+    samplingRatio: queue.stackdriverLoggingConfig?.samplingRatio
   }
-  const defaults: Record<QueueField, number> = {
-    "rate_limits.max_dispatches_per_second": 500,
-    "rate_limits.max_concurrent_dispatches": 1000,
-    "retry_config.max_attempts": 100,
-    "retry_config.max_retry_duration": 0,
-    "retry_config.min_backoff": 100,
-    "retry_config.max_backoff": 3_600_000,
-    "retry_config.max_doublings": 16,
-    "stackdriver_logging_config.sampling_ratio": 0
-  }
-  let selected: ReadonlyArray<QueueField>
-  let masked = false
   if (mask === undefined || mask.length === 0) {
-    selected = QUEUE_FIELDS.filter((field) => values[field] !== undefined)
-  } else {
-    masked = true
-    const paths = mask.map(snake)
-    for (const path of paths) {
-      if (IGNORED_FIELDS.has(path)) continue
-      if (!QUEUE_FIELDS.some((field) => field === path || field.startsWith(`${path}.`))) {
-        throw Errors.unsupportedUpdate(path)
-      }
+    const patch: { -readonly [K in keyof SettingsPatch]: number } = {}
+    for (const field of FIELD_NAMES) {
+      const key = QUEUE_FIELDS[field]
+      const value = values[key]
+      if (value !== undefined) patch[key] = value
     }
-    selected = QUEUE_FIELDS.filter((field) => paths.some((path) => field === path || field.startsWith(`${path}.`)))
+    return patch
   }
-  const pick = (field: QueueField): number | undefined =>
-    selected.includes(field) ? values[field] ?? (masked ? defaults[field] : undefined) : undefined
-  const patch: Record<string, number> = {}
-  const put = (key: keyof SettingsPatch, field: QueueField) => {
-    const value = pick(field)
-    if (value !== undefined) patch[key] = value
+  const paths = mask.map(snake)
+  const covers = (field: QueueField, path: string) => field === path || field.startsWith(`${path}.`)
+  for (const path of paths) {
+    if (!IGNORED_FIELDS.has(path) && !FIELD_NAMES.some((field) => covers(field, path))) {
+      throw Errors.unsupportedUpdate(path)
+    }
   }
-  put("maxDispatchesPerSecond", "rate_limits.max_dispatches_per_second")
-  put("maxConcurrentDispatches", "rate_limits.max_concurrent_dispatches")
-  put("maxAttempts", "retry_config.max_attempts")
-  put("maxRetryDurationMs", "retry_config.max_retry_duration")
-  put("minBackoffMs", "retry_config.min_backoff")
-  put("maxBackoffMs", "retry_config.max_backoff")
-  put("maxDoublings", "retry_config.max_doublings")
-  put("samplingRatio", "stackdriver_logging_config.sampling_ratio")
-  return patch as SettingsPatch
+  const patch: { -readonly [K in keyof SettingsPatch]: number } = {}
+  for (const field of FIELD_NAMES.filter((field) => paths.some((path) => covers(field, path)))) {
+    const key = QUEUE_FIELDS[field]
+    patch[key] = values[key] ?? DEFAULTS[key]
+  }
+  return patch
 }
 
 /** A queue as the API returns it. */
