@@ -6,11 +6,19 @@
  * @internal
  */
 import { QUEUE_DEFAULTS } from "../limits.js"
-import { ApiError, Errors } from "./apiError.js"
-import type { Engine, NewTask, QueueRuntime, SettingsPatch } from "./engine.js"
-import { Status, type UnaryCall, type UnaryCallback, type UnaryHandler } from "./grpcRuntime.js"
-import { type AttemptRecord, DEFAULT_QUEUE_SETTINGS, type HttpMethodName, type TaskState } from "./model.js"
-import { burstSizeFor } from "./tokenBucket.js"
+import { ApiError, Errors, Status } from "../engine/apiError.js"
+import type { Engine } from "../engine/engine.js"
+import {
+  type AttemptRecord,
+  DEFAULT_QUEUE_SETTINGS,
+  type HttpMethodName,
+  type NewTask,
+  type SettingsPatch,
+  type StoredQueue,
+  type StoredTask
+} from "../engine/model.js"
+import { burstSizeFor } from "../engine/tokenBucket.js"
+import type { UnaryCall, UnaryCallback, UnaryHandler } from "./grpcRuntime.js"
 
 // -----------------------------------------------------------------------------------------
 // Wire shapes (decoded with defaults: absent messages are null, absent scalars are zero)
@@ -140,7 +148,7 @@ export const settingsPatch = (queue: WireQueue, mask: ReadonlyArray<string> | un
 }
 
 /** A queue as the API returns it. */
-export const queueToWire = (queue: QueueRuntime) => {
+export const queueToWire = (queue: StoredQueue) => {
   const { rateLimits, retryConfig, samplingRatio } = queue.settings
   return {
     name: queue.name,
@@ -173,7 +181,7 @@ const attemptToWire = (attempt: AttemptRecord | undefined) =>
   }
 
 /** A task as the API returns it; `BASIC` leaves the body out. */
-export const taskToWire = (task: TaskState, view: View) => {
+export const taskToWire = (task: StoredTask, view: View) => {
   const full = view === "FULL"
   const headers: Record<string, string> = {}
   for (const [key, value] of task.request.headers) headers[key] = value
@@ -247,7 +255,7 @@ export const cloudTasksHandlers = (engine: Engine): Record<string, UnaryHandler>
     const page = engine.listQueues(request.parent, request.pageSize, request.pageToken)
     return { queues: page.items.map(queueToWire), nextPageToken: page.nextPageToken }
   }),
-  GetQueue: unary<{ name: string }>((request) => queueToWire(engine.requireQueue(request.name))),
+  GetQueue: unary<{ name: string }>((request) => queueToWire(engine.getQueue(request.name))),
   CreateQueue: unary<{ parent: string; queue: WireQueue | null }>((request) => {
     const queue = request.queue
     if (queue === null) throw Errors.invalidQueueName()
@@ -266,16 +274,16 @@ export const cloudTasksHandlers = (engine: Engine): Record<string, UnaryHandler>
   PauseQueue: unary<{ name: string }>((request) => queueToWire(engine.pauseQueue(request.name))),
   ResumeQueue: unary<{ name: string }>((request) => queueToWire(engine.resumeQueue(request.name))),
   GetIamPolicy: unary<{ resource: string }>((request) => {
-    const queue = engine.requireQueue(request.resource)
+    const queue = engine.getQueue(request.resource)
     return queue.iamPolicy ?? { version: 1, bindings: [], etag: Buffer.from("BwXemulator") }
   }),
   SetIamPolicy: unary<{ resource: string; policy: unknown }>((request) => {
-    const queue = engine.requireQueue(request.resource)
+    const queue = engine.getQueue(request.resource)
     queue.iamPolicy = request.policy ?? { version: 1, bindings: [] }
     return queue.iamPolicy
   }),
   TestIamPermissions: unary<{ resource: string; permissions: Array<string> }>((request) => {
-    engine.requireQueue(request.resource)
+    engine.getQueue(request.resource)
     return { permissions: request.permissions }
   }),
   ListTasks: unary<{ parent: string; responseView: View; pageSize: number; pageToken: string }>((request) => {

@@ -1,7 +1,10 @@
 /**
- * The errors the emulated Cloud Tasks API returns, with the status codes and the messages the
- * real service was observed to return. Where the service's wording is not known, the message is
- * a plain description.
+ * The errors the Cloud Tasks API returns, with the status codes and the messages the real
+ * service was observed to return. Where the service's wording is not known, the message is a
+ * plain description.
+ *
+ * The status codes are the gRPC ones (`google.rpc.Code`), defined here so that the engine
+ * does not depend on a gRPC runtime.
  *
  * @internal
  */
@@ -12,9 +15,32 @@ import {
   MAX_PAGE_SIZE,
   MAX_SCHEDULE_AHEAD_MS
 } from "../limits.js"
-import { Status, type StatusCode } from "./grpcRuntime.js"
 
-/** An API failure: a gRPC status code and its message, returned to the client as is. */
+/** The status codes of `google.rpc.Code` (the gRPC status codes). */
+export const Status = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16
+} as const
+
+/** A status code. */
+export type StatusCode = (typeof Status)[keyof typeof Status]
+
+/** An API failure: a status code and its message, returned to the client as is. */
 export class ApiError extends Error {
   constructor(readonly code: StatusCode, message: string) {
     super(message)
@@ -90,3 +116,45 @@ export const Errors = {
   invalidPageSize: () => invalid(`The page size must be between 0 and ${MAX_PAGE_SIZE}.`),
   unsupportedUpdate: (field: string) => invalid(`The update mask path "${field}" is not supported.`)
 } as const
+
+const STATUS_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(Status).map(([name, code]) => [code, name])
+)
+
+/** An attempt's `responseStatus`: a status code and the message Cloud Tasks writes with it. */
+export interface ResponseStatus {
+  readonly code: number
+  readonly message: string
+}
+
+/** The status Cloud Tasks records on an attempt that got the HTTP status `status`. */
+export const statusForHttp = (status: number): ResponseStatus => {
+  const code = status >= 200 && status < 300
+    ? Status.OK
+    : status === 400
+    ? Status.INVALID_ARGUMENT
+    : status === 401
+    ? Status.UNAUTHENTICATED
+    : status === 403
+    ? Status.PERMISSION_DENIED
+    : status === 404
+    ? Status.NOT_FOUND
+    : status === 409
+    ? Status.ABORTED
+    : status === 429
+    ? Status.RESOURCE_EXHAUSTED
+    : status === 499
+    ? Status.CANCELLED
+    : status === 501
+    ? Status.UNIMPLEMENTED
+    : status === 503
+    ? Status.UNAVAILABLE
+    : status === 504
+    ? Status.DEADLINE_EXCEEDED
+    : status >= 400 && status < 500
+    ? Status.FAILED_PRECONDITION
+    : status >= 500 && status < 600
+    ? Status.INTERNAL
+    : Status.UNKNOWN
+  return { code, message: `${STATUS_NAMES[code]}(${code}): HTTP status code ${status}` }
+}

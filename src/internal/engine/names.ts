@@ -1,5 +1,5 @@
 /**
- * Resource names of the Cloud Tasks v2 API.
+ * Resource names of the Cloud Tasks v2 API: locations, queues and tasks.
  *
  * @internal
  */
@@ -17,9 +17,6 @@ export const isTaskId = (id: string): boolean => TASK_ID.test(id)
 
 /** The last path segment of a resource name (the short queue or task ID). */
 export const shortName = (name: string): string => name.slice(name.lastIndexOf("/") + 1)
-
-/** The location (`projects/<p>/locations/<l>`) of a queue name. */
-export const locationOf = (queueName: string): string => queueName.slice(0, queueName.lastIndexOf("/queues/"))
 
 /** Checks a queue name, failing with the service's message. */
 export const validateQueueName = (name: string): void => {
