@@ -22,8 +22,10 @@
  * @since 0.1.0
  */
 import { Context, Data, Duration, Effect, Layer } from "effect"
-import { type ResolvedOptions, startEmulator, waitForAttempts, waitForTask } from "./internal/emulator/emulator.js"
+import { type ResolvedOptions, startEmulator } from "./internal/emulator/emulator.js"
 import { GrpcRuntimeMissing } from "./internal/emulator/grpcRuntime.js"
+import type * as EngineModel from "./internal/engine/model.js"
+import { MIN_DISPATCH_DEADLINE_MS, QUEUE_NAME_REUSE_MS, TASK_ID_REUSE_MS } from "./internal/limits.js"
 
 /**
  * Retry and rate settings for the queues the emulator creates at start (`options.queues`).
@@ -96,55 +98,25 @@ export interface CloudTasksEmulatorOptions {
 }
 
 /**
- * One delivery attempt of an HTTP task, as the emulator sent it.
+ * One delivery attempt of an HTTP task, as the emulator sent it: task, queue, attempt number
+ * (1 for the first), URL, method, headers (names in their wire casing), body, the status the
+ * target answered or the error that prevented an answer, whether it succeeded (2xx), and when
+ * it started and ended.
  *
  * @since 0.1.0
  * @category models
  */
-export interface DeliveryAttempt {
-  /** Full task name. */
-  readonly task: string
-  /** Full queue name. */
-  readonly queue: string
-  /** 1 for the first attempt, 2 for the first retry, … */
-  readonly attempt: number
-  readonly url: string
-  readonly method: string
-  /** The request headers, names in the casing sent on the wire. */
-  readonly headers: Readonly<Record<string, string>>
-  /** The request body. */
-  readonly body: Uint8Array
-  /** The HTTP status the target answered, if it answered. */
-  readonly status: number | undefined
-  /** Why there was no response (deadline exceeded, connection refused, …). */
-  readonly error: string | undefined
-  /** The target answered 2xx: the task is done. */
-  readonly succeeded: boolean
-  readonly startedAt: Date
-  readonly endedAt: Date
-}
+export interface DeliveryAttempt extends EngineModel.DeliveryAttempt {}
 
 /**
- * How a task left its queue.
+ * How a task left its queue: `succeeded` (an attempt got a 2xx), `exhausted` (the retry limits
+ * were reached), `deleted` (`DeleteTask` or `DeleteQueue`) or `purged` (`PurgeQueue`), with its
+ * attempts in order and when it left.
  *
  * @since 0.1.0
  * @category models
  */
-export interface TaskOutcome {
-  /** Full task name. */
-  readonly task: string
-  /** Full queue name. */
-  readonly queue: string
-  /**
-   * `succeeded`: an attempt got a 2xx; `exhausted`: the retry limits were reached;
-   * `deleted`: `DeleteTask` or `DeleteQueue`; `purged`: `PurgeQueue`.
-   */
-  readonly result: "succeeded" | "exhausted" | "deleted" | "purged"
-  /** The task's attempts, in order. */
-  readonly attempts: ReadonlyArray<DeliveryAttempt>
-  /** When it left the queue. */
-  readonly at: Date
-}
+export interface TaskOutcome extends EngineModel.TaskOutcome {}
 
 /**
  * Which attempts to read or wait for.
@@ -233,9 +205,9 @@ const resolveOptions = (options: CloudTasksEmulatorOptions): ResolvedOptions => 
     port: options.port ?? 0,
     queues: options.queues ?? [],
     queueSettings: patch,
-    dedupWindowMs: millis(options.dedupWindow, 3_600_000),
-    queueReuseWindowMs: millis(options.queueReuseWindow, 7 * 24 * 3_600_000),
-    minDispatchDeadlineMs: millis(options.minDispatchDeadline, 15_000),
+    dedupWindowMs: millis(options.dedupWindow, TASK_ID_REUSE_MS),
+    queueReuseWindowMs: millis(options.queueReuseWindow, QUEUE_NAME_REUSE_MS),
+    minDispatchDeadlineMs: millis(options.minDispatchDeadline, MIN_DISPATCH_DEADLINE_MS),
     oidcIssuer: options.oidcIssuer ?? "https://accounts.google.com",
     jwksPort: options.jwksPort ?? 0,
     attemptLogLimit: options.attemptLogLimit ?? 10_000,
@@ -267,8 +239,8 @@ const start = async (options: CloudTasksEmulatorOptions = {}): Promise<RunningCl
     jwksUri: running.jwksUri,
     attempts: (query = {}) => engine.attempts(query),
     waitForAttempts: (count, options = {}) =>
-      waitForAttempts(engine, count, { task: options.task, queue: options.queue }, millis(options.timeout, DEFAULT_WAIT_MS)),
-    waitForTask: (task, options = {}) => waitForTask(engine, task, millis(options.timeout, DEFAULT_WAIT_MS)),
+      engine.waitForAttempts(count, { task: options.task, queue: options.queue }, millis(options.timeout, DEFAULT_WAIT_MS)),
+    waitForTask: (task, options = {}) => engine.waitForTask(task, millis(options.timeout, DEFAULT_WAIT_MS)),
     stop: running.stop
   }
 }

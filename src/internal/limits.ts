@@ -49,6 +49,17 @@ export const MAX_DISPATCHES_PER_SECOND = 500
 /** The highest `RateLimits.maxConcurrentDispatches` of a queue. */
 export const MAX_CONCURRENT_DISPATCHES = 5000
 
+/** The largest page of `ListQueues` and `ListTasks`; a page size of 0 asks for this many. */
+export const MAX_PAGE_SIZE = 1000
+
+/**
+ * How long the ID of a named task stays taken after the task ran or was deleted (Cloud Tasks
+ * says about 1 hour).
+ */
+export const TASK_ID_REUSE_MS = 3_600_000
+/** How long the name of a deleted queue cannot be used for a new queue (7 days). */
+export const QUEUE_NAME_REUSE_MS = 7 * 24 * 3_600_000
+
 /** The settings of a queue created without any. */
 export const QUEUE_DEFAULTS = {
   maxDispatchesPerSecond: 500,

@@ -1,14 +1,17 @@
 /**
- * Starts the emulator: the OIDC issuer and its JWKS server, the engine, and the gRPC server on
- * 127.0.0.1. Stopping closes all three and leaves nothing running.
+ * Starts the emulator: the OIDC issuer and its JWKS server, the queue engine on the system clock
+ * with HTTP delivery, and the gRPC server on 127.0.0.1. Stopping closes them all and leaves
+ * nothing running.
  *
  * @internal
  */
 import * as net from "node:net"
-import type { DeliveryAttempt, TaskOutcome } from "../../CloudTasksEmulator.js"
-import { type AttemptFilter, Engine, type SettingsPatch } from "./engine.js"
+import { systemClock } from "../engine/clock.js"
+import { Engine } from "../engine/engine.js"
+import type { DeliveryAttempt, SettingsPatch } from "../engine/model.js"
+import { makeHttpDelivery } from "./delivery.js"
 import { type GrpcServer, loadGrpcRuntime } from "./grpcRuntime.js"
-import { startOidcIssuer } from "./oidc.js"
+import { emulatorAccessToken, startOidcIssuer } from "./oidc.js"
 import { cloudTasksHandlers } from "./service.js"
 
 /** Resolved start options, durations in milliseconds. */
@@ -22,6 +25,7 @@ export interface ResolvedOptions {
   readonly oidcIssuer: string
   readonly jwksPort: number
   readonly attemptLogLimit: number
+  /** The wall clock; timers run in real time. */
   readonly clock: () => number
   readonly onAttempt: ((attempt: DeliveryAttempt) => void) | undefined
 }
@@ -67,15 +71,23 @@ const shutdown = (server: GrpcServer): Promise<void> =>
 export const startEmulator = async (options: ResolvedOptions): Promise<RunningEmulator> => {
   const runtime = loadGrpcRuntime()
   const oidc = await startOidcIssuer({ issuer: options.oidcIssuer, port: options.jwksPort })
+  const delivery = makeHttpDelivery()
   const engine = new Engine({
-    clock: options.clock,
+    clock: systemClock(options.clock),
+    deliver: delivery.deliver,
+    idToken: oidc.idToken,
+    accessToken: emulatorAccessToken,
     dedupWindowMs: options.dedupWindowMs,
     queueReuseWindowMs: options.queueReuseWindowMs,
     minDispatchDeadlineMs: options.minDispatchDeadlineMs,
-    oidc,
     attemptLogLimit: options.attemptLogLimit,
-    onAttempt: options.onAttempt
+    onAttempt: options.onAttempt,
+    closedMessage: "The Cloud Tasks emulator stopped"
   })
+  const closeEngine = () => {
+    engine.close()
+    delivery.close()
+  }
   let server: GrpcServer | undefined
   try {
     for (const queue of options.queues) engine.ensureQueue(queue, options.queueSettings)
@@ -87,45 +99,16 @@ export const startEmulator = async (options: ResolvedOptions): Promise<RunningEm
     let stopping: Promise<void> | undefined
     const stop = () => {
       stopping ??= (async () => {
-        engine.close()
+        closeEngine()
         await Promise.all([shutdown(grpcServer), oidc.close()])
       })()
       return stopping
     }
     return { host: `127.0.0.1:${port}`, port, issuer: oidc.issuer, jwksUri: oidc.jwksUri, engine, stop }
   } catch (error) {
-    engine.close()
+    closeEngine()
     server?.forceShutdown()
     await oidc.close()
     throw error
   }
 }
-
-/** Waits for `count` attempts matching `filter`. */
-export const waitForAttempts = async (
-  engine: Engine,
-  count: number,
-  filter: AttemptFilter,
-  timeoutMs: number
-): Promise<ReadonlyArray<DeliveryAttempt>> => {
-  await engine.waitUntil(
-    () => engine.attempts(filter).length >= count,
-    timeoutMs,
-    () => `waiting for ${count} delivery attempt(s)${describeFilter(filter)}, saw ${engine.attempts(filter).length}`
-  )
-  return engine.attempts(filter)
-}
-
-/** Waits until the task `name` has finished (succeeded, exhausted its retries, deleted, purged). */
-export const waitForTask = async (engine: Engine, name: string, timeoutMs: number): Promise<TaskOutcome> => {
-  await engine.waitUntil(
-    () => engine.outcome(name) !== undefined,
-    timeoutMs,
-    () => `waiting for task ${name} to finish (${engine.attempts({ task: name }).length} attempt(s) so far)`
-  )
-  return engine.outcome(name)!
-}
-
-const describeFilter = (filter: AttemptFilter): string =>
-  [filter.task === undefined ? "" : ` of task ${filter.task}`, filter.queue === undefined ? "" : ` in ${filter.queue}`]
-    .join("")

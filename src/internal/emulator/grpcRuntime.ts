@@ -13,30 +13,6 @@
 import { createRequire } from "node:module"
 import * as path from "node:path"
 
-/** The subset of `@grpc/grpc-js` status codes the emulator returns. */
-export const Status = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16
-} as const
-
-/** A gRPC status code. */
-export type StatusCode = (typeof Status)[keyof typeof Status]
-
 /** A gRPC error as a unary callback expects it. */
 export interface ServiceError {
   readonly code: number

@@ -2,11 +2,12 @@
  * OIDC ID tokens for HTTP tasks with an `oidcToken`: RS256 JWTs signed with a key generated when
  * the emulator starts, and an HTTP server on 127.0.0.1 that serves the public key as a JWKS (at
  * Google's path `/oauth2/v3/certs` and at `/.well-known/jwks.json`) with an OpenID discovery
- * document, so receivers can verify the tokens in tests.
+ * document, so receivers can verify the tokens in tests. Tasks with an `oauthToken` get an
+ * opaque access token, which no one can verify.
  *
  * @internal
  */
-import { createHash, generateKeyPair, type KeyObject, sign } from "node:crypto"
+import { createHash, generateKeyPair, type KeyObject, randomBytes, sign } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 
@@ -34,6 +35,9 @@ export interface OidcIssuer {
   readonly idToken: (serviceAccountEmail: string, audience: string, nowMs: number) => string
   readonly close: () => Promise<void>
 }
+
+/** An OAuth access token for a task with an `oauthToken`: random, shaped like Google's. */
+export const emulatorAccessToken = (): string => `ya29.emulator-${randomBytes(24).toString("base64url")}`
 
 const base64url = (data: Buffer | string): string => Buffer.from(data).toString("base64url")
 

@@ -5,11 +5,20 @@
  *
  * @internal
  */
-import { ApiError, Errors } from "./apiError.js"
-import type { Engine, NewTask, QueueRuntime, SettingsPatch } from "./engine.js"
-import { Status, type UnaryCall, type UnaryCallback, type UnaryHandler } from "./grpcRuntime.js"
-import type { AttemptRecord, HttpMethodName, TaskState } from "./model.js"
-import { burstSizeFor } from "./tokenBucket.js"
+import { QUEUE_DEFAULTS } from "../limits.js"
+import { ApiError, Errors, Status } from "../engine/apiError.js"
+import type { Engine } from "../engine/engine.js"
+import {
+  type AttemptRecord,
+  DEFAULT_QUEUE_SETTINGS,
+  type HttpMethodName,
+  type NewTask,
+  type SettingsPatch,
+  type StoredQueue,
+  type StoredTask
+} from "../engine/model.js"
+import { burstSizeFor } from "../engine/tokenBucket.js"
+import type { UnaryCall, UnaryCallback, UnaryHandler } from "./grpcRuntime.js"
 
 // -----------------------------------------------------------------------------------------
 // Wire shapes (decoded with defaults: absent messages are null, absent scalars are zero)
@@ -75,20 +84,27 @@ const HTTP_METHODS: ReadonlyArray<HttpMethodName> = ["POST", "GET", "HEAD", "PUT
 
 const snake = (path: string): string => path.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 
-const QUEUE_FIELDS = [
-  "rate_limits.max_dispatches_per_second",
-  "rate_limits.max_concurrent_dispatches",
-  "retry_config.max_attempts",
-  "retry_config.max_retry_duration",
-  "retry_config.min_backoff",
-  "retry_config.max_backoff",
-  "retry_config.max_doublings",
-  "stackdriver_logging_config.sampling_ratio"
-] as const
+/** The queue fields that `CreateQueue` and `UpdateQueue` set, and the setting each one is. */
+const QUEUE_FIELDS = {
+  "rate_limits.max_dispatches_per_second": "maxDispatchesPerSecond",
+  "rate_limits.max_concurrent_dispatches": "maxConcurrentDispatches",
+  "retry_config.max_attempts": "maxAttempts",
+  "retry_config.max_retry_duration": "maxRetryDurationMs",
+  "retry_config.min_backoff": "minBackoffMs",
+  "retry_config.max_backoff": "maxBackoffMs",
+  "retry_config.max_doublings": "maxDoublings",
+  "stackdriver_logging_config.sampling_ratio": "samplingRatio"
+} as const satisfies Record<string, keyof SettingsPatch>
 
-type QueueField = (typeof QUEUE_FIELDS)[number]
+type QueueField = keyof typeof QUEUE_FIELDS
 
+const FIELD_NAMES = Object.keys(QUEUE_FIELDS) as ReadonlyArray<QueueField>
+
+/** Fields an update mask may name that change nothing. */
 const IGNORED_FIELDS = new Set(["name", "state", "purge_time", "rate_limits.max_burst_size", "app_engine_routing_override"])
+
+/** The value of a masked field left at its zero value: the default. */
+const DEFAULTS: Required<SettingsPatch> = { ...QUEUE_DEFAULTS, samplingRatio: DEFAULT_QUEUE_SETTINGS.samplingRatio }
 
 /**
  * The settings a queue message carries. Without a mask, fields left at their zero value are
@@ -97,61 +113,42 @@ const IGNORED_FIELDS = new Set(["name", "state", "purge_time", "rate_limits.max_
 export const settingsPatch = (queue: WireQueue, mask: ReadonlyArray<string> | undefined): SettingsPatch => {
   const rate = queue.rateLimits
   const retry = queue.retryConfig
-  const values: Record<QueueField, number | undefined> = {
-    "rate_limits.max_dispatches_per_second": rate?.maxDispatchesPerSecond || undefined,
-    "rate_limits.max_concurrent_dispatches": rate?.maxConcurrentDispatches || undefined,
-    "retry_config.max_attempts": retry?.maxAttempts || undefined,
-    "retry_config.max_retry_duration": toMs(retry?.maxRetryDuration),
-    "retry_config.min_backoff": toMs(retry?.minBackoff),
-    "retry_config.max_backoff": toMs(retry?.maxBackoff),
-    "retry_config.max_doublings": retry?.maxDoublings || undefined,
-    "stackdriver_logging_config.sampling_ratio": queue.stackdriverLoggingConfig?.samplingRatio
+  const values: Record<keyof SettingsPatch, number | undefined> = {
+    maxDispatchesPerSecond: rate?.maxDispatchesPerSecond || undefined,
+    maxConcurrentDispatches: rate?.maxConcurrentDispatches || undefined,
+    maxAttempts: retry?.maxAttempts || undefined,
+    maxRetryDurationMs: toMs(retry?.maxRetryDuration),
+    minBackoffMs: toMs(retry?.minBackoff),
+    maxBackoffMs: toMs(retry?.maxBackoff),
+    maxDoublings: retry?.maxDoublings || undefined,
+    samplingRatio: queue.stackdriverLoggingConfig?.samplingRatio
   }
-  const defaults: Record<QueueField, number> = {
-    "rate_limits.max_dispatches_per_second": 500,
-    "rate_limits.max_concurrent_dispatches": 1000,
-    "retry_config.max_attempts": 100,
-    "retry_config.max_retry_duration": 0,
-    "retry_config.min_backoff": 100,
-    "retry_config.max_backoff": 3_600_000,
-    "retry_config.max_doublings": 16,
-    "stackdriver_logging_config.sampling_ratio": 0
-  }
-  let selected: ReadonlyArray<QueueField>
-  let masked = false
   if (mask === undefined || mask.length === 0) {
-    selected = QUEUE_FIELDS.filter((field) => values[field] !== undefined)
-  } else {
-    masked = true
-    const paths = mask.map(snake)
-    for (const path of paths) {
-      if (IGNORED_FIELDS.has(path)) continue
-      if (!QUEUE_FIELDS.some((field) => field === path || field.startsWith(`${path}.`))) {
-        throw Errors.unsupportedUpdate(path)
-      }
+    const patch: { -readonly [K in keyof SettingsPatch]: number } = {}
+    for (const field of FIELD_NAMES) {
+      const key = QUEUE_FIELDS[field]
+      const value = values[key]
+      if (value !== undefined) patch[key] = value
     }
-    selected = QUEUE_FIELDS.filter((field) => paths.some((path) => field === path || field.startsWith(`${path}.`)))
+    return patch
   }
-  const pick = (field: QueueField): number | undefined =>
-    selected.includes(field) ? values[field] ?? (masked ? defaults[field] : undefined) : undefined
-  const patch: Record<string, number> = {}
-  const put = (key: keyof SettingsPatch, field: QueueField) => {
-    const value = pick(field)
-    if (value !== undefined) patch[key] = value
+  const paths = mask.map(snake)
+  const covers = (field: QueueField, path: string) => field === path || field.startsWith(`${path}.`)
+  for (const path of paths) {
+    if (!IGNORED_FIELDS.has(path) && !FIELD_NAMES.some((field) => covers(field, path))) {
+      throw Errors.unsupportedUpdate(path)
+    }
   }
-  put("maxDispatchesPerSecond", "rate_limits.max_dispatches_per_second")
-  put("maxConcurrentDispatches", "rate_limits.max_concurrent_dispatches")
-  put("maxAttempts", "retry_config.max_attempts")
-  put("maxRetryDurationMs", "retry_config.max_retry_duration")
-  put("minBackoffMs", "retry_config.min_backoff")
-  put("maxBackoffMs", "retry_config.max_backoff")
-  put("maxDoublings", "retry_config.max_doublings")
-  put("samplingRatio", "stackdriver_logging_config.sampling_ratio")
-  return patch as SettingsPatch
+  const patch: { -readonly [K in keyof SettingsPatch]: number } = {}
+  for (const field of FIELD_NAMES.filter((field) => paths.some((path) => covers(field, path)))) {
+    const key = QUEUE_FIELDS[field]
+    patch[key] = values[key] ?? DEFAULTS[key]
+  }
+  return patch
 }
 
 /** A queue as the API returns it. */
-export const queueToWire = (queue: QueueRuntime) => {
+export const queueToWire = (queue: StoredQueue) => {
   const { rateLimits, retryConfig, samplingRatio } = queue.settings
   return {
     name: queue.name,
@@ -184,7 +181,7 @@ const attemptToWire = (attempt: AttemptRecord | undefined) =>
   }
 
 /** A task as the API returns it; `BASIC` leaves the body out. */
-export const taskToWire = (task: TaskState, view: View) => {
+export const taskToWire = (task: StoredTask, view: View) => {
   const full = view === "FULL"
   const headers: Record<string, string> = {}
   for (const [key, value] of task.request.headers) headers[key] = value
@@ -258,7 +255,7 @@ export const cloudTasksHandlers = (engine: Engine): Record<string, UnaryHandler>
     const page = engine.listQueues(request.parent, request.pageSize, request.pageToken)
     return { queues: page.items.map(queueToWire), nextPageToken: page.nextPageToken }
   }),
-  GetQueue: unary<{ name: string }>((request) => queueToWire(engine.requireQueue(request.name))),
+  GetQueue: unary<{ name: string }>((request) => queueToWire(engine.getQueue(request.name))),
   CreateQueue: unary<{ parent: string; queue: WireQueue | null }>((request) => {
     const queue = request.queue
     if (queue === null) throw Errors.invalidQueueName()
@@ -277,16 +274,16 @@ export const cloudTasksHandlers = (engine: Engine): Record<string, UnaryHandler>
   PauseQueue: unary<{ name: string }>((request) => queueToWire(engine.pauseQueue(request.name))),
   ResumeQueue: unary<{ name: string }>((request) => queueToWire(engine.resumeQueue(request.name))),
   GetIamPolicy: unary<{ resource: string }>((request) => {
-    const queue = engine.requireQueue(request.resource)
+    const queue = engine.getQueue(request.resource)
     return queue.iamPolicy ?? { version: 1, bindings: [], etag: Buffer.from("BwXemulator") }
   }),
   SetIamPolicy: unary<{ resource: string; policy: unknown }>((request) => {
-    const queue = engine.requireQueue(request.resource)
+    const queue = engine.getQueue(request.resource)
     queue.iamPolicy = request.policy ?? { version: 1, bindings: [] }
     return queue.iamPolicy
   }),
   TestIamPermissions: unary<{ resource: string; permissions: Array<string> }>((request) => {
-    engine.requireQueue(request.resource)
+    engine.getQueue(request.resource)
     return { permissions: request.permissions }
   }),
   ListTasks: unary<{ parent: string; responseView: View; pageSize: number; pageToken: string }>((request) => {

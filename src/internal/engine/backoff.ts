@@ -1,19 +1,10 @@
 /**
- * Retry timing of a queue's `RetryConfig`, as Cloud Tasks documents it.
+ * Retry timing of a queue's `RetryConfig`, as Cloud Tasks documents it: the backoff law, the
+ * harder backoff after 429 and 503, `Retry-After`, and when to stop retrying.
  *
  * @internal
  */
-
-/** A queue's retry settings, durations in milliseconds. */
-export interface RetrySettings {
-  /** Attempts per task; `-1` is unlimited. */
-  readonly maxAttempts: number
-  /** Time limit for retrying, from the first attempt; `0` is unlimited. */
-  readonly maxRetryDurationMs: number
-  readonly minBackoffMs: number
-  readonly maxBackoffMs: number
-  readonly maxDoublings: number
-}
+import type { RetrySettings } from "./model.js"
 
 /**
  * The delay before retry number `retry` (1 for the first retry). The interval starts at
@@ -63,7 +54,10 @@ export const mayRetry = (settings: RetrySettings, attempts: number, firstAttempt
   return true
 }
 
-/** A `Retry-After` header value (seconds or an HTTP date) in milliseconds from `now`. */
+/**
+ * A `Retry-After` header value (seconds, or an HTTP date read against `now`, the engine's
+ * clock) in milliseconds from `now`.
+ */
 export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
   if (value === undefined) return undefined
   const trimmed = value.trim()

@@ -1,13 +1,10 @@
 /**
- * Resource names of the Cloud Tasks v2 API.
+ * Resource names of the Cloud Tasks v2 API: locations, queues and tasks.
  *
  * @internal
  */
+import { LOCATION_NAME, QUEUE_NAME, TASK_ID } from "../limits.js"
 import { Errors } from "./apiError.js"
-
-const QUEUE_NAME = /^projects\/([A-Za-z0-9:.-]+)\/locations\/([A-Za-z0-9-]+)\/queues\/([A-Za-z0-9-]{1,100})$/
-const LOCATION_NAME = /^projects\/([A-Za-z0-9:.-]+)\/locations\/([A-Za-z0-9-]+)$/
-const TASK_ID = /^[A-Za-z0-9_-]{1,500}$/
 
 /** True when `name` is `projects/<p>/locations/<l>/queues/<q>`. */
 export const isQueueName = (name: string): boolean => QUEUE_NAME.test(name)
@@ -20,9 +17,6 @@ export const isTaskId = (id: string): boolean => TASK_ID.test(id)
 
 /** The last path segment of a resource name (the short queue or task ID). */
 export const shortName = (name: string): string => name.slice(name.lastIndexOf("/") + 1)
-
-/** The location (`projects/<p>/locations/<l>`) of a queue name. */
-export const locationOf = (queueName: string): string => queueName.slice(0, queueName.lastIndexOf("/queues/"))
 
 /** Checks a queue name, failing with the service's message. */
 export const validateQueueName = (name: string): void => {

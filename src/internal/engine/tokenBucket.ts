@@ -4,20 +4,19 @@
  *
  * @internal
  */
-import { performance } from "node:perf_hooks"
 
-/** The burst size Cloud Tasks would pick for a rate (output only in the API). */
+/** The burst size Cloud Tasks picks for a rate (output only in the API). */
 export const burstSizeFor = (ratePerSecond: number): number =>
   Math.min(100, Math.max(1, Math.ceil(ratePerSecond / 5)))
 
-/** A token bucket on the monotonic clock. */
+/** A token bucket on the engine's clock (`now`: milliseconds, never backwards). Starts full. */
 export class TokenBucket {
   private tokens: number
   private updatedAt: number
 
-  constructor(private rate: number, private capacity: number, private readonly now: () => number = () => performance.now()) {
+  constructor(private rate: number, private capacity: number, private readonly now: () => number) {
     this.tokens = capacity
-    this.updatedAt = this.now()
+    this.updatedAt = now()
   }
 
   /** Changes rate and capacity, keeping the tokens already earned (up to the new capacity). */

@@ -1,0 +1,129 @@
+/**
+ * What the engine keeps for observation: every delivery attempt and how each finished task
+ * ended (both bounded by `attemptLogLimit`, oldest dropped first), and waits for a condition on
+ * them, timed out on the engine's clock.
+ *
+ * @internal
+ */
+import type { EngineClock } from "./clock.js"
+import type { AttemptFilter, DeliveryAttempt, TaskOutcome } from "./model.js"
+
+/** What the attempt log needs. */
+export interface AttemptLogOptions {
+  readonly clock: EngineClock
+  /** How many attempts, and how many outcomes, are kept. */
+  readonly limit: number
+  /** Called after every attempt; what it throws is ignored. */
+  readonly onAttempt: ((attempt: DeliveryAttempt) => void) | undefined
+  /** The message of the error that pending waits fail with when the log closes. */
+  readonly closedMessage: string
+}
+
+interface Waiter {
+  readonly check: () => boolean
+  readonly resolve: () => void
+  readonly reject: (error: Error) => void
+  readonly cancelTimeout: () => void
+}
+
+/** Recorded attempts and outcomes, and the waits on them. */
+export class AttemptLog {
+  private readonly log: Array<DeliveryAttempt> = []
+  private readonly outcomes = new Map<string, TaskOutcome>()
+  /** The attempts of tasks that have not finished, by task name. */
+  private readonly liveAttempts = new Map<string, Array<DeliveryAttempt>>()
+  private readonly waiters = new Set<Waiter>()
+  private closed = false
+
+  constructor(private readonly options: AttemptLogOptions) {}
+
+  /** Records an attempt; `live` says its task has not finished, so the attempt joins its outcome. */
+  record(attempt: DeliveryAttempt, live: boolean): void {
+    this.log.push(attempt)
+    if (live) {
+      const attempts = this.liveAttempts.get(attempt.task)
+      if (attempts === undefined) this.liveAttempts.set(attempt.task, [attempt])
+      else attempts.push(attempt)
+    }
+    const limit = this.options.limit
+    if (this.log.length > limit) this.log.splice(0, this.log.length - limit)
+    try {
+      this.options.onAttempt?.(attempt)
+    } catch {
+      // an observer's failure must not break delivery
+    }
+    this.notify()
+  }
+
+  /** Records how a task ended, with the attempts recorded while it was live. */
+  finish(task: string, queue: string, result: TaskOutcome["result"], at: number): void {
+    const attempts = this.liveAttempts.get(task) ?? []
+    this.liveAttempts.delete(task)
+    // Deleted first, so that a name used again moves to the end of the insertion order.
+    this.outcomes.delete(task)
+    this.outcomes.set(task, { task, queue, result, attempts, at: new Date(at) })
+    while (this.outcomes.size > this.options.limit) {
+      const oldest = this.outcomes.keys().next()
+      if (oldest.done === true) break
+      this.outcomes.delete(oldest.value)
+    }
+    this.notify()
+  }
+
+  /** Recorded attempts, oldest first. */
+  attempts(filter: AttemptFilter = {}): ReadonlyArray<DeliveryAttempt> {
+    return this.log.filter((attempt) =>
+      (filter.task === undefined || attempt.task === filter.task) &&
+      (filter.queue === undefined || attempt.queue === filter.queue)
+    )
+  }
+
+  /** How the task `name` last ended, if it is still in the log. */
+  outcome(name: string): TaskOutcome | undefined {
+    return this.outcomes.get(name)
+  }
+
+  /**
+   * Resolves when `check` holds (checked now and after every attempt and outcome), fails after
+   * `timeoutMs` on the engine's clock, or when the log closes. `describe` says what is awaited,
+   * for the error.
+   */
+  waitUntil(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+    if (check()) return Promise.resolve()
+    if (this.closed) return Promise.reject(new Error(`${this.options.closedMessage}; ${describe()}`))
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        check,
+        resolve,
+        reject,
+        cancelTimeout: this.options.clock.setTimer(timeoutMs, () => {
+          this.waiters.delete(waiter)
+          reject(new Error(`Timed out after ${timeoutMs} ms: ${describe()}`))
+        })
+      }
+      this.waiters.add(waiter)
+    })
+  }
+
+  /** Resolves the waits whose condition now holds. */
+  notify(): void {
+    for (const waiter of [...this.waiters]) {
+      if (waiter.check()) {
+        this.waiters.delete(waiter)
+        waiter.cancelTimeout()
+        waiter.resolve()
+      }
+    }
+  }
+
+  /** Fails every pending wait, and the waits started later. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const waiter of this.waiters) {
+      waiter.cancelTimeout()
+      waiter.reject(new Error(this.options.closedMessage))
+    }
+    this.waiters.clear()
+  }
+}

@@ -1,0 +1,372 @@
+/**
+ * The scheduler of the engine: it dispatches each queue's tasks when they are due, as far as
+ * the queue's state (running or paused), its rate limit (a token bucket) and its concurrency
+ * limit allow; hands each attempt to the injected {@link Deliver}; enforces the dispatch
+ * deadline on the engine's clock; counts attempts the way Cloud Tasks does; and retries with
+ * backoff or finishes the task.
+ *
+ * @internal
+ */
+import { Status, statusForHttp } from "./apiError.js"
+import type { AttemptLog } from "./attemptLog.js"
+import { mayRetry, parseRetryAfter, retryDelay } from "./backoff.js"
+import type { EngineClock } from "./clock.js"
+import type { Deliver, DeliveryResult } from "./deliver.js"
+import { MinHeap } from "./heap.js"
+import { methodSendsBody, type StoredQueue, type StoredTask, type TaskOutcome } from "./model.js"
+import { shortName } from "./names.js"
+import type { Store } from "./store.js"
+import { burstSizeFor, TokenBucket } from "./tokenBucket.js"
+
+/** What the scheduler needs. */
+export interface SchedulerOptions {
+  readonly clock: EngineClock
+  readonly deliver: Deliver
+  /** Signs the OIDC ID token of a task with an `oidcToken`; without it no `Authorization` is sent. */
+  readonly idToken: ((serviceAccountEmail: string, audience: string, nowMs: number) => string) | undefined
+  /** The OAuth access token of a task with an `oauthToken`; without it no `Authorization` is sent. */
+  readonly accessToken: ((serviceAccountEmail: string, scope: string) => string) | undefined
+}
+
+interface DueEntry {
+  readonly at: number
+  readonly seq: number
+  readonly version: number
+  readonly task: StoredTask
+}
+
+/** The delivery machinery of one queue. */
+interface Lane {
+  readonly due: MinHeap<DueEntry>
+  readonly bucket: TokenBucket
+  /** Attempts in flight. */
+  running: number
+  /** Cancels the wake-up timer, if one is set. */
+  cancelTimer: (() => void) | undefined
+  /** When the wake-up timer fires, on the engine's clock. */
+  timerAt: number
+}
+
+/** An attempt in flight. */
+interface InFlight {
+  readonly cancelDeadline: () => void
+  /** Aborts the attempt without counting it (the engine is closing). */
+  readonly stop: () => void
+}
+
+/** The result of the attempt that missed its deadline. */
+const DEADLINE_EXCEEDED: DeliveryResult = { _tag: "DeadlineExceeded" }
+
+/** Dispatches, retries and finishes the tasks of every queue. */
+export class Scheduler {
+  private readonly lanes = new Map<StoredQueue, Lane>()
+  private readonly inFlight = new Set<InFlight>()
+  private closed = false
+
+  constructor(
+    private readonly options: SchedulerOptions,
+    private readonly store: Store,
+    private readonly log: AttemptLog
+  ) {}
+
+  private now(): number {
+    return this.options.clock.now()
+  }
+
+  private lane(queue: StoredQueue): Lane {
+    let lane = this.lanes.get(queue)
+    if (lane === undefined) {
+      const rate = queue.settings.rateLimits.maxDispatchesPerSecond
+      lane = {
+        due: new MinHeap<DueEntry>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq)),
+        bucket: new TokenBucket(rate, burstSizeFor(rate), this.options.clock.now),
+        running: 0,
+        cancelTimer: undefined,
+        timerAt: 0
+      }
+      this.lanes.set(queue, lane)
+    }
+    return lane
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Queues and tasks
+
+  /** Schedules a new task at its `scheduleTime`. */
+  add(queue: StoredQueue, task: StoredTask): void {
+    const lane = this.lane(queue)
+    this.enqueue(lane, task)
+    // Dispatch after the caller returns, so CreateTask answers with the task as created.
+    if (queue.state === "RUNNING") this.wakeIn(queue, lane, 0)
+  }
+
+  /** Follows a change of the queue's settings (rate limit, concurrency). */
+  settingsChanged(queue: StoredQueue): void {
+    const lane = this.lanes.get(queue)
+    if (lane === undefined) return
+    const rate = queue.settings.rateLimits.maxDispatchesPerSecond
+    lane.bucket.reconfigure(rate, burstSizeFor(rate))
+    this.pump(queue)
+  }
+
+  /** Stops dispatching from a paused queue. */
+  pause(queue: StoredQueue): void {
+    const lane = this.lanes.get(queue)
+    if (lane !== undefined) this.clearTimer(lane)
+  }
+
+  /** Dispatches what is due, after a resume. */
+  resume(queue: StoredQueue): void {
+    this.pump(queue)
+  }
+
+  /** Forgets a deleted queue (its tasks were finished first). */
+  dropQueue(queue: StoredQueue): void {
+    const lane = this.lanes.get(queue)
+    if (lane === undefined) return
+    this.clearTimer(lane)
+    lane.due.clear()
+    this.lanes.delete(queue)
+  }
+
+  /** `RunTask`: dispatches now, even when the queue is paused or out of tokens. */
+  runNow(queue: StoredQueue, task: StoredTask): void {
+    if (task.running) return
+    task.version++
+    this.dispatch(queue, this.lane(queue), task)
+  }
+
+  /** Removes a task for good and records how it ended; with `tombstone` its name stays taken. */
+  finish(queue: StoredQueue, task: StoredTask, result: TaskOutcome["result"], tombstone: boolean): void {
+    task.removed = true
+    task.version++
+    this.store.removeTask(queue, task, tombstone)
+    this.log.finish(task.name, queue.name, result, this.now())
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Dispatch
+
+  private enqueue(lane: Lane, task: StoredTask): void {
+    lane.due.push({ at: task.scheduleTime, seq: task.seq, version: task.version, task })
+  }
+
+  /** Dispatches every task that is due, as far as pause, tokens and concurrency allow. */
+  private pump(queue: StoredQueue): void {
+    const lane = this.lanes.get(queue)
+    if (lane === undefined) return
+    if (this.closed || queue.state !== "RUNNING" || !this.store.isCurrent(queue)) return this.clearTimer(lane)
+    const now = this.now()
+    for (;;) {
+      const entry = lane.due.peek()
+      if (entry === undefined) return this.clearTimer(lane)
+      if (entry.version !== entry.task.version || entry.task.removed || entry.task.running) {
+        lane.due.pop()
+        continue
+      }
+      if (entry.at > now) return this.wakeIn(queue, lane, entry.at - now)
+      if (lane.running >= queue.settings.rateLimits.maxConcurrentDispatches) return this.clearTimer(lane)
+      if (!lane.bucket.tryTake()) return this.wakeIn(queue, lane, lane.bucket.msUntilToken())
+      lane.due.pop()
+      this.dispatch(queue, lane, entry.task)
+    }
+  }
+
+  /** Pumps the queue `ms` from now, unless a timer already set fires by then. */
+  private wakeIn(queue: StoredQueue, lane: Lane, ms: number): void {
+    if (!Number.isFinite(ms)) return this.clearTimer(lane)
+    const now = this.now()
+    const at = now + ms
+    // A timer set for an earlier time is kept, unless that time has passed without the timer
+    // firing (a clock that jumped ahead of its timers): then it is set again.
+    if (lane.cancelTimer !== undefined && lane.timerAt <= at + 0.5 && lane.timerAt >= now) return
+    this.clearTimer(lane)
+    lane.timerAt = at
+    lane.cancelTimer = this.options.clock.setTimer(Math.max(0, Math.ceil(ms)), () => {
+      lane.cancelTimer = undefined
+      this.pump(queue)
+    })
+  }
+
+  private clearTimer(lane: Lane): void {
+    if (lane.cancelTimer !== undefined) {
+      lane.cancelTimer()
+      lane.cancelTimer = undefined
+    }
+  }
+
+  private dispatch(queue: StoredQueue, lane: Lane, task: StoredTask): void {
+    const now = this.now()
+    const retryCount = task.dispatchCount
+    task.running = true
+    lane.running++
+    task.dispatchCount++
+    if (task.firstAttempt === undefined) {
+      task.firstAttempt = { scheduleTime: undefined, dispatchTime: now, responseTime: undefined, responseStatus: undefined }
+      task.firstAttemptAt = now
+    }
+    task.lastAttempt = { scheduleTime: task.scheduleTime, dispatchTime: now, responseTime: undefined, responseStatus: undefined }
+    const headers = this.dispatchHeaders(queue, task, retryCount, now)
+    const attempt = task.dispatchCount
+    const delivery = this.options.deliver({
+      task: task.name,
+      queue: queue.name,
+      attempt,
+      url: task.request.url,
+      method: task.request.httpMethod,
+      headers,
+      body: task.request.body,
+      deadlineMs: task.dispatchDeadlineMs
+    })
+    // The attempt ends once: with the delivery's result, or at the deadline (the delivery is
+    // aborted and what it reports later is ignored), or not at all when the engine closes.
+    let ended = false
+    const end = (result: DeliveryResult) => {
+      if (ended) return
+      ended = true
+      this.inFlight.delete(inFlight)
+      inFlight.cancelDeadline()
+      this.complete(queue, lane, task, result, { headers, startedAt: now, attempt })
+    }
+    const inFlight: InFlight = {
+      cancelDeadline: this.options.clock.setTimer(task.dispatchDeadlineMs, () => {
+        delivery.abort()
+        end(DEADLINE_EXCEEDED)
+      }),
+      stop: () => {
+        ended = true
+        inFlight.cancelDeadline()
+        delivery.abort()
+      }
+    }
+    this.inFlight.add(inFlight)
+    void delivery.result.then(end, (error: unknown) =>
+      end({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) }))
+  }
+
+  /**
+   * The request headers of an attempt, as Cloud Tasks sends them: `Host`, the stored headers,
+   * then `X-CloudTasks-QueueName`, `-TaskName`, `-TaskRetryCount` (every earlier attempt),
+   * `-TaskExecutionCount` (earlier attempts answered with neither 5xx nor 429), `-TaskETA`, and
+   * on a retry `-TaskPreviousResponse` (when the previous attempt got an answer) and an empty
+   * `-TaskRetryReason`; `Authorization` for a task with a token; `Content-Length` when the
+   * method carries a body.
+   */
+  private dispatchHeaders(
+    queue: StoredQueue,
+    task: StoredTask,
+    retryCount: number,
+    now: number
+  ): ReadonlyArray<readonly [string, string]> {
+    const injected: Array<readonly [string, string]> = [
+      ["X-CloudTasks-QueueName", shortName(queue.name)],
+      ["X-CloudTasks-TaskName", task.id],
+      ["X-CloudTasks-TaskRetryCount", String(retryCount)],
+      ["X-CloudTasks-TaskExecutionCount", String(task.executionCount)],
+      ["X-CloudTasks-TaskETA", (task.scheduleTime / 1000).toFixed(6)]
+    ]
+    if (retryCount > 0) {
+      if (task.previousResponse !== undefined) {
+        injected.push(["X-CloudTasks-TaskPreviousResponse", String(task.previousResponse)])
+      }
+      injected.push(["X-CloudTasks-TaskRetryReason", ""])
+    }
+    const authorization = this.authorization(task, now)
+    if (authorization !== undefined) injected.push(["Authorization", authorization])
+    const overridden = new Set(injected.map(([key]) => key.toLowerCase()))
+    const { url, headers, httpMethod, body } = task.request
+    return [
+      ["Host", new URL(url).host],
+      ...headers.filter(([key]) => !overridden.has(key.toLowerCase())),
+      ...injected,
+      ...(methodSendsBody(httpMethod) ? [["Content-Length", String(body.length)] as const] : [])
+    ]
+  }
+
+  private authorization(task: StoredTask, now: number): string | undefined {
+    const { oidcToken, oauthToken, url } = task.request
+    if (oidcToken !== undefined && this.options.idToken !== undefined) {
+      const audience = oidcToken.audience === "" ? url : oidcToken.audience
+      return `Bearer ${this.options.idToken(oidcToken.serviceAccountEmail, audience, now)}`
+    }
+    if (oauthToken !== undefined && this.options.accessToken !== undefined) {
+      return `Bearer ${this.options.accessToken(oauthToken.serviceAccountEmail, oauthToken.scope)}`
+    }
+    return undefined
+  }
+
+  /** Records an ended attempt, counts it on the task, and retries or finishes the task. */
+  private complete(
+    queue: StoredQueue,
+    lane: Lane,
+    task: StoredTask,
+    result: DeliveryResult,
+    meta: { readonly headers: ReadonlyArray<readonly [string, string]>; readonly startedAt: number; readonly attempt: number }
+  ): void {
+    lane.running--
+    task.running = false
+    if (this.closed) return
+    const now = this.now()
+    const headers: Record<string, string> = {}
+    for (const [key, value] of meta.headers) headers[key] = value
+    const status = result._tag === "Response" ? result.status : undefined
+    const succeeded = status !== undefined && status >= 200 && status < 300
+    this.log.record({
+      task: task.name,
+      queue: queue.name,
+      attempt: meta.attempt,
+      url: task.request.url,
+      method: task.request.httpMethod,
+      headers,
+      body: new Uint8Array(task.request.body),
+      status,
+      error: result._tag === "DeadlineExceeded"
+        ? `DEADLINE_EXCEEDED: no response within the dispatch deadline of ${task.dispatchDeadlineMs} ms`
+        : result._tag === "Failed"
+        ? `UNAVAILABLE: ${result.message}`
+        : result._tag === "Aborted"
+        ? "UNAVAILABLE: the delivery was aborted"
+        : undefined,
+      succeeded,
+      startedAt: new Date(meta.startedAt),
+      endedAt: new Date(now)
+    }, !task.removed)
+
+    if (task.removed || !this.store.isCurrent(queue)) {
+      this.pump(queue)
+      return
+    }
+    const responseStatus = status !== undefined
+      ? statusForHttp(status)
+      : result._tag === "DeadlineExceeded"
+      ? { code: Status.DEADLINE_EXCEEDED, message: "DEADLINE_EXCEEDED(4): The request deadline was exceeded" }
+      : { code: Status.UNAVAILABLE, message: `UNAVAILABLE(14): ${result._tag === "Failed" ? result.message : ""}` }
+    task.lastAttempt = { ...task.lastAttempt!, responseTime: now, responseStatus }
+    if (status !== undefined) {
+      task.responseCount++
+      if (!(status >= 500 || status === 429)) task.executionCount++
+    }
+    task.previousResponse = status
+
+    if (succeeded) {
+      this.finish(queue, task, "succeeded", true)
+    } else if (!mayRetry(queue.settings.retryConfig, task.dispatchCount, task.firstAttemptAt ?? now, now)) {
+      this.finish(queue, task, "exhausted", true)
+    } else {
+      const retryAfter = result._tag === "Response" ? parseRetryAfter(result.retryAfter, now) : undefined
+      task.scheduleTime = now + retryDelay(queue.settings.retryConfig, task.dispatchCount, status, retryAfter)
+      task.version++
+      this.enqueue(lane, task)
+    }
+    this.pump(queue)
+  }
+
+  /** Stops delivery: clears every timer and aborts every attempt in flight (their results are ignored). */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const lane of this.lanes.values()) this.clearTimer(lane)
+    for (const inFlight of this.inFlight) inFlight.stop()
+    this.inFlight.clear()
+  }
+}
