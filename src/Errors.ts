@@ -51,10 +51,12 @@ export type Route = "dry-run" | "cloud-tasks" | "loopback" | "worker" | "local"
  *
  * - `invalid_path`, `invalid_payload`, `payload_too_large`, `invalid_options`:
  *   rejected before anything left the process.
- * - `no_handler`: the local route has no handler registered for the path.
- * - `shutting_down`: the local route's layer is closing; the task was not started.
- * - `timeout`, `http_error`, `unreachable`: the worker or loopback POST missed its
- *   deadline, answered a non-2xx status (see `status`), or could not be reached.
+ * - `no_handler`: the application registers handlers, and none for the path.
+ * - `shutting_down`: the route's layer is closing or closed; the task was not sent.
+ * - `timeout`, `http_error`: the worker or loopback POST missed its deadline, or was
+ *   answered with a status other than 2xx (see `status`; a redirect is not followed).
+ * - `unreachable`: the endpoint, or Cloud Tasks (`UNAVAILABLE`, after the retries of a
+ *   named task), could not be reached.
  * - `cloud_client_failed`: the Cloud Tasks client could not be created.
  * - `already_exists`: a task with this `taskId` exists or ran recently; a caller may
  *   treat it as done.

@@ -46,8 +46,8 @@ export interface EnqueueOptions {
   readonly delay?: Duration.DurationInput | undefined
   /**
    * Extra HTTP headers for the task's request. `Host`, `Content-Length`,
-   * `Content-Type`, `X-Tasks-Auth`, `Authorization`, `X-Google-*` and
-   * `X-AppEngine-*` are reserved.
+   * `User-Agent`, `Content-Type`, `X-Tasks-Auth`, `Authorization`, `traceparent`,
+   * `tracestate`, `X-Google-*`, `X-AppEngine-*` and `X-CloudTasks-*` are reserved.
    */
   readonly headers?: Readonly<Record<string, string>> | undefined
 }

@@ -204,7 +204,7 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
     const forceHttpLoopback = bool("forceHttpLoopback")
     const urlBase = url("urlBase")
     // In dev/test the worker is optional: a bad WORKER_URL_BASE sends worker paths to
-    // local dispatch with a warning (SPEC §1, §4) instead of stopping the application.
+    // local dispatch with a warning (tasks.dev.worker_config_invalid) instead of stopping the application.
     let workerUrlProblem: Option.Option<string> = Option.none()
     const workerUrlBase = url(
       "workerUrlBase",

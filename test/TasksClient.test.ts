@@ -264,7 +264,7 @@ interface Env {
   readonly path: string
 }
 
-/** SPEC §1, written independently of the implementation. */
+/** The routing table of the README (Routes), written independently of the implementation. */
 const referenceRoute = (env: Env) => {
   const kind = (env.appEnv ?? "").trim().toLowerCase()
   const dev = ["", "dev", "development", "local", "test", "testing"].includes(kind)

@@ -1,12 +1,16 @@
 /**
- * The guard test of SPEC §8: dispatch has one path. Only the cloud route (and the
- * emulator, which serves the same API) loads the Cloud Tasks client or gRPC; only
- * the HTTP routes, the task server and the emulator's delivery make HTTP calls;
- * nothing dispatches through child processes, worker threads or clusters.
+ * The guard test: dispatch has one path, and the layers stay apart. Only the cloud
+ * route (and the emulator, which serves the same API) loads the Cloud Tasks client or
+ * gRPC; only the one HTTP sender, the task server and the emulator make HTTP calls;
+ * nothing dispatches through child processes, worker threads or clusters. Limits are
+ * defined once, errors live together, runtime techniques stay internal, and the task
+ * server's subpath loads nothing of the enqueuing side.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { execFile } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 import { join, relative } from "node:path"
+import { promisify } from "node:util"
 
 const root = join(import.meta.dirname, "..", "src")
 const files = (dir: string): Array<string> =>
@@ -45,5 +49,49 @@ describe("guard", () => {
 
   it("nothing uses child_process, worker_threads or cluster", () => {
     expect(offenders(/["'](node:)?(child_process|worker_threads|cluster)["']/, () => false)).toEqual([])
+  })
+
+  it("@effect/platform is imported module by module, never through its index", () => {
+    expect(offenders(/from\s+["']@effect\/platform["']/, () => false)).toEqual([])
+  })
+
+  it("every Cloud Tasks limit and pattern is defined in internal/limits.ts only", () => {
+    const limits = /\b(1_?048_?569|81_?920|80 \* 1024|1_?800_?000|600_?000|15_?000|500\}|A-Za-z0-9_-\]\{1,500|2_?592_?000_?000|30 \* 24 \* 3_?600_?000)\b|Google-Cloud-Tasks/
+    expect(offenders(limits, (file) => file === "internal/limits.ts")).toEqual([])
+  })
+
+  it("errors are defined in Errors.ts (the emulator's own error beside the emulator)", () => {
+    const errorClass = /extends\s+(Data\.TaggedError|Schema\.TaggedError|Data\.Error)\b/
+    expect(offenders(errorClass, (file) => file === "Errors.ts" || file === "CloudTasksEmulator.ts")).toEqual([])
+  })
+
+  it("runtime techniques (withFiberRuntime, unsafe context reads) stay in src/internal/", () => {
+    expect(offenders(/withFiberRuntime|Context\.unsafeGet|unsafeCurrentTimeMillis/, (file) => file.startsWith("internal/")))
+      .toEqual([])
+  })
+
+  it("the server subpath loads no client, route or configuration module of the enqueuing side", async () => {
+    const root = join(import.meta.dirname, "..")
+    const { stderr } = await promisify(execFile)(process.execPath, [
+      "--import",
+      "tsx",
+      "--conditions=@effect-http-tasks/source",
+      "--import",
+      "./test/fixtures/module-log.mjs",
+      "--input-type=module",
+      "-e",
+      "await import('effect-http-tasks/server')"
+    ], { cwd: root })
+    const loaded = (JSON.parse(stderr.trim().split("\n").pop()!) as Array<string>)
+      .filter((path) => path.startsWith(join(root, "src")))
+      .map((path) => relative(join(root, "src"), path).replaceAll("\\", "/"))
+    expect(loaded).toContain("TaskServer.ts")
+    const enqueuing = loaded.filter((file) =>
+      /^(TasksClient|TasksConfig|TaskDefinition|\w+Route|CloudTasksEmulator)\.ts$/.test(file) ||
+      /^internal\/(routing|request|encode|httpRoute|httpPost|engine\/|emulator\/)/.test(file)
+    )
+    expect(enqueuing).toEqual([])
+    const all = JSON.parse(stderr.trim().split("\n").pop()!) as Array<string>
+    expect(all.filter((path) => /[/\\](@google-cloud[/\\]tasks|@grpc|google-gax)[/\\]/.test(path))).toEqual([])
   })
 })

@@ -1,7 +1,7 @@
 /**
  * One HTTP request of a task, as Cloud Tasks sends it: the headers exactly as given
- * (their casing kept on the wire; node adds only `Host` and the `Content-Length`
- * computed here), no redirect followed (a 3xx is an answer like any other), and the
+ * (their casing and order kept on the wire; node adds only `Host` when it is not given,
+ * and the `Content-Length` is computed here when it is not given), no redirect followed (a 3xx is an answer like any other), and the
  * outcome settled on the status line. Of the response body at most
  * {@link MAX_BODY_PREFIX} bytes are read; a longer body is cut off, so an endless
  * answer cannot hold the sender. Used by the worker and loopback routes and by the
@@ -79,7 +79,9 @@ export const sendHttpTask = (
     const headers: Record<string, string> = Object.create(null)
     for (const [key, value] of request.headers) headers[key] = value
     const body = sendsBody(request.method) ? Buffer.from(request.body) : undefined
-    if (body !== undefined) headers["Content-Length"] = String(body.length)
+    if (body !== undefined && !request.headers.some(([key]) => key.toLowerCase() === "content-length")) {
+      headers["Content-Length"] = String(body.length)
+    }
     outgoing = (isHttps ? https : http).request(url, {
       method: request.method,
       headers,

@@ -12,6 +12,7 @@ import {
   MAX_SCHEDULE_AHEAD_MS,
   MAX_TASK_BYTES,
   MIN_DISPATCH_DEADLINE_MS,
+  SERVICE_RESERVED_HEADER,
   TASK_ID
 } from "./limits.js"
 
@@ -26,7 +27,10 @@ const MIN_DEADLINE = Duration.millis(MIN_DISPATCH_DEADLINE_MS)
 const MAX_DEADLINE = Duration.millis(MAX_DISPATCH_DEADLINE_MS)
 
 const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-const reservedHeader = /^(host|content-length|content-type|x-tasks-auth|authorization|traceparent|tracestate|x-google-.*|x-appengine-.*|x-cloudtasks-.*)$/i
+/** Headers this package sets itself on every task. */
+const OWN_HEADER = /^(content-type|x-tasks-auth|authorization|traceparent|tracestate)$/i
+/** Headers a caller may not set: those Cloud Tasks computes or reserves, and this package's own. */
+const isReserved = (name: string) => SERVICE_RESERVED_HEADER.test(name) || OWN_HEADER.test(name)
 
 /** A refusal: the reason, a message naming the problem, and what caused it, if anything. */
 export interface Refusal {
@@ -49,7 +53,7 @@ const headersProblem = (headers: Readonly<Record<string, string>>): string | und
   let bytes = 0
   for (const [name, value] of Object.entries(headers)) {
     if (!headerNamePattern.test(name)) return `the header name ${JSON.stringify(name)} is not a valid HTTP token`
-    if (reservedHeader.test(name)) return `the header ${JSON.stringify(name)} is reserved`
+    if (isReserved(name)) return `the header ${JSON.stringify(name)} is reserved`
     if (typeof value !== "string" || /[\r\n\0]/.test(value)) {
       return `the header ${JSON.stringify(name)} must be a string without CR, LF or NUL`
     }

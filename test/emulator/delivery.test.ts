@@ -1,5 +1,5 @@
 /**
- * Delivery of HTTP tasks to real HTTP servers on 127.0.0.1: the headers of facts/cloud-tasks.md
+ * Delivery of HTTP tasks to real HTTP servers on 127.0.0.1: the headers real Cloud Tasks was recorded sending
  * (the 503 → 404 → 200 sequence, stored header casing, User-Agent, no added Content-Type),
  * views, scheduling, pause/resume, purge, RunTask, retries with backoff and the dispatch
  * deadline.

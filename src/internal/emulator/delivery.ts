@@ -1,14 +1,13 @@
 /**
  * The emulator's {@link Deliver}: each attempt is an HTTP request exactly as the engine built it
- * (header names keep their casing and order on the wire; node adds nothing the engine did not
- * give), over keep-alive connection pools that {@link HttpDelivery.close} destroys. The engine
- * enforces the dispatch deadline and calls `abort` when it passes.
+ * (header names keep their casing and order on the wire), sent the way the worker and loopback
+ * routes send theirs, over keep-alive connection pools that {@link HttpDelivery.close} destroys.
+ * The engine enforces the dispatch deadline and calls `abort` when it passes.
  *
  * @internal
  */
-import * as http from "node:http"
-import * as https from "node:https"
 import type { Deliver, DeliveryResult } from "../engine/deliver.js"
+import { destroyAgents, makeAgents, sendHttpTask } from "../httpPost.js"
 
 /** HTTP delivery and its connection pools. */
 export interface HttpDelivery {
@@ -19,63 +18,22 @@ export interface HttpDelivery {
 
 /** Creates the connection pools and the delivery that uses them. */
 export const makeHttpDelivery = (): HttpDelivery => {
-  const agents = {
-    http: new http.Agent({ keepAlive: true }),
-    https: new https.Agent({ keepAlive: true })
-  }
-
+  const agents = makeAgents()
   const deliver: Deliver = (request) => {
+    let cancel: () => void = () => {}
     let settle: (result: DeliveryResult) => void = () => {}
-    let done = false
-    let clientRequest: http.ClientRequest | undefined
     const result = new Promise<DeliveryResult>((resolve) => {
-      settle = (value) => {
-        if (done) return
-        done = true
-        resolve(value)
-      }
+      settle = resolve
+      cancel = sendHttpTask(agents, request, (outcome) =>
+        resolve(outcome._tag === "Response" ? outcome : { _tag: "Failed", message: outcome.message }))
     })
-
-    try {
-      const url = new URL(request.url)
-      const isHttps = url.protocol === "https:"
-      const headers: Record<string, string> = Object.create(null) as Record<string, string>
-      for (const [key, value] of request.headers) headers[key] = value
-      const options: http.RequestOptions = {
-        method: request.method,
-        headers,
-        agent: isHttps ? agents.https : agents.http,
-        setHost: true
+    return {
+      result,
+      abort: () => {
+        cancel()
+        settle({ _tag: "Aborted" })
       }
-      clientRequest = (isHttps ? https : http).request(url, options, (response) => {
-        const answered: DeliveryResult = {
-          _tag: "Response",
-          status: response.statusCode ?? 0,
-          retryAfter: response.headers["retry-after"]
-        }
-        response.on("error", () => {})
-        // The status counts once the body is read, or when the target closes the connection early.
-        response.on("end", () => settle(answered))
-        response.on("close", () => settle(answered))
-        response.resume()
-      })
-      clientRequest.on("error", (error) => settle({ _tag: "Failed", message: error.message }))
-      clientRequest.end(request.body.length > 0 ? request.body : undefined)
-    } catch (error) {
-      settle({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) })
     }
-
-    const abort = () => {
-      settle({ _tag: "Aborted" })
-      clientRequest?.destroy()
-    }
-    return { result, abort }
   }
-
-  const close = () => {
-    agents.http.destroy()
-    agents.https.destroy()
-  }
-
-  return { deliver, close }
+  return { deliver, close: () => destroyAgents(agents) }
 }
