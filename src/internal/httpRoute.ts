@@ -23,40 +23,26 @@ export interface HttpRouteSpec {
   readonly variable: string
   readonly baseUrl: (config: TasksConfigShape) => Option.Option<string>
   readonly namePrefix: string
-  readonly events: {
-    readonly success: EventName
-    readonly timeout: EventName
-    readonly httpError: EventName
-    readonly unreachable: EventName
-  }
+  readonly success: EventName
+  /** The event of each way the POST can fail. */
+  readonly failure: (reason: "timeout" | "http_error" | "unreachable") => EventName
 }
 
 /** The worker route: worker paths to the dev worker server at `WORKER_URL_BASE`. */
 export const workerSpec: HttpRouteSpec = {
   route: "worker",
-  variable: "WORKER_URL_BASE",
-  baseUrl: (config) => config.workerUrlBase,
-  namePrefix: "dev-worker-dispatch",
-  events: {
-    success: Events.workerSuccess,
-    timeout: Events.workerTimeout,
-    httpError: Events.workerError,
-    unreachable: Events.workerException
-  }
+  variable: "WORKER_URL_BASE", baseUrl: (config) => config.workerUrlBase, namePrefix: "dev-worker-dispatch",
+  success: Events.workerSuccess,
+  failure: (reason) =>
+    reason === "timeout" ? Events.workerTimeout : reason === "http_error" ? Events.workerError : Events.workerException
 }
 
 /** The loopback route: every task to `TASKS_URL_BASE`, as Cloud Tasks would. */
 export const loopbackSpec: HttpRouteSpec = {
   route: "loopback",
-  variable: "TASKS_URL_BASE",
-  baseUrl: (config) => config.urlBase,
-  namePrefix: "local-loopback",
-  events: {
-    success: Events.loopbackSuccess,
-    timeout: Events.loopbackError,
-    httpError: Events.loopbackError,
-    unreachable: Events.loopbackError
-  }
+  variable: "TASKS_URL_BASE", baseUrl: (config) => config.urlBase, namePrefix: "local-loopback",
+  success: Events.loopbackSuccess,
+  failure: () => Events.loopbackError
 }
 
 /** One POST, aborted when interrupted (by the deadline's timeout). */
@@ -103,24 +89,24 @@ export const makeHttpRoute = (spec: HttpRouteSpec) =>
         const result = yield* Effect.timeoutOption(post(agents, url, headers, request.body), deadline)
         if (Option.isNone(result)) {
           const message = `The ${spec.route} endpoint ${url} did not answer within ${Duration.format(deadline)}`
-          yield* Log.error(spec.events.timeout, message, { ...fields, reason: "timeout" })
+          yield* Log.error(spec.failure("timeout"), message, { ...fields, reason: "timeout" })
           return yield* fail("timeout", message)
         }
         const answer = result.value
         if (answer._tag === "Failed") {
           const message = `The ${spec.route} endpoint ${url} could not be reached: ${answer.message}`
-          yield* Log.error(spec.events.unreachable, message, { ...fields, reason: "unreachable" })
+          yield* Log.error(spec.failure("unreachable"), message, { ...fields, reason: "unreachable" })
           return yield* fail("unreachable", message, { cause: { code: answer.code, message: answer.message } })
         }
         const status = answer.status
         if (status < 200 || status >= 300) {
           const message = `The ${spec.route} endpoint ${url} answered HTTP ${status}` +
             (status >= 300 && status < 400 ? " (a redirect, which is not followed)" : "")
-          yield* Log.error(spec.events.httpError, message, { ...fields, status, reason: "http_error" })
+          yield* Log.error(spec.failure("http_error"), message, { ...fields, status, reason: "http_error" })
           return yield* fail("http_error", message, { status })
         }
         const name = `${spec.namePrefix}-${isoTimestamp(yield* Clock.currentTimeMillis)}`
-        yield* Log.info(spec.events.success, `The ${spec.route} endpoint accepted the task (HTTP ${status})`, {
+        yield* Log.info(spec.success, `The ${spec.route} endpoint accepted the task (HTTP ${status})`, {
           ...fields,
           status,
           name
