@@ -61,6 +61,8 @@ export const Events = {
   // receiving side (effect-http-tasks/server)
   serverReceived: "tasks.server.received",
   serverUnauthorized: "tasks.server.unauthorized",
+  serverNotFound: "tasks.server.not_found",
+  serverListening: "tasks.server.listening",
   serverInvalidPayload: "tasks.server.invalid_payload",
   serverAccepted: "tasks.server.accepted",
   serverSucceeded: "tasks.server.succeeded",

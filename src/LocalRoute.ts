@@ -5,9 +5,10 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option } from "effect"
 import { DispatchError } from "./Errors.js"
 import { Events } from "./Events.js"
+import { parseTaskJson } from "./internal/json.js"
 import * as Log from "./internal/log.js"
 import { makeSupervisor } from "./internal/supervisor.js"
 import type { RouteShape, TaskInfo, TaskRequest } from "./Route.js"
@@ -71,7 +72,7 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
       return refuse(`The local route is closing; the task for ${request.path} was not started`, "shutting_down")
     }
     // The handler gets the payload as an HTTP endpoint would: after JSON, then its decoding.
-    const task = Effect.suspend(() => runTask(handler, JSON.parse(request.body))).pipe(
+    const task = Effect.suspend(() => runTask(handler, Either.getOrThrow(parseTaskJson(request.body)))).pipe(
       Effect.matchCauseEffect({
         onSuccess: () => Log.info(Events.taskSucceeded, "In-process task succeeded", fields),
         // An interruption by closing the layer is logged by the supervisor.

@@ -27,8 +27,11 @@ import * as HttpApp from "@effect/platform/HttpApp"
 import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, type Duration, Effect, Layer } from "effect"
 import type { ConfigError } from "./Errors.js"
+import { Events } from "./Events.js"
+import * as Log from "./internal/log.js"
 import { makeRouter } from "./internal/server/router.js"
 import type { TaskHandlers } from "./TaskHandlers.js"
 import { TaskServerConfig, type TaskServerConfigInput } from "./TaskServerConfig.js"
@@ -97,6 +100,16 @@ const redactAuthHeader = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<
 export const withRedactedAuthHeader = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
   Layer.locallyWith(layer, Headers.currentRedactedNames, redactAuthHeader)
 
+/** The router, with a path that has no handler answered 404 and logged as a warning naming it. */
+const withNotFound = (router: HttpRouter.HttpRouter) =>
+  Effect.catchTag(router, "RouteNotFound", (error) =>
+    Log.warn(Events.serverNotFound, `No task handler for ${error.request.method} ${error.request.url}`, {
+      path: error.request.url,
+      status: 404
+    }).pipe(Effect.as(HttpServerResponse.unsafeJson({ error: "not_found", message: "No task handler for this path" }, {
+      status: 404
+    }))))
+
 /**
  * The task server, as a service: the router and the fibers of its handlers, which
  * closing the layer waits for (within the grace period).
@@ -140,13 +153,19 @@ export class TaskServer extends Context.Tag("effect-http-tasks/TaskServer")<Task
   /**
    * Serves the task router on the `HttpServer` in context (e.g.
    * `NodeHttpServer.layer(createServer, { port: 8001 })`), with `X-Tasks-Auth`
-   * redacted from span attributes.
+   * redacted from span attributes. It logs where it listens
+   * (`tasks.server.listening`), and answers a path with no handler 404 with the
+   * warning `tasks.server.not_found` naming the path.
    *
    * @since 0.1.0
    * @category layers
    */
   static readonly serve: Layer.Layer<never, never, TaskServer | HttpServer.HttpServer> = withRedactedAuthHeader(
-    Layer.unwrapEffect(Effect.map(TaskServer, ({ router }) => HttpServer.serve(router)))
+    Layer.unwrapEffect(Effect.map(TaskServer, ({ paths, router }) =>
+      Layer.effectDiscard(HttpServer.addressFormattedWith((address) =>
+        Log.info(Events.serverListening, `The task server listens on ${address}`, { address, paths: paths.join(",") })
+      )).pipe(Layer.provideMerge(HttpServer.serve(withNotFound(router))))
+    ))
   )
 }
 
@@ -194,7 +213,7 @@ export const toWebHandler = <E>(
   const { dispose, handler } = HttpApp.toWebHandlerLayerWith(
     Layer.merge(layer, Layer.fiberRefLocallyScopedWith(Headers.currentRedactedNames, redactAuthHeader)),
     {
-      toHandler: (runtime) => Effect.succeed(Context.get(runtime.context, TaskServer).router),
+      toHandler: (runtime) => Effect.succeed(withNotFound(Context.get(runtime.context, TaskServer).router)),
       middleware: options.middleware
     }
   )

@@ -127,8 +127,9 @@ describe("LocalRoute", () => {
     }).pipe(Effect.provide(client({ "/quits": () => Effect.interrupt })), Effect.provide(layer))
   })
 
-  it.live("a task enqueued while the layer is closing is refused, not silently dropped", () =>
-    Effect.gen(function*() {
+  it.live("a task enqueued while the layer is closing is refused, not silently dropped, and logged as refused", () => {
+    const { layer, logs } = captureLogs()
+    return Effect.gen(function*() {
       const scope = yield* Scope.make()
       const ran: Array<string> = []
       const context = yield* Layer.buildWithScope(
@@ -145,7 +146,11 @@ describe("LocalRoute", () => {
       expect(refused).toMatchObject({ _tag: "DispatchError", reason: "shutting_down", route: "local", path: "/late" })
       yield* Fiber.join(closing)
       expect(ran).toEqual([])
-    }))
+      // Refusing a task is not interrupting one: each has its own event.
+      expect(logs.of(Events.taskRefused).map((entry) => entry.annotations.path)).toEqual(["/late"])
+      expect(logs.of(Events.taskInterrupted)).toEqual([])
+    }).pipe(Effect.provide(layer))
+  })
 
   const Hi = defineTask("/hi", Schema.Struct({ name: Schema.String }))
   const greet = (seen: Array<string>) => (name: string) => Effect.map(Greeting, (g) => seen.push(`${g} ${name}`))

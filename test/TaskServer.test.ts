@@ -18,6 +18,7 @@ import {
 import { MAX_TASK_BYTES } from "../src/internal/limits.js"
 import { TaskContext, type TaskContextShape, TaskServer, toWebHandler } from "../src/TaskServer.js"
 import { captureLogs } from "./utils/logs.js"
+import { endlessUpload, rawRequest } from "./utils/rawHttp.js"
 import { ancestors, recordingTracer, secret, startTaskServer } from "./utils/server.js"
 
 // Spy on the comparison without changing it, to see that the server uses it.
@@ -106,15 +107,15 @@ describe("TaskServer: answers", () => {
     }).pipe(Effect.provide(logLayer))
   })
 
-  it.scopedLive("413 for a chunked body (no Content-Length) once it passes the limit", () =>
+  it.scopedLive("413 for a chunked body (no Content-Length) a little over the limit, and the connection closes", () =>
     Effect.gen(function*() {
-      const { layer } = yield* recordingHandlers
+      const { layer, received } = yield* recordingHandlers
       const server = yield* startTaskServer(layer, { server: { maxBodyBytes: 1024 } })
       const status = yield* Effect.promise(async () => {
         const chunk = new TextEncoder().encode(" ".repeat(512))
         const body = new ReadableStream<Uint8Array>({
           start(controller) {
-            for (let i = 0; i < 4; i++) controller.enqueue(chunk)
+            for (let i = 0; i < 3; i++) controller.enqueue(chunk)
             controller.close()
           }
         })
@@ -122,6 +123,85 @@ describe("TaskServer: answers", () => {
         return fetch(server.url + Transcribe.path, init).then((response) => response.status)
       })
       expect(status).toBe(413)
+      expect(yield* Queue.size(received)).toBe(0)
+    }))
+
+  it.scopedLive("an endless chunked body is not read to its end: the server stops reading and drops the connection", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer, { server: { maxBodyBytes: 1024 } })
+      // Resolves only once the server has closed the connection.
+      const answer = yield* endlessUpload(server.url, Transcribe.path, auth)
+      // What the sockets buffered, not what a reader took: far less than an endless body.
+      expect(answer.sent).toBeLessThan(64 * 1024 * 1024)
+      expect(yield* Queue.size(received)).toBe(0)
+      expect((yield* server.post(Transcribe.path, transcribe, auth)).status).toBe(200)
+    }))
+
+  it.scopedLive("401 without reading an unauthenticated endless body; the connection closes", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      for (const headers of [{}, { "x-tasks-auth": "wrong" }]) {
+        const answer = yield* endlessUpload(server.url, Transcribe.path, headers)
+        expect(answer.status).toBe(401)
+        expect(answer.sent).toBeLessThan(64 * 1024 * 1024)
+      }
+      // The server still serves the next request.
+      expect((yield* server.post(Transcribe.path, transcribe, auth)).status).toBe(200)
+    }))
+
+  it.scopedLive("logs where it listens, with the paths it serves", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const { layer } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      expect(logs.of(Events.serverListening).map((entry) => [entry.level, entry.annotations.address, entry.annotations.paths]))
+        .toEqual([["INFO", server.url, "/api/tasks/transcribe,/api/tasks/assemble"]])
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("task paths match exactly: every variant is a 404 naming the path, and the handler never runs", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const variants = [
+        "/api/tasks/transcribe/",
+        "//api/tasks/transcribe",
+        "/api/tasks/TRANSCRIBE",
+        "/api/tasks/transcrib%65",
+        "/api/tasks/transcribe;x",
+        "/api/tasks/transcribe?x=1",
+        "/api/tasks/unknown"
+      ]
+      for (const path of variants) {
+        const answer = yield* rawRequest(
+          server.url,
+          `POST ${path} HTTP/1.1\r\nX-Tasks-Auth: ${secret}\r\nContent-Type: application/json`,
+          JSON.stringify(transcribe)
+        )
+        expect(answer.status, path).toBe(404)
+      }
+      expect(yield* Queue.size(received)).toBe(0)
+      expect(logs.of(Events.serverNotFound).map((entry) => entry.annotations.path)).toEqual(variants)
+      expect(logs.of(Events.serverNotFound).every((entry) => entry.level === "WARN")).toBe(true)
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("a payload never carries inherited fields, even through a Schema that keeps extra keys", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer)
+      const fields = '"episode_id":"1","template_id":"2","main_content_filename":"gs://b/m.wav"'
+      for (const key of ["__proto__", "\\u005f_proto__"]) {
+        const response = yield* server.post(Assemble.path, `{${fields},"${key}":{"role":"admin"}}`, auth)
+        expect(response.status).toBe(200)
+        const { payload } = yield* Queue.take(received)
+        expect((payload as { role?: unknown }).role).toBeUndefined()
+        expect(Object.getPrototypeOf(payload)).toBe(Object.prototype)
+        expect(payload).toEqual({ episode_id: "1", template_id: "2", main_content_filename: "gs://b/m.wav" })
+      }
     }))
 
   it.scopedLive("400 for a body that is not JSON", () =>
@@ -194,7 +274,7 @@ describe("TaskServer: answers", () => {
       yield* Deferred.succeed(gate, undefined)
       expect(yield* Queue.take(done)).toEqual(transcribe)
       yield* server.server.drain
-      expect(logs.events().filter((event) => event.startsWith("tasks.server."))).toEqual([
+      expect(logs.events().filter((event) => event.startsWith("tasks.server.") && event !== Events.serverListening)).toEqual([
         Events.serverReceived,
         Events.serverAccepted,
         Events.serverSucceeded

@@ -1,7 +1,22 @@
 import { describe, expect, it } from "@effect/vitest"
 import { vi } from "vitest"
-import { ConfigProvider, Effect, Either, FastCheck as fc, Layer, Logger, LogLevel, Option, TestClock, Tracer } from "effect"
+import {
+  ConfigProvider,
+  Context,
+  Effect,
+  Either,
+  Exit,
+  FastCheck as fc,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Scope,
+  TestClock,
+  Tracer
+} from "effect"
 import { inspect } from "node:util"
+import { CloudTasksEmulator } from "../src/CloudTasksEmulator.js"
 import {
   DispatchError,
   DryRunRoute,
@@ -320,6 +335,42 @@ describe("routing", () => {
       expect(dispatched.map((d) => d.route)).toEqual([expected])
     }))
 
+  const everyRoute: ReadonlyArray<[string, TasksConfigInput]> = [
+    ["dry-run", { dryRun: true }],
+    ["cloud-tasks", { appEnv: "production", project: "p", location: "l", queue: "q", urlBase: "https://a.example", auth: "s" }],
+    ["loopback", { appEnv: "test", forceHttpLoopback: true, urlBase: "http://127.0.0.1:1" }],
+    ["worker", { appEnv: "test", useWorkerInDev: true, workerUrlBase: "http://127.0.0.1:1" }],
+    ["local", { appEnv: "test" }]
+  ]
+  for (const [route, config] of everyRoute) {
+    it.effect(`${route}: with handlers registered, a path without one is refused as it would be in dev`, () => {
+      const { layer: logLayer, logs } = captureLogs()
+      return Effect.gen(function*() {
+        const dispatched: Array<Dispatched> = []
+        const layer = (handlers: Layer.Layer<TaskHandlers>) =>
+          TasksClient.layerWithoutRoutes.pipe(
+            Layer.provide(recordingRoutes(dispatched)),
+            Layer.provide(TasksConfig.layerWith({ ...config, workerPaths: ["/api/tasks/unknwn", "/api/tasks/assemble"] })),
+            Layer.provide(handlers)
+          )
+        const registered = TaskHandlers.layer({ "/api/tasks/assemble": () => Effect.void, "/api/tasks/transcribe": () => Effect.void })
+        const error = yield* enqueueHttpTask("/api/tasks/unknwn", {}).pipe(Effect.flip, Effect.provide(layer(registered)))
+        expect(error).toMatchObject({ _tag: "DispatchError", reason: "no_handler", route })
+        expect(error.message).toContain("No task handler is registered for /api/tasks/unknwn")
+        expect(error.message).toContain("Registered: /api/tasks/assemble, /api/tasks/transcribe")
+        expect(error.message).toContain(`TaskHandlers.layer({ "/api/tasks/unknwn": handler })`)
+        expect(logs.of(Events.handlerMissing)).toHaveLength(1)
+        expect(dispatched).toEqual([])
+        // A registered path goes through; an application that registers none (it only enqueues) sends any path.
+        expect((yield* enqueueHttpTask("/api/tasks/assemble", {}).pipe(Effect.provide(layer(registered)))).route)
+          .toBe(route)
+        const enqueueOnly = TaskHandlers.layer({})
+        expect((yield* enqueueHttpTask("/api/tasks/unknwn", {}).pipe(Effect.provide(layer(enqueueOnly)))).route)
+          .toBe(route)
+      }).pipe(Effect.provide(logLayer))
+    })
+  }
+
   it.effect("replacing one route leaves the others in place", () =>
     Effect.gen(function*() {
       const dispatched: Array<Dispatched> = []
@@ -370,24 +421,26 @@ const withSpanAttributes = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return Effect.withTracer(effect, tracer).pipe(
       Effect.map((result) => ({
         result,
-        attributes: spans.flatMap((span) => [span.name, ...Array.from(span.attributes, ([k, v]) => `${k}=${String(v)}`)])
+        attributes: spans.flatMap((span) => [span.name, ...Array.from(span.attributes, ([k, v]) => `${k}=${String(v)}`)]),
+        // How each span ended: an error of the HTTP request (with its headers) would end up here.
+        exits: spans.map((span) => inspect(span.status, { depth: 20 }))
       }))
     )
   })
 
 describe("TASKS_AUTH", () => {
   it.live.prop(
-    "never appears in a log line, an error or a span attribute, and is sent on the wire",
+    "never appears in a log line, an error, a span attribute or a span's exit, and is sent on the wire",
     {
       secret: fc.string({ minLength: 12, maxLength: 40 }).filter((s) => s.trim() === s && /^[\x21-\x7e]+$/.test(s)),
-      outcome: fc.constantFrom(200, 202, 401, 500, "unreachable")
+      outcome: fc.constantFrom(200, 202, 302, 401, 500, "unreachable")
     },
     ({ outcome, secret }) =>
       Effect.gen(function*() {
         const { layer, logs } = captureLogs()
         const server = yield* recordingServer(() => ({ status: typeof outcome === "number" ? outcome : 200 }))
         const url = outcome === "unreachable" ? yield* closedPortUrl : server.url
-        const { attributes, result } = yield* enqueueHttpTask("/api/tasks/assemble", { hello: "world" }).pipe(
+        const { attributes, exits, result } = yield* enqueueHttpTask("/api/tasks/assemble", { hello: "world" }).pipe(
           Effect.provide(clientWith({ appEnv: "test", useWorkerInDev: true, workerUrlBase: url, auth: secret })),
           Effect.provide(layer),
           Effect.either,
@@ -399,7 +452,8 @@ describe("TASKS_AUTH", () => {
           JSON.stringify(result),
           inspect(result, { depth: 10 }),
           Either.isLeft(result) ? String(result.left) : "",
-          ...attributes
+          ...attributes,
+          ...exits
         ].join("\n")
         expect(seen).not.toContain(secret)
       }).pipe(Effect.scoped),
@@ -544,4 +598,77 @@ describe("with Info filtered out", () => {
       Effect.provide(layer)
     )
   })
+})
+
+describe("off the happy path", () => {
+  const deep = (levels: number) => {
+    let payload: unknown = { leaf: true }
+    for (let i = 0; i < levels; i++) payload = { next: payload }
+    return payload
+  }
+
+  it.effect("a payload nested 20,000 levels is a DispatchError, not a defect; a batch still returns one result per task", () =>
+    Effect.gen(function*() {
+      const dispatched: Array<Dispatched> = []
+      const layer = TasksClient.layerWithoutRoutes.pipe(
+        Layer.provide(recordingRoutes(dispatched)),
+        Layer.provide(TasksConfig.layerWith({ appEnv: "test" }))
+      )
+      const error = yield* enqueueHttpTask("/api/tasks/a", deep(20_000)).pipe(Effect.flip, Effect.provide(layer))
+      expect(error).toMatchObject({ _tag: "DispatchError", reason: "invalid_payload" })
+      expect(error.message).toContain("nested too deeply")
+      const results = yield* enqueueHttpTasks([
+        { path: "/api/tasks/a", payload: 1 },
+        { path: "/api/tasks/a", payload: deep(20_000) },
+        { path: "/api/tasks/a", payload: 3 }
+      ]).pipe(Effect.provide(layer))
+      expect(results.map(Either.isRight)).toEqual([true, false, true])
+      expect(dispatched.map(({ request }) => request.body)).toEqual(["1", "3"])
+    }))
+
+  it.live("drain waits for the tasks started before it, not for those started after, under steady load", () =>
+    Effect.gen(function*() {
+      const finished = new Set<number>()
+      const layer = clientWith({ appEnv: "test" }, TaskHandlers.layer({
+        "/api/tasks/work": (payload) =>
+          Effect.sleep("30 millis").pipe(Effect.zipRight(Effect.sync(() => finished.add((payload as { n: number }).n))))
+      }))
+      yield* Effect.gen(function*() {
+        for (let n = 0; n < 5; n++) yield* enqueueHttpTask("/api/tasks/work", { n })
+        // Steady load: a new task every few milliseconds, for as long as this test runs.
+        let next = 5
+        yield* Effect.forkScoped(Effect.forever(
+          Effect.zipRight(enqueueHttpTask("/api/tasks/work", { n: next++ }), Effect.sleep("5 millis"))
+        ))
+        yield* Effect.sleep("10 millis")
+        yield* drain
+        expect([0, 1, 2, 3, 4].every((n) => finished.has(n))).toBe(true)
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    }))
+
+  it.scopedLive("after the cloud route's layer has closed, an enqueue is refused as shutting_down", () =>
+    Effect.gen(function*() {
+      const emulator = yield* Effect.acquireRelease(
+        Effect.promise(() => CloudTasksEmulator.start({ queues: ["projects/p/locations/l/queues/q"] })),
+        (running) => Effect.promise(() => running.stop())
+      )
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        clientWith({
+          appEnv: "production",
+          project: "p",
+          location: "l",
+          queue: "q",
+          urlBase: "http://127.0.0.1:9",
+          auth: "s3cret",
+          emulatorHost: emulator.host
+        }),
+        scope
+      )
+      const client = Context.get(context, TasksClient)
+      expect((yield* client.enqueueHttpTask("/api/tasks/a", {})).route).toBe("cloud-tasks")
+      yield* Scope.close(scope, Exit.void)
+      const error = yield* Effect.flip(client.enqueueHttpTask("/api/tasks/a", {}))
+      expect(error).toMatchObject({ _tag: "DispatchError", reason: "shutting_down", route: "cloud-tasks" })
+    }))
 })

@@ -149,6 +149,37 @@ describe("dev and test", () => {
       expect([...error.variables].sort()).toEqual(["CLOUD_TASKS_EMULATOR_HOST", "TASKS_URL_BASE"])
     }))
 
+  it.effect("CLOUD_TASKS_EMULATOR_HOST is host:port: a scheme is refused with what to write instead", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(fromEnv({ CLOUD_TASKS_EMULATOR_HOST: "http://127.0.0.1:8123" }))
+      expect(error.variables).toEqual(["CLOUD_TASKS_EMULATOR_HOST"])
+      expect(error.message).toContain(`must be host:port without a scheme`)
+      expect(error.message).toContain(`e.g. "127.0.0.1:8123"`)
+      for (const host of ["127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1", "a b:80"]) {
+        const bad = yield* Effect.flip(fromEnv({ CLOUD_TASKS_EMULATOR_HOST: host }))
+        expect(bad.message, host).toContain("must be host:port with a port from 1 to 65535")
+      }
+      for (const [host, parsed] of [
+        ["localhost:1", { host: "localhost", port: 1 }],
+        ["127.0.0.1:65535", { host: "127.0.0.1", port: 65535 }],
+        ["[::1]:8123", { host: "::1", port: 8123 }]
+      ] as const) {
+        expect((yield* fromEnv({ CLOUD_TASKS_EMULATOR_HOST: host })).emulatorHost).toEqual(Option.some(parsed))
+      }
+    }))
+
+  it.effect("an unrecognised APP_ENV is named in the error with how it was taken and the nearest value", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(fromEnv({ APP_ENV: "developement" }))
+      expect(error.message).toContain(`APP_ENV "developement" is taken as production-like`)
+      expect(error.message).toContain(`did you mean "development"?`)
+      const staging = yield* Effect.flip(fromEnv({ APP_ENV: "staging" }))
+      expect(staging.message).toContain(`APP_ENV "staging" is taken as production-like`)
+      expect(staging.message).not.toContain("did you mean")
+      const production = yield* Effect.flip(fromEnv({ APP_ENV: "production" }))
+      expect(production.message).not.toContain("taken as production-like")
+    }))
+
   it.effect("a bad WORKER_URL_BASE does not stop a dev app: it is kept as the reason the worker is not used", () =>
     Effect.gen(function*() {
       const config = yield* fromEnv({ USE_WORKER_IN_DEV: "true", WORKER_URL_BASE: "localhost:8001" })

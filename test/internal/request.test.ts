@@ -111,6 +111,32 @@ describe("path and payload validation", () => {
     }))
 })
 
+describe("what an invalid path's message says", () => {
+  const cases: ReadonlyArray<[unknown, string]> = [
+    ["/api/tasks/transcribe?user=1", "query strings are not allowed in a task path: put those values in the payload"],
+    ["/api/tasks/transcribe#x", "fragments ('#') are not allowed in a task path"],
+    ["https://api.example.com/api/tasks/transcribe", "a path such as /api/tasks/transcribe is expected, not a URL"],
+    ["api/tasks/transcribe", "the path must start with '/'"],
+    ["//evil.example/x", "the path must not name a host ('//')"],
+    ["/api/tasks/a b", "the path contains whitespace (U+0020)"],
+    ["/api/tasks/\u0007", "the path contains a control character (U+0007)"],
+    ["/api/tasks/café", "the path contains a non-ASCII character (U+00E9); percent-encode it"],
+    ["/api/tasks/a<b", `the path contains "<", which is not allowed in a URL path`],
+    ["/api/../admin", "the path must not contain '.' or '..' segments"],
+    ["/api/tasks/%zz", "the path has a malformed percent-escape ('%' must be followed by two hex digits)"],
+    [42, "the path must be a string, got number"]
+  ]
+  for (const [path, problem] of cases) {
+    it.effect(`${JSON.stringify(path)}: ${problem}`, () =>
+      Effect.gen(function*() {
+        const { dispatched, result } = yield* enqueue(path as string, {})
+        expect(dispatched).toEqual([])
+        expect(result).toMatchObject({ left: { _tag: "DispatchError", reason: "invalid_path" } })
+        expect(result._tag === "Left" && result.left.message).toContain(problem)
+      }))
+  }
+})
+
 describe("options", () => {
   it.effect("the seed's long-running paths default to a 30-minute deadline; options override", () =>
     Effect.gen(function*() {

@@ -4,10 +4,10 @@
  */
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, Layer, Option, Queue, type Scope, Tracer } from "effect"
+import { Context, Effect, type Exit, Layer, Option, Queue, type Scope, Tracer } from "effect"
 import { createServer } from "node:http"
-import type { TaskHandlers, TasksConfigInput } from "../../src/index.js"
-import { TaskServer, type TaskServerOptions } from "../../src/TaskServer.js"
+import type { TaskHandlers } from "../../src/index.js"
+import { TaskServer, type TaskServerConfigInput, type TaskServerOptions } from "../../src/TaskServer.js"
 
 /** The secret the servers in these tests expect. */
 export const secret = "s3cret-for-tests"
@@ -30,7 +30,7 @@ export interface RunningTaskServer {
  */
 export const startTaskServer = (
   handlers: Layer.Layer<TaskHandlers>,
-  options: { readonly config?: TasksConfigInput; readonly server?: TaskServerOptions } = {}
+  options: { readonly config?: TaskServerConfigInput; readonly server?: TaskServerOptions } = {}
 ): Effect.Effect<RunningTaskServer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
@@ -65,6 +65,8 @@ export interface RecordedSpan {
   readonly traceId: string
   readonly parentSpanId: string | undefined
   readonly attributes: ReadonlyMap<string, unknown>
+  /** How the span ended, once it has. */
+  exit?: Exit.Exit<unknown, unknown>
 }
 
 /** A tracer that keeps every span it starts, for asserting on parents and attributes. */
@@ -77,10 +79,17 @@ export const recordingTracer = (): { readonly tracer: Tracer.Tracer; readonly sp
     span: (name, parent, context, links, startTime, kind) => {
       const attributes = new Map<string, unknown>()
       const traceId = Option.match(parent, { onNone: () => id(32), onSome: (parent) => parent.traceId })
+      const recorded: RecordedSpan = {
+        name,
+        spanId: id(16),
+        traceId,
+        parentSpanId: Option.getOrUndefined(Option.map(parent, (parent) => parent.spanId)),
+        attributes
+      }
       const span: Tracer.Span = {
         _tag: "Span",
         name,
-        spanId: id(16),
+        spanId: recorded.spanId,
         traceId,
         parent,
         context,
@@ -96,15 +105,10 @@ export const recordingTracer = (): { readonly tracer: Tracer.Tracer; readonly sp
         addLinks: () => {},
         end: (endTime, exit) => {
           ;(span as { status: Tracer.SpanStatus }).status = { _tag: "Ended", startTime, endTime, exit }
+          recorded.exit = exit
         }
       }
-      spans.push({
-        name,
-        spanId: span.spanId,
-        traceId,
-        parentSpanId: Option.getOrUndefined(Option.map(parent, (parent) => parent.spanId)),
-        attributes
-      })
+      spans.push(recorded)
       return span
     }
   })

@@ -1,9 +1,11 @@
 /**
- * The task server's router: one POST endpoint per handler path, each checking
- * `X-Tasks-Auth`, the body size, the JSON and the payload Schema before running the
- * handler, and answering with the status that makes Cloud Tasks stop or retry.
- * Handlers run on supervised fibers owned by the server's scope, so that closing it
- * waits for them (respond-async ones included) within a grace period.
+ * The task server's router: one POST endpoint per handler path, each checking the
+ * exact path, `X-Tasks-Auth` and the OIDC token, the body size, the JSON and the
+ * payload Schema before running the handler, and answering with the status that makes
+ * Cloud Tasks stop or retry. A refused request (401, 413) is answered without reading
+ * its body, and its connection is closed. Handlers run on supervised fibers owned by
+ * the server's scope, so that closing it waits for them (respond-async ones included)
+ * within a grace period.
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -20,7 +22,9 @@ import { MAX_TASK_BYTES } from "../limits.js"
 import * as Log from "../log.js"
 import { runTaskHandler } from "../runHandler.js"
 import { makeSupervisor } from "../supervisor.js"
+import { parseTaskJson } from "../json.js"
 import { makeSecretCheck } from "./auth.js"
+import { makeOidcVerifier, type OidcRefusal } from "./oidc.js"
 
 /**
  * Runs a request in the span `TaskServer.handle`. Its parent is the current span (the
@@ -48,27 +52,32 @@ const prefersAsync = (prefer: string | undefined): boolean =>
   prefer !== undefined &&
   prefer.split(",").some((preference) => preference.split(";")[0]!.trim().toLowerCase() === "respond-async")
 
+/** An answer that closes the connection: the request's body is left unread. */
+const refusal = (status: number, body: Record<string, unknown>) =>
+  HttpServerResponse.setHeader(json(status, body), "connection", "close")
+
 type Body =
   | { readonly _tag: "Text"; readonly text: string }
   | { readonly _tag: "TooLarge" }
   | { readonly _tag: "Unreadable" }
 
 /**
- * Reads the body as UTF-8 text, keeping at most `limit` bytes. A longer body is still
- * read to its end (and dropped) so that the client receives the 413 instead of a
- * reset connection; the sender has already passed the auth check.
+ * Reads the body as UTF-8 text, keeping at most `limit` bytes. A longer body is read
+ * on (and dropped) up to twice the limit, so that a client sending a little too much
+ * receives its 413 rather than a reset connection; past that, reading stops and the
+ * connection is dropped: an endless body is never read to its end.
  */
 const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number): Effect.Effect<Body> =>
   Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []
     let size = 0
     return request.stream.pipe(
-      Stream.runForEach((chunk) =>
-        Effect.sync(() => {
-          size += chunk.byteLength
-          if (size <= limit) chunks.push(chunk)
-        })
-      ),
+      Stream.takeUntil((chunk) => {
+        size += chunk.byteLength
+        if (size <= limit) chunks.push(chunk)
+        return size > 2 * limit
+      }),
+      Stream.runDrain,
       Effect.map((): Body => {
         if (size > limit) return { _tag: "TooLarge" }
         try {
@@ -81,6 +90,21 @@ const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number): 
       Effect.catchAll(() => Effect.succeed<Body>(size === 0 ? { _tag: "Text", text: "" } : { _tag: "Unreadable" }))
     )
   })
+
+/** The events' words for each reason a token was refused. */
+const oidcMessages: Record<OidcRefusal, string> = {
+  missing: "without an OIDC token",
+  malformed: "with a malformed OIDC token",
+  unsupported_algorithm: "with an OIDC token not signed RS256",
+  unknown_key: "with an OIDC token signed by an unknown key",
+  bad_signature: "with an OIDC token whose signature does not verify",
+  wrong_issuer: "with an OIDC token from another issuer",
+  wrong_audience: "with an OIDC token for another audience",
+  expired: "with an expired OIDC token",
+  not_yet_valid: "with an OIDC token issued in the future",
+  email_not_allowed: "with an OIDC token of a service account not allowed",
+  keys_unavailable: "while the OIDC signing keys could not be fetched"
+}
 
 /** The find-my-way pattern matching `path` literally (`:` starts a parameter there). */
 const routePattern = (path: string): HttpRouter.PathInput => path.replaceAll(":", "::") as HttpRouter.PathInput
@@ -95,15 +119,43 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
   const gracePeriod = Duration.decode(options.gracePeriod ?? Duration.seconds(30))
   const maxBodyBytes = options.maxBodyBytes ?? MAX_TASK_BYTES
   const checkSecret = Option.map(config.auth, makeSecretCheck)
-  if (Option.isNone(checkSecret) && options.allowUnauthenticated !== true) {
+  const verifyToken = Option.isSome(config.oidc) ? Option.some(yield* makeOidcVerifier(config.oidc.value)) : Option.none()
+  const unauthenticated = Option.isNone(checkSecret) && Option.isNone(verifyToken)
+  if (unauthenticated && options.allowUnauthenticated !== true) {
     yield* Log.warn(
       Events.serverAuthMissing,
-      "TASKS_AUTH is not set: every task request is refused with 401 (allowUnauthenticated lets the platform authenticate instead)",
+      "Neither TASKS_AUTH nor TASKS_OIDC_AUDIENCE is set: every task request is refused with 401 " +
+        "(allowUnauthenticated lets the platform authenticate instead)",
       {}
     )
   }
-  const authorized = (received: string | undefined): boolean =>
-    Option.match(checkSecret, { onNone: () => options.allowUnauthenticated === true, onSome: (check) => check(received) })
+  if (Option.isSome(config.oidc) && config.oidc.value.emails.length === 0 && config.appEnv === "production") {
+    yield* Log.warn(
+      Events.serverAuthMissing,
+      "TASKS_OIDC_SERVICE_ACCOUNTS is not set: an ID token of any Google service account for the audience is accepted",
+      {}
+    )
+  }
+
+  /** Why the request is refused, or `undefined` when every configured check passed. */
+  const authProblem = (request: HttpServerRequest.HttpServerRequest) =>
+    Effect.gen(function*() {
+      if (unauthenticated) {
+        return options.allowUnauthenticated === true ? undefined : { reason: "not_configured", status: 401 }
+      }
+      if (Option.isSome(checkSecret)) {
+        const received = request.headers["x-tasks-auth"]
+        if (!checkSecret.value(received)) return { reason: received === undefined ? "missing" : "mismatch", status: 401 }
+      }
+      if (Option.isSome(verifyToken)) {
+        const refused = yield* Effect.flip(verifyToken.value(request.headers["authorization"]))
+          .pipe(Effect.option)
+        if (Option.isSome(refused)) {
+          return { reason: `oidc_${refused.value}`, status: refused.value === "keys_unavailable" ? 503 : 401 }
+        }
+      }
+      return undefined
+    })
 
   const { closing, drain, fork } = yield* makeSupervisor({
     gracePeriod,
@@ -122,43 +174,45 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
         queue: Option.getOrUndefined(task.queueName),
         retry_count: Option.getOrUndefined(task.retryCount)
       }
-      yield* Log.info(Events.serverReceived, "Task request received", fields)
+      yield* Log.debug(Events.serverReceived, "Task request received", fields)
+      // The router matches paths loosely (case, trailing or doubled slashes, escapes):
+      // a task path is matched exactly, as Cloud Tasks calls it.
+      if (request.url !== path) {
+        yield* Log.warn(Events.serverNotFound, `No task handler for ${request.url}: task paths match exactly`, {
+          ...fields,
+          path: request.url,
+          status: 404
+        })
+        return json(404, { error: "not_found", message: "No task handler for this path" })
+      }
 
-      if (!authorized(request.headers["x-tasks-auth"])) {
-        const missing = request.headers["x-tasks-auth"] === undefined
-        yield* Log.warn(
-          Events.serverUnauthorized,
-          missing ? "Refused a task request without X-Tasks-Auth" : "Refused a task request with a wrong X-Tasks-Auth",
-          { ...fields, status: 401, reason: missing ? "missing" : "mismatch" }
-        )
-        return json(401, { error: "unauthorized", message: "X-Tasks-Auth is missing or wrong" })
+      const denied = yield* authProblem(request)
+      if (denied !== undefined) {
+        const message = denied.reason.startsWith("oidc_")
+          ? `Refused a task request ${oidcMessages[denied.reason.slice("oidc_".length) as OidcRefusal]}`
+          : denied.reason === "not_configured"
+          ? "Refused a task request: no authentication is configured"
+          : `Refused a task request ${denied.reason === "missing" ? "without" : "with a wrong"} X-Tasks-Auth`
+        yield* Log.warn(Events.serverUnauthorized, message, { ...fields, status: denied.status, reason: denied.reason })
+        return denied.status === 503
+          ? refusal(503, { error: "unavailable", message: "The request cannot be authenticated now" })
+          : refusal(401, { error: "unauthorized", message: "The request is not authenticated" })
       }
 
       const refuse = (status: number, reason: string, message: string, issues?: ReadonlyArray<PayloadIssue>) =>
         Effect.as(
           Log.warn(Events.serverInvalidPayload, message, { ...fields, status, reason }),
-          json(status, { error: reason, message, ...(issues === undefined ? {} : { issues }) })
+          (status === 413 ? refusal : json)(status, { error: reason, message, ...(issues === undefined ? {} : { issues }) })
         )
       const tooLarge = `The body is larger than ${maxBodyBytes} bytes`
       const declared = Number(request.headers["content-length"] ?? "0")
-      if (declared > maxBodyBytes) {
-        // The body is left unread: close the connection after the answer rather than keep it.
-        return yield* Effect.map(
-          refuse(413, "payload_too_large", tooLarge),
-          HttpServerResponse.setHeader("connection", "close")
-        )
-      }
+      if (declared > maxBodyBytes) return yield* refuse(413, "payload_too_large", tooLarge)
       const body = yield* readBody(request, maxBodyBytes)
       if (body._tag === "TooLarge") return yield* refuse(413, "payload_too_large", tooLarge)
       if (body._tag === "Unreadable") return yield* refuse(400, "malformed_json", "The body is not UTF-8 text")
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(body.text)
-      } catch {
-        return yield* refuse(400, "malformed_json", "The body is not valid JSON")
-      }
-
-      const decoded = yield* Effect.either(handler.decode(parsed))
+      const parsed = parseTaskJson(body.text)
+      if (parsed._tag === "Left") return yield* refuse(400, "malformed_json", parsed.left)
+      const decoded = yield* Effect.either(handler.decode(parsed.right))
       if (decoded._tag === "Left") {
         return yield* refuse(422, "invalid_payload", decoded.left.message, decoded.left.issues)
       }
