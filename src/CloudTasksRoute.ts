@@ -108,8 +108,6 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
     return { client, encodedSize: (task) => Task.encode(task).finish().length } satisfies Loaded
   }))
 
-  const queue = Option.getOrUndefined(config.queue)
-  const parent = queue && `projects/${queue.project}/locations/${queue.location}/queues/${queue.queue}`
   const authEvent: Log.Event = Option.isSome(config.auth)
     ? [Log.LogLevel.Debug, Events.tasksAuthSet, "TASKS_AUTH is set; sending it as X-Tasks-Auth"]
     : [Log.LogLevel.Warning, Events.tasksAuthMissing, "TASKS_AUTH is not set; relying on the OIDC token"]
@@ -159,10 +157,16 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
             })
         })
       )
-      if (parent === undefined) {
+      if (Option.isNone(config.queue)) {
         const message = "GOOGLE_CLOUD_PROJECT, TASKS_LOCATION and TASKS_QUEUE are required for Cloud Tasks"
         return yield* refuse(Events.configMissing, "create_task_failed", message)
       }
+      // The task's own queue, or TASKS_QUEUE, in GOOGLE_CLOUD_PROJECT / TASKS_LOCATION.
+      const { location, project, queue } = config.queue.value
+      const parent = `projects/${project}/locations/${location}/queues/${Option.match(request.queue, {
+        onNone: () => queue,
+        onSome: ({ id }) => id
+      })}`
       const useWorker = config.workerPaths.has(request.path) && Option.isSome(config.workerUrlBase)
       const base = useWorker ? config.workerUrlBase : config.urlBase
       if (Option.isNone(base)) {

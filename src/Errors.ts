@@ -1,13 +1,14 @@
 /**
- * The typed errors of this package: the three of `enqueueHttpTask`, and the refusal of
- * a received payload.
+ * The typed errors of this package: the three of `enqueueHttpTask`, the refusal of a
+ * received payload, the two outcomes a handler may fail with to steer its retries, and
+ * the refusal of a cancellation.
  *
  * Each is a tagged class: `_tag` is its name, `message` is for people, and the
  * other fields are for programs.
  *
  * @since 0.1.0
  */
-import { Data, Schema } from "effect"
+import { Data, Duration, Schema } from "effect"
 
 /**
  * `@google-cloud/tasks` could not be loaded. It is an optional peer dependency,
@@ -126,3 +127,83 @@ export class TaskPayloadError extends Schema.TaggedError<TaskPayloadError>()("Ta
   /** Each problem: the field (`user_id`, `items[0].name`, or `payload`) and what is wrong. */
   issues: Schema.Array(Schema.Struct({ path: Schema.String, problem: Schema.String }))
 }) {}
+
+/**
+ * A handler's failure that no retry can mend (a payload that will never be valid, an
+ * entity that no longer exists): the task is dropped, not retried. Behind the task
+ * server it is answered 2xx, since Cloud Tasks retries every other answer, with the
+ * error event `tasks.server.dropped`; in-process the task ends as dropped
+ * (`tasks.dev.task_dropped`).
+ *
+ * @example
+ * ```ts
+ * handleTask(Transcribe, ({ filename }) =>
+ *   filename.startsWith("gs://") ? transcribe(filename) : new NonRetryableError({ message: "not a GCS file" }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NonRetryableError extends Data.TaggedError("NonRetryableError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * A handler's request to be tried again no sooner than `after` (a rate limit upstream,
+ * a resource not ready yet). Behind the task server it is answered 503 with
+ * `Retry-After`, which Cloud Tasks honours; in-process the next attempt waits as long.
+ * The queue's retry limits still apply.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RetryAfterError extends Data.TaggedError("RetryAfterError")<{
+  readonly message: string
+  /** How long to wait before the next attempt. */
+  readonly after: Duration.Duration
+  readonly cause?: unknown
+}> {
+  constructor(args: {
+    readonly after: Duration.DurationInput
+    readonly message?: string | undefined
+    readonly cause?: unknown
+  }) {
+    const after = Duration.decode(args.after)
+    super({
+      message: args.message ?? `Retry no sooner than ${Duration.format(after)}`,
+      after,
+      ...(args.cause === undefined ? {} : { cause: args.cause })
+    })
+  }
+}
+
+/**
+ * Why a task could not be cancelled.
+ *
+ * - `not_found`: no task of that name is waiting (it ran, was cancelled, or never existed).
+ * - `not_cancellable`: the route the task took cannot take it back (worker, loopback:
+ *   already sent; dry-run: never queued).
+ * - `invalid_name`: the name is not one that `enqueueHttpTask` returns.
+ * - `cancel_failed`: Cloud Tasks refused the deletion (see `grpcStatus`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CancelReason = "not_found" | "not_cancellable" | "invalid_name" | "cancel_failed"
+
+/**
+ * A task could not be cancelled.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CancelError extends Data.TaggedError("CancelError")<{
+  readonly message: string
+  /** The task name given to `cancelTask`. */
+  readonly name: string
+  readonly reason: CancelReason
+  /** The gRPC status code returned by Cloud Tasks. */
+  readonly grpcStatus?: number
+  readonly cause?: unknown
+}> {}

@@ -67,6 +67,8 @@ export const Events = {
   serverAccepted: "tasks.server.accepted",
   serverSucceeded: "tasks.server.succeeded",
   serverFailed: "tasks.server.failed",
+  serverDropped: "tasks.server.dropped",
+  serverRetryLater: "tasks.server.retry_later",
   serverRefused: "tasks.server.refused",
   serverInterrupted: "tasks.server.interrupted",
   serverCloseTimedOut: "tasks.server.close_timed_out",

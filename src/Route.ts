@@ -7,6 +7,7 @@
  */
 import type { DateTime, Duration, Effect, Option } from "effect"
 import type { DispatchError, ImportError, Route } from "./Errors.js"
+import type { TaskQueue } from "./TaskQueue.js"
 
 export type { Route } from "./Errors.js"
 
@@ -50,6 +51,12 @@ export interface EnqueueOptions {
    * `tracestate`, `X-Google-*`, `X-AppEngine-*` and `X-CloudTasks-*` are reserved.
    */
   readonly headers?: Readonly<Record<string, string>> | undefined
+  /**
+   * The queue of the task: a queue defined with `defineQueue` (whose settings the
+   * in-process queue honours), or a queue ID. Default: `TASKS_QUEUE`, or the task
+   * definition's queue for `enqueueTask`.
+   */
+  readonly queue?: TaskQueue | string | undefined
 }
 
 /**
@@ -67,6 +74,8 @@ export interface TaskRequest {
   readonly scheduleTime: Option.Option<Date>
   readonly taskId: Option.Option<string>
   readonly headers: Readonly<Record<string, string>>
+  /** The task's queue; `None` is the default queue, `TASKS_QUEUE`. */
+  readonly queue: Option.Option<TaskQueue>
   /**
    * The W3C `traceparent` of the enqueue's span, for the task's request to continue
    * its trace; `None` for routes that do not leave the process.

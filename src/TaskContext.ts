@@ -3,9 +3,9 @@
  * names, how often it was tried, when it was due, and why it is being retried.
  *
  * A handler reads it with `yield* TaskContext`. It needs no layer: the task
- * server provides it for each request it serves, and anywhere else (the local
- * route, a worker or loopback POST, a test) every field is `None`, because only
- * Cloud Tasks sends these headers.
+ * server provides it for each request it serves (from the Cloud Tasks headers), and
+ * the in-process queue of the local route provides the same values Cloud Tasks would
+ * send; a worker or loopback POST carries none of them, so there every field is `None`.
  *
  * @example
  * ```ts
@@ -45,6 +45,13 @@ export interface TaskContextShape {
   readonly previousResponse: Option.Option<number>
   /** `X-CloudTasks-TaskRetryReason`: why the task is retried (may be present and empty). */
   readonly retryReason: Option.Option<string>
+  /**
+   * Whether a failure of this attempt ends the task (its queue allows no further
+   * retry). Cloud Tasks sends no header for it: the in-process queue knows it, and the
+   * task server works it out from the task definition's queue (`defineQueue`) when the
+   * request comes from that queue; `None` when it cannot be known.
+   */
+  readonly lastAttempt: Option.Option<boolean>
 }
 
 /**
@@ -70,7 +77,8 @@ const empty: TaskContextShape = {
   executionCount: Option.none(),
   eta: Option.none(),
   previousResponse: Option.none(),
-  retryReason: Option.none()
+  retryReason: Option.none(),
+  lastAttempt: Option.none()
 }
 
 const count = (value: string | undefined): Option.Option<number> =>
@@ -115,7 +123,8 @@ export class TaskContext extends Context.Reference<TaskContext>()("effect-http-t
       executionCount: count(lower[taskContextHeaders.executionCount]),
       eta: seconds(lower[taskContextHeaders.eta]),
       previousResponse: count(lower[taskContextHeaders.previousResponse]),
-      retryReason: text(lower[taskContextHeaders.retryReason])
+      retryReason: text(lower[taskContextHeaders.retryReason]),
+      lastAttempt: Option.none()
     }
   }
 }

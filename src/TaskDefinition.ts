@@ -31,6 +31,7 @@ import { type Duration, Effect, type Layer, Schema } from "effect"
 import type { TaskPayloadError } from "./Errors.js"
 import { taskPayloadError } from "./internal/payloadIssues.js"
 import { makeTaskHandlers, type TaskHandlers } from "./TaskHandlers.js"
+import type { TaskQueue } from "./TaskQueue.js"
 
 /**
  * A task written once: the path it is served on, the Schema of its payload
@@ -49,6 +50,8 @@ export interface TaskDefinition<A, I = A> {
    * `dispatchDeadline` unless the enqueue options give one.
    */
   readonly dispatchDeadline: Duration.DurationInput | undefined
+  /** The queue the task goes to (default `TASKS_QUEUE`), unless the enqueue options give one. */
+  readonly queue: TaskQueue | undefined
 }
 
 /**
@@ -60,6 +63,8 @@ export interface TaskDefinition<A, I = A> {
 export interface DefineTaskOptions {
   /** The task's dispatch deadline (15 seconds to 30 minutes). */
   readonly dispatchDeadline?: Duration.DurationInput | undefined
+  /** The task's queue, defined with `defineQueue` (default `TASKS_QUEUE`). */
+  readonly queue?: TaskQueue | undefined
 }
 
 /**
@@ -83,7 +88,7 @@ export const defineTask = <A, I>(
   path: string,
   schema: Schema.Schema<A, I>,
   options: DefineTaskOptions = {}
-): TaskDefinition<A, I> => ({ path, schema, dispatchDeadline: options.dispatchDeadline })
+): TaskDefinition<A, I> => ({ path, schema, dispatchDeadline: options.dispatchDeadline, queue: options.queue })
 
 /**
  * Decodes a received payload (the JSON-parsed body) with the task's Schema.
@@ -154,5 +159,9 @@ export const taskHandlersLayer = <const T extends ReadonlyArray<TaskImplementati
   ...implementations: T
 ): Layer.Layer<TaskHandlers, never, ImplementationContext<T[number]>> =>
   makeTaskHandlers(implementations.map(({ definition, handler }) =>
-    [definition.path, { decode: (json: unknown) => decodeTaskPayload(definition, json), handle: handler }] as const
+    [definition.path, {
+      decode: (json: unknown) => decodeTaskPayload(definition, json),
+      handle: handler,
+      queue: definition.queue
+    }] as const
   ))

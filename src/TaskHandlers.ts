@@ -10,6 +10,7 @@
  */
 import { Context, Effect, Layer, Scope } from "effect"
 import type { TaskPayloadError } from "./Errors.js"
+import type { TaskQueue } from "./TaskQueue.js"
 
 /**
  * A handler function: receives the payload as it arrives over HTTP (the
@@ -37,6 +38,11 @@ export interface TaskHandler {
   readonly handle: (payload: unknown) => Effect.Effect<unknown, unknown, any>
   /** The services `handle` needs, captured when the handlers' layer was built. */
   readonly services: Context.Context<any>
+  /**
+   * The queue the task definition names, if any: the task server uses its settings to
+   * tell a handler whether an attempt is the last.
+   */
+  readonly queue: TaskQueue | undefined
 }
 
 /**
@@ -74,9 +80,9 @@ export const makeTaskHandlers = <R>(
       // The layer's own scope is not for the handlers: their resources are their own.
       const services = Context.omit(Scope.Scope)(yield* Effect.context<R>())
       const handlers = new Map<string, TaskHandler>()
-      for (const [path, { decode, handle }] of entries) {
+      for (const [path, { decode, handle, queue }] of entries) {
         if (handlers.has(path)) return yield* Effect.dieMessage(`Two handlers are registered for the task path ${path}`)
-        handlers.set(path, { decode, handle, services })
+        handlers.set(path, { decode, handle, services, queue })
       }
       return TaskHandlers.of({ handlers })
     })
@@ -108,5 +114,7 @@ export class TaskHandlers extends Context.Tag("effect-http-tasks/TaskHandlers")<
   static readonly layer = <H extends Record<string, TaskHandlerFunction<any>>>(
     handlers: H
   ): Layer.Layer<TaskHandlers, never, HandlersContext<H>> =>
-    makeTaskHandlers(Object.entries(handlers).map(([path, handle]) => [path, { decode: Effect.succeed, handle }] as const))
+    makeTaskHandlers(
+      Object.entries(handlers).map(([path, handle]) => [path, { decode: Effect.succeed, handle, queue: undefined }] as const)
+    )
 }

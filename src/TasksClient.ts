@@ -126,7 +126,8 @@ const make = Effect.gen(function*() {
     enqueueTask: (definition, payload, options) =>
       enqueue(definition.path, payload, {
         ...options,
-        dispatchDeadline: options?.dispatchDeadline ?? definition.dispatchDeadline
+        dispatchDeadline: options?.dispatchDeadline ?? definition.dispatchDeadline,
+        queue: options?.queue ?? definition.queue
       }, schemaEncoder(definition)),
     drain: routes.local.drain,
     route: (path) => decideRoute(config, path).route

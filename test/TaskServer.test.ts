@@ -3,13 +3,17 @@ import { describe, expect, it } from "@effect/vitest"
 import { vi } from "vitest"
 import { Deferred, Effect, Either, Exit, Layer, Option, Queue, Schema, Scope } from "effect"
 import { timingSafeEqual } from "node:crypto"
+import { CloudTasksEmulator } from "../src/CloudTasksEmulator.js"
 import {
+  defineQueue,
   defineTask,
   DispatchError,
   enqueueHttpTask,
   enqueueTask,
   Events,
   handleTask,
+  NonRetryableError,
+  RetryAfterError,
   TaskHandlers,
   TasksClient,
   type TasksConfigInput,
@@ -361,7 +365,8 @@ describe("TaskServer: TaskContext", () => {
         executionCount: Option.some(1),
         eta: Option.some(new Date("2026-01-02T03:04:05.500Z")),
         previousResponse: Option.some(404),
-        retryReason: Option.some("")
+        retryReason: Option.some(""),
+        lastAttempt: Option.none()
       })
     }))
 
@@ -512,4 +517,95 @@ describe("TaskServer: a web-standard handler", () => {
       expect((yield* Queue.take(received)).payload).toEqual(transcribe)
       expect((yield* Queue.take(received)).payload).toEqual(transcribe)
     }).pipe(Effect.scoped))
+})
+
+describe("TaskServer: handler outcomes mean what they mean to Cloud Tasks", () => {
+  const Media = defineQueue("media", { maxAttempts: 3, minBackoff: "10 millis", maxBackoff: "20 millis" })
+  const Steered = defineTask("/api/tasks/steered", Schema.Struct({ outcome: Schema.String }), { queue: Media })
+  const steered = (seen: Array<Option.Option<boolean>>) =>
+    taskHandlersLayer(handleTask(Steered, ({ outcome }) =>
+      Effect.gen(function*() {
+        seen.push((yield* TaskContext).lastAttempt)
+        if (outcome === "drop") return yield* new NonRetryableError({ message: "the upload is gone" })
+        if (outcome === "later") return yield* new RetryAfterError({ after: "90 seconds", message: "quota" })
+        if (outcome === "fail") return yield* Effect.fail("boom")
+      })))
+
+  it.scopedLive("NonRetryableError: 200, so that Cloud Tasks stops, and an error event saying it was dropped", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const server = yield* startTaskServer(steered([]))
+      const response = yield* server.post(Steered.path, { outcome: "drop" }, auth)
+      expect(response.status).toBe(200)
+      expect(JSON.parse(response.body)).toEqual({ status: "dropped", message: "the upload is gone" })
+      const [dropped] = logs.of(Events.serverDropped)
+      expect(dropped?.level).toBe("ERROR")
+      expect(dropped?.message).toBe("Task dropped, not retried: the upload is gone")
+      expect(logs.of(Events.serverSucceeded)).toEqual([])
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("RetryAfterError: 503 with Retry-After in whole seconds; any other failure: 500", () =>
+    Effect.gen(function*() {
+      const server = yield* startTaskServer(steered([]))
+      const later = yield* Effect.promise(() =>
+        fetch(server.url + Steered.path, {
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify({ outcome: "later" })
+        })
+      )
+      expect(later.status).toBe(503)
+      expect(later.headers.get("retry-after")).toBe("90")
+      expect((yield* server.post(Steered.path, { outcome: "fail" }, auth)).status).toBe(500)
+      expect((yield* server.post(Steered.path, { outcome: "ok" }, auth)).status).toBe(200)
+    }))
+
+  it.scopedLive("TaskContext says whether an attempt is the last its queue allows, for a request from that queue", () =>
+    Effect.gen(function*() {
+      const seen: Array<Option.Option<boolean>> = []
+      const server = yield* startTaskServer(steered(seen))
+      const from = (queue: string, retry: number) => ({
+        ...auth,
+        "X-CloudTasks-QueueName": queue,
+        "X-CloudTasks-TaskRetryCount": String(retry)
+      })
+      yield* server.post(Steered.path, { outcome: "ok" }, from("media", 1))
+      yield* server.post(Steered.path, { outcome: "ok" }, from("media", 2))
+      yield* server.post(Steered.path, { outcome: "ok" }, from("other", 2))
+      yield* server.post(Steered.path, { outcome: "ok" }, auth)
+      expect(seen).toEqual([Option.some(false), Option.some(true), Option.none(), Option.none()])
+    }))
+
+  it.scopedLive("through the emulator: a dropped task is done after one attempt; Retry-After is honoured", () =>
+    Effect.gen(function*() {
+      const queue = "projects/p/locations/l/queues/media"
+      const emulator = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          CloudTasksEmulator.start({
+            queues: [queue],
+            queueSettings: { maxAttempts: 3, minBackoff: "10 millis", maxBackoff: "20 millis" }
+          })
+        ),
+        (running) => Effect.promise(() => running.stop())
+      )
+      const server = yield* startTaskServer(steered([]))
+      const client = TasksClient.layerWith({
+        appEnv: "production",
+        project: "p",
+        location: "l",
+        queue: "media",
+        urlBase: server.url,
+        auth: secret,
+        emulatorHost: emulator.host
+      })
+      const dropped = yield* enqueueTask(Steered, { outcome: "drop" }).pipe(Effect.provide(client))
+      const outcome = yield* Effect.promise(() => emulator.waitForTask(dropped.name))
+      expect(outcome.result).toBe("succeeded")
+      expect(outcome.attempts.map((attempt) => attempt.status)).toEqual([200])
+      const failing = yield* enqueueTask(Steered, { outcome: "fail" }).pipe(Effect.provide(client))
+      const exhausted = yield* Effect.promise(() => emulator.waitForTask(failing.name))
+      expect(exhausted.result).toBe("exhausted")
+      expect(exhausted.attempts.map((attempt) => attempt.status)).toEqual([500, 500, 500])
+    }))
 })

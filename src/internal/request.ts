@@ -5,7 +5,9 @@
 import { DateTime, Duration, Either, Option } from "effect"
 import type { DispatchReason } from "../Errors.js"
 import type { EnqueueOptions, TaskRequest } from "../Route.js"
+import type { TaskQueue } from "../TaskQueue.js"
 import { encodePayload, pathProblem } from "./encode.js"
+import { queueSettings } from "./queues.js"
 import {
   MAX_DISPATCH_DEADLINE_MS,
   MAX_HEADER_BYTES,
@@ -140,9 +142,18 @@ export const makeTaskRequest = (
   const badHeaders = headersProblem(headers)
   if (badHeaders !== undefined) return refuse("invalid_options", `Invalid headers for ${path}: ${badHeaders}`)
 
+  let queue: Option.Option<TaskQueue> = Option.none()
+  if (options?.queue !== undefined) {
+    const given = typeof options.queue === "string" ? { id: options.queue, settings: {} } : options.queue
+    const problem = Either.flip(queueSettings(given))
+    if (Either.isRight(problem)) return refuse("invalid_options", problem.right)
+    queue = Option.some(given)
+  }
+
   return Either.right({
     path,
     body,
+    queue,
     dispatchDeadline,
     scheduleTime,
     taskId: Option.fromNullable(taskId),

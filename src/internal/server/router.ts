@@ -15,11 +15,13 @@ import { Cause, Duration, Effect, Exit, Fiber, Option, Stream, Tracer } from "ef
 import { Events } from "../../Events.js"
 import type { PayloadIssue } from "../../Errors.js"
 import { type TaskHandler, TaskHandlers } from "../../TaskHandlers.js"
-import { TaskContext } from "../../TaskContext.js"
+import { TaskContext, type TaskContextShape } from "../../TaskContext.js"
 import type { TaskServerOptions, TaskServerShape } from "../../TaskServer.js"
 import { TaskServerConfig } from "../../TaskServerConfig.js"
 import { MAX_TASK_BYTES } from "../limits.js"
 import * as Log from "../log.js"
+import { type Outcome, outcomeOf } from "../outcome.js"
+import { isLastAttempt, queueSettings } from "../queues.js"
 import { runTaskHandler } from "../runHandler.js"
 import { makeSupervisor } from "../supervisor.js"
 import { parseTaskJson } from "../json.js"
@@ -90,6 +92,54 @@ const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number): 
       Effect.catchAll(() => Effect.succeed<Body>(size === 0 ? { _tag: "Text", text: "" } : { _tag: "Unreadable" }))
     )
   })
+
+/** The answer that gives Cloud Tasks the outcome's meaning: 2xx ends the task, anything else is retried. */
+const answer = (outcome: Outcome) => {
+  switch (outcome._tag) {
+    case "Succeeded":
+      return json(200, { status: "succeeded" })
+    case "Dropped":
+      return json(200, { status: "dropped", message: outcome.error.message })
+    case "RetryAfter":
+      return HttpServerResponse.setHeader(
+        json(503, { error: "retry_later", message: outcome.error.message }),
+        "retry-after",
+        outcome.retryAfter
+      )
+    case "Refused":
+      return json(422, { error: "invalid_payload", message: outcome.error.message, issues: outcome.error.issues })
+    case "Interrupted":
+      return json(503, { error: "interrupted", message: "The task was interrupted" })
+    case "Failed":
+      return json(500, { error: "task_failed", message: "The task handler failed" })
+  }
+}
+
+/** The event of an outcome, logged as the handler ends. */
+const logOutcome = (outcome: Outcome, fields: Log.EventFields) => {
+  switch (outcome._tag) {
+    case "Succeeded":
+      return Log.info(Events.serverSucceeded, "Task handler succeeded", fields)
+    case "Dropped":
+      return Log.error(
+        Events.serverDropped,
+        `Task dropped, not retried: ${outcome.error.message}`,
+        { ...fields, status: 200 },
+        Cause.fail(outcome.error)
+      )
+    case "RetryAfter":
+      return Log.warn(Events.serverRetryLater, `Task asks to be retried: ${outcome.error.message}`, {
+        ...fields,
+        status: 503,
+        retry_after: outcome.retryAfter
+      })
+    case "Refused":
+    case "Interrupted":
+      return Log.warn(Events.serverFailed, "Task handler failed", { ...fields, status: outcome.status })
+    case "Failed":
+      return Log.error(Events.serverFailed, "Task handler failed", { ...fields, status: 500 }, outcome.cause)
+  }
+}
 
 /** The events' words for each reason a token was refused. */
 const oidcMessages: Record<OidcRefusal, string> = {
@@ -164,8 +214,16 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
     interruptedMessage: "Task handler interrupted"
   })
 
-  const endpoint = (path: string, handler: TaskHandler) =>
-    Effect.gen(function*() {
+  const endpoint = (path: string, handler: TaskHandler) => {
+    // Whether an attempt is the last its queue allows: known from the settings of the
+    // definition's queue, for a request that comes from that queue.
+    const queue = handler.queue
+    const settings = queue === undefined ? Option.none() : Option.getRight(queueSettings(queue))
+    const lastAttempt = (task: TaskContextShape): Option.Option<boolean> =>
+      Option.isSome(settings) && Option.isSome(task.retryCount) && Option.contains(task.queueName, queue!.id)
+        ? isLastAttempt(settings.value, task.retryCount.value)
+        : Option.none()
+    return Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const task = TaskContext.fromHeaders(request.headers)
       const fields = {
@@ -218,15 +276,13 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
       }
 
       const respondAsync = prefersAsync(request.headers["prefer"])
+      const context = { ...task, lastAttempt: lastAttempt(task) }
       const execution = Effect.suspend(() => runTaskHandler(handler, decoded.right)).pipe(
-        Effect.provideService(TaskContext, task),
+        Effect.provideService(TaskContext, context),
         Effect.withSpan("TaskServer.run", { attributes: { "tasks.path": path } }),
         Effect.exit,
-        Effect.tap((exit) =>
-          Exit.isSuccess(exit)
-            ? Log.info(Events.serverSucceeded, "Task handler succeeded", fields)
-            : Log.error(Events.serverFailed, "Task handler failed", fields, exit.cause)
-        )
+        Effect.map(outcomeOf),
+        Effect.tap((outcome) => logOutcome(outcome, fields))
       )
       if (closing()) {
         // Closing: a 503 makes Cloud Tasks (or the enqueuer) try again later; nothing is lost.
@@ -241,13 +297,12 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
         })
         return json(202, { status: "accepted" })
       }
-      const outcome = yield* Fiber.await(fiber)
-      if (Exit.isFailure(outcome)) return json(503, { error: "interrupted", message: "The server is shutting down" })
-      const exit = outcome.value
-      if (Exit.isSuccess(exit)) return json(200, { status: "succeeded" })
-      if (Cause.isInterruptedOnly(exit.cause)) return json(503, { error: "interrupted", message: "The task was interrupted" })
-      return json(500, { error: "task_failed", message: "The task handler failed" })
+      const exit = yield* Fiber.await(fiber)
+      return Exit.isSuccess(exit)
+        ? answer(exit.value)
+        : json(503, { error: "interrupted", message: "The server is shutting down" })
     }).pipe(continueTrace(path))
+  }
 
   let router: HttpRouter.HttpRouter = HttpRouter.empty
   for (const [path, handler] of handlers) {
