@@ -11,9 +11,9 @@
  */
 import type * as CloudTasks from "@google-cloud/tasks"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
-import { createRequire } from "node:module"
-import { DispatchError, ImportError } from "./Errors.js"
+import { DispatchError } from "./Errors.js"
 import { Events } from "./Events.js"
+import { errorText, grpcCode, loadCloudClient } from "./internal/cloudClient.js"
 import { loadOnce } from "./internal/loadOnce.js"
 import { MAX_TASK_BYTES, USER_AGENT } from "./internal/limits.js"
 import * as Log from "./internal/log.js"
@@ -52,19 +52,8 @@ interface Loaded {
   readonly encodedSize: (task: CloudTasks.protos.google.cloud.tasks.v2.ITask) => number
 }
 
-const grpcCode = (error: unknown): number | undefined => {
-  const code = (error as { code?: unknown } | null)?.code
-  return typeof code === "number" ? code : undefined
-}
-
-const errorText = (error: unknown): string => {
-  const details = (error as { details?: unknown } | null)?.details
-  return typeof details === "string" && details !== "" ? details : String(error)
-}
-
 const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
   const config = yield* TasksConfig
-  const moduleName = options.moduleName ?? "@google-cloud/tasks"
   let opened: CloudTasks.v2.CloudTasksClient | undefined
   let closed = false
   yield* Effect.addFinalizer(() =>
@@ -74,38 +63,9 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
     })
   )
 
-  const client = yield* loadOnce(Effect.gen(function*() {
-    const require = createRequire(import.meta.url)
-    const module = yield* Effect.try({
-      try: () => {
-        const path = require.resolve(moduleName)
-        return { path, tasks: require(path) as typeof CloudTasks }
-      },
-      catch: (cause) =>
-        new ImportError({
-          message:
-            `The cloud-tasks route needs ${moduleName}, which could not be loaded. Install it with: npm install ${moduleName}`,
-          module: moduleName,
-          cause
-        })
-    })
-    const client = yield* Effect.try(() => {
-      const emulator = Option.map(config.emulatorHost, ({ host, port }) => {
-        const gax = createRequire(module.path)("google-gax") as typeof import("google-gax")
-        // An explicit universe domain keeps google-auth-library from asking the
-        // GCE metadata server (a network call) before the first request.
-        return {
-          servicePath: host,
-          port,
-          sslCreds: gax.grpc.credentials.createInsecure(),
-          universeDomain: "googleapis.com"
-        }
-      })
-      return new module.tasks.CloudTasksClient({ ...options.clientOptions, ...Option.getOrUndefined(emulator) })
-    })
-    opened = client
-    const Task = module.tasks.protos.google.cloud.tasks.v2.Task
-    return { client, encodedSize: (task) => Task.encode(task).finish().length } satisfies Loaded
+  const client = yield* loadOnce(Effect.map(loadCloudClient(config, "The cloud-tasks route", options), (loaded): Loaded => {
+    opened = loaded.client
+    return { client: loaded.client, encodedSize: (task) => loaded.Task.encode(task).finish().length }
   }))
 
   const authEvent: Log.Event = Option.isSome(config.auth)

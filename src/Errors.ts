@@ -207,3 +207,19 @@ export class CancelError extends Data.TaggedError("CancelError")<{
   readonly grpcStatus?: number
   readonly cause?: unknown
 }> {}
+
+/**
+ * Cloud Tasks refused or failed an operation of `ensureQueues` (a permission missing,
+ * the service unreachable, …). Queues already handled stay as they were made.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QueueSyncError extends Data.TaggedError("QueueSyncError")<{
+  readonly message: string
+  /** The full name of the queue being handled. */
+  readonly queue: string
+  /** The gRPC status code returned by Cloud Tasks. */
+  readonly grpcStatus?: number
+  readonly cause?: unknown
+}> {}

@@ -58,6 +58,9 @@ export const Events = {
   baseUrlMissing: "tasks.enqueue_http_task.base_url_missing",
   taskBuildFailed: "tasks.enqueue_http_task.task_build_failed",
   createTaskFailed: "tasks.enqueue_http_task.create_task_failed",
+  // queues as code
+  queueCreated: "tasks.queues.created",
+  queueUpdated: "tasks.queues.updated",
   // receiving side (effect-http-tasks/server)
   serverReceived: "tasks.server.received",
   serverUnauthorized: "tasks.server.unauthorized",

@@ -132,6 +132,8 @@ export interface TasksConfigShape {
   readonly appEnv: AppEnv
   readonly dryRun: boolean
   readonly queue: Option.Option<QueueConfig>
+  /** `GOOGLE_CLOUD_PROJECT` and `TASKS_LOCATION`, where the queues are (`TASKS_QUEUE` is not needed for them). */
+  readonly location: Option.Option<{ readonly project: string; readonly location: string }>
   /** Without a trailing `/`. */
   readonly urlBase: Option.Option<string>
   /** The secret to send; `None` only in production with OIDC and no `TASKS_AUTH`. */
@@ -279,6 +281,7 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
       queue: project !== undefined && location !== undefined && queueName !== undefined
         ? Option.some({ project, location, queue: queueName })
         : Option.none(),
+      location: project !== undefined && location !== undefined ? Option.some({ project, location }) : Option.none(),
       urlBase,
       auth,
       authDefaulted,
