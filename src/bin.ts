@@ -4,6 +4,7 @@
  *
  * ```
  * effect-http-tasks emulator [--port 8123] [--queue projects/p/locations/l/queues/q]...
+ * effect-http-tasks queues sync --from ./dist/queues.js [--dry-run]
  * ```
  *
  * @since 0.1.0
@@ -16,6 +17,12 @@ Commands:
   emulator   Run the Cloud Tasks emulator until interrupted (Ctrl-C).
              --port N        gRPC port on 127.0.0.1 (default: a free port)
              --queue NAME    create the queue projects/<p>/locations/<l>/queues/<q> (repeatable)
+  queues sync
+             Create or update the queues defined (defineQueue) in a module, in
+             GOOGLE_CLOUD_PROJECT / TASKS_LOCATION (CLOUD_TASKS_EMULATOR_HOST for an
+             emulator); print what differs. Never deletes a queue.
+             --from MODULE   the JavaScript module whose exports include the queues
+             --dry-run       print what would change, change nothing
 `
 
 /** A subcommand: receives its own arguments, resolves with the exit code. */
@@ -79,7 +86,57 @@ const emulator: Command = async (args) => {
   return 0
 }
 
-const COMMANDS: Readonly<Record<string, Command>> = { emulator }
+/** Whether `value` is a queue defined with `defineQueue`. */
+const isQueue = (value: unknown): value is { readonly id: string; readonly settings: object } =>
+  typeof value === "object" && value !== null && typeof (value as { id?: unknown }).id === "string" &&
+  typeof (value as { settings?: unknown }).settings === "object"
+
+const queues: Command = async (args) => {
+  const [sub, ...rest] = args
+  if (sub !== "sync") throw new UsageError(sub === undefined ? "queues needs a subcommand: sync" : `Unknown queues subcommand "${sub}"`)
+  let from: string
+  let dryRun: boolean
+  try {
+    const { values } = parseArgs({
+      args: rest,
+      options: { from: { type: "string" }, "dry-run": { type: "boolean" } },
+      strict: true,
+      allowPositionals: false
+    })
+    if (values.from === undefined) throw new UsageError("queues sync needs --from MODULE, the module that exports the queues")
+    from = values.from
+    dryRun = values["dry-run"] === true
+  } catch (error) {
+    throw error instanceof UsageError ? error : new UsageError(error instanceof Error ? error.message : String(error))
+  }
+  const { pathToFileURL } = await import("node:url")
+  const { resolve } = await import("node:path")
+  const exported = await import(pathToFileURL(resolve(from)).href) as Record<string, unknown>
+  const definitions = Object.values(exported).filter(isQueue)
+  if (definitions.length === 0) throw new UsageError(`${from} exports no queue defined with defineQueue`)
+
+  const { Effect, Logger, LogLevel } = await import("effect")
+  const { ensureQueues, TasksConfig } = await import("./index.js")
+  const report = await Effect.runPromise(
+    ensureQueues(definitions, { dryRun }).pipe(
+      Effect.provide(TasksConfig.layer),
+      Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)),
+      Effect.either
+    )
+  )
+  if (report._tag === "Left") {
+    process.stderr.write(`${report.left.message}\n`)
+    return 1
+  }
+  for (const { action, changes, queue } of report.right) {
+    process.stdout.write(`${action.padEnd(9)} ${queue}\n`)
+    for (const { from, setting, to } of changes) process.stdout.write(`          ${setting}: ${from} -> ${to}\n`)
+  }
+  if (dryRun) process.stdout.write("dry run: nothing was changed\n")
+  return 0
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = { emulator, queues }
 
 const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   const [name, ...rest] = argv

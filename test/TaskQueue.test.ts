@@ -4,6 +4,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
+import { execFile } from "node:child_process"
+import { join } from "node:path"
+import { promisify } from "node:util"
 import { CloudTasksEmulator } from "../src/CloudTasksEmulator.js"
 import {
   ConfigError,
@@ -159,5 +162,45 @@ describe("ensureQueues", () => {
       expect(invalid.message).toContain(`Queue "q": maxAttempts must be`)
       const nowhere = yield* Effect.flip(ensureQueues([Email]).pipe(Effect.provide(Layer.fresh(TasksConfig.layerWith({})))))
       expect(nowhere).toMatchObject({ _tag: "ConfigError", variables: ["GOOGLE_CLOUD_PROJECT", "TASKS_LOCATION"] })
+    }))
+})
+
+describe("effect-http-tasks queues sync", () => {
+  const root = join(import.meta.dirname, "..")
+  const run = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+    Effect.promise(() =>
+      promisify(execFile)(process.execPath, ["--import", "tsx", "src/bin.ts", "queues", "sync", ...args], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? "", ...env }
+      }).then(
+        ({ stderr, stdout }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => error
+      )
+    )
+
+  it.scopedLive("prints what it would do in a dry run, then does it; a missing --from is a usage error", () =>
+    Effect.gen(function*() {
+      const running = yield* emulator()
+      const env = { GOOGLE_CLOUD_PROJECT: "p", TASKS_LOCATION: "l", CLOUD_TASKS_EMULATOR_HOST: running.host }
+      const dry = yield* run(["--from", "test/fixtures/queues.ts", "--dry-run"], env)
+      expect(dry.code).toBe(0)
+      expect(dry.stdout).toBe(
+        `create    ${location}/queues/email\ncreate    ${location}/queues/transcription\ndry run: nothing was changed\n`
+      )
+      const applied = yield* run(["--from", "test/fixtures/queues.ts"], env)
+      expect(applied.stdout).toBe(`create    ${location}/queues/email\ncreate    ${location}/queues/transcription\n`)
+      const again = yield* run(["--from", "test/fixtures/queues.ts"], env)
+      expect(again.stdout).toBe(`unchanged ${location}/queues/email\nunchanged ${location}/queues/transcription\n`)
+      const client = makeClient(running.host)
+      const [email] = yield* Effect.promise(() => client.getQueue({ name: `${location}/queues/email` }))
+      yield* Effect.promise(() => client.close())
+      expect(email.rateLimits?.maxDispatchesPerSecond).toBe(20)
+
+      const usage = yield* run([], env)
+      expect(usage.code).toBe(2)
+      expect(usage.stderr).toContain("queues sync needs --from MODULE")
+      const noLocation = yield* run(["--from", "test/fixtures/queues.ts"], {})
+      expect(noLocation.code).toBe(1)
+      expect(noLocation.stderr).toContain("GOOGLE_CLOUD_PROJECT and TASKS_LOCATION are required")
     }))
 })
