@@ -169,6 +169,8 @@ const main = () => {
   run(`npm install --save-dev typescript@${typescript} @types/node@${typesNode}`, app)
 
   for (const [from, to] of appFiles) cpSync(join(root, from), join(app, to), { recursive: true })
+  // A user's tsconfig. skipLibCheck as `tsc --init` writes it: without it, tsc stops in
+  // @effect/platform-node-shared's declarations (they import 'ws', which has no types there).
   writeFileSync(
     join(app, "tsconfig.json"),
     JSON.stringify(
@@ -199,8 +201,11 @@ const main = () => {
   }
   say("the application example runs in dev and prints what the README shows")
 
-  run("npx --no -- vitest run --dir readme --silent=passed-only", app)
-  say("the README's tests pass, one through the emulator")
+  run("npx --no -- vitest run --dir readme --silent=passed-only --reporter=default --reporter=json --outputFile=vitest.json", app)
+  const report = JSON.parse(readFileSync(join(app, "vitest.json"), "utf8"))
+  const emulatorTest = report.testResults.find(({ name }) => name.endsWith("readme/emulator.test.ts"))
+  if (emulatorTest?.status !== "passed") fail("readme/emulator.test.ts, the test through the emulator, did not run and pass")
+  say(`the README's tests pass (${report.numPassedTests}), emulator.test.ts through the emulator in production mode`)
 
   if (process.env.KEEP_APP === undefined) rmSync(work, { recursive: true, force: true })
   else say(`the tarball and the app are kept in ${work}`)
