@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { CloudTasksEmulator, type RunningCloudTasksEmulator } from "../../src/CloudTasksEmulator.js"
 import { MAX_TASK_BYTES } from "../../src/internal/limits.js"
 import { createQueue, expectGrpcError, LOCATION, uniqueQueueName } from "../utils/emulator.js"
-import { grpc, makeClient } from "../utils/emulatorClient.js"
+import { apiErrorOf, grpc, makeClient } from "../utils/emulatorClient.js"
 import { startTarget, type Target } from "../utils/emulatorTarget.js"
 
 const QUEUE_NOT_FOUND =
@@ -129,9 +129,9 @@ describe("CreateTask", () => {
     const queue = await pausedQueue()
     const seconds = Math.floor(Date.now() / 1000) + 31 * 24 * 3600
     const error = await client.createTask({ parent: queue, task: { ...httpTask(), scheduleTime: { seconds } } })
-      .then(() => undefined, (e: { code: number; details: string }) => e)
+      .then(() => undefined, apiErrorOf)
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT)
-    expect(error?.details).toMatch(/^The Task\.scheduleTime, .*, is too far in the future\. Schedule time must be no more than 720h in the future\.$/)
+    expect(error?.message).toMatch(/^The Task\.scheduleTime, .*, is too far in the future\. Schedule time must be no more than 720h in the future\.$/)
     const [task] = await client.createTask({
       parent: queue,
       task: { ...httpTask(), scheduleTime: { seconds: Math.floor(Date.now() / 1000) + 29 * 24 * 3600 } }
@@ -163,7 +163,7 @@ describe("CreateTask", () => {
     const error = await client.createTask({
       parent: queue,
       task: { httpRequest: { url: `${target.url}/get`, httpMethod: "GET", body: Buffer.from("x") } }
-    }).then(() => undefined, (e: { code: number }) => e)
+    }).then(() => undefined, apiErrorOf)
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT)
     const [put] = await client.createTask({
       parent: queue,
@@ -177,7 +177,7 @@ describe("CreateTask", () => {
     const error = await client.createTask({
       parent: queue,
       task: { httpRequest: { url: `${target.url}/h`, headers: { "X-Big": "x".repeat(80 * 1024) } } }
-    }).then(() => undefined, (e: { code: number }) => e)
+    }).then(() => undefined, apiErrorOf)
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT)
   })
 

@@ -165,8 +165,6 @@ describe("scheduling", () => {
     await client.createTask({ parent: queue, task: { scheduleTime: at(500), httpRequest: { url: `${server.url}/late` } } })
     await client.createTask({ parent: queue, task: { scheduleTime: at(250), httpRequest: { url: `${server.url}/early` } } })
 
-    await sleep(150)
-    expect(server.requests).toHaveLength(0)
     const received = await server.waitFor(2)
     expect(received.map((request) => request.path)).toEqual(["/early", "/late"])
     expect(received[0]!.receivedAt).toBeGreaterThanOrEqual(now + 250 - 5)

@@ -105,7 +105,7 @@ const fieldAt = (type: ProtoType, path: ReadonlyArray<string>): ProtoField | und
   return field
 }
 
-/** A query parameter's value in the JSON type its field takes. */
+/** A query parameter's value in the JSON type its field takes (an enum by name or by number). */
 const queryValue = (field: ProtoField | undefined, value: string): unknown =>
   field === undefined
     ? value
@@ -113,6 +113,8 @@ const queryValue = (field: ProtoField | undefined, value: string): unknown =>
     ? Number(value)
     : field.type === "bool"
     ? value === "true" || value === "1"
+    : field.resolvedType !== null && "values" in field.resolvedType && /^\d+$/.test(value)
+    ? Number(value)
     : value
 
 /**
@@ -150,11 +152,16 @@ const decodeRequest = (
   return type.toObject(message, OBJECT_OPTIONS)
 }
 
-/** The JSON of a method's response, in the proto3 JSON mapping. */
-const encodeResponse = (runtime: GrpcRuntime, method: ProtoMethod, response: unknown): unknown => {
+/**
+ * The JSON of a method's response, in the proto3 JSON mapping; enums as numbers when the client
+ * asked for them (`$alt=json;enum-encoding=int`, as the official client in REST mode does).
+ */
+const encodeResponse = (runtime: GrpcRuntime, method: ProtoMethod, response: unknown, numericEnums = false): unknown => {
   const type = method.resolvedResponseType!
-  return runtime.json.toProto3JSON(type.fromObject(response)) ?? {}
+  return runtime.json.toProto3JSON(type.fromObject(response), { numericEnums }) ?? {}
 }
+
+const wantsNumericEnums = (query: URLSearchParams): boolean => /enum-encoding=int/.test(query.get("$alt") ?? "")
 
 const send = (response: http.ServerResponse, status: number, body: unknown): void => {
   const text = JSON.stringify(body)
@@ -256,7 +263,8 @@ export const makeRestHandler = (options: RestOptions): RestHandler => {
         const match = route.pattern.exec(path)
         if (match === null) continue
         const decoded = decodeRequest(runtime, route, match, url.searchParams, body)
-        send(response, 200, encodeResponse(runtime, route.method, call(route.method.name, decoded)))
+        const result = call(route.method.name, decoded)
+        send(response, 200, encodeResponse(runtime, route.method, result, wantsNumericEnums(url.searchParams)))
         return true
       }
       throw new ApiError(Status.NOT_FOUND, `The requested URL ${url.pathname} was not found on this server.`)
