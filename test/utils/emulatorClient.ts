@@ -77,3 +77,23 @@ export const apiErrorOf = (error: unknown): { readonly code: number; readonly me
   if (body === undefined) return { code: e.code, message: e.message }
   return { code: grpc.status[body.error.status as keyof typeof grpc.status] as number, message: body.error.message }
 }
+
+/** A `google.rpc` error detail, named by its type (`google.rpc.Help`) beside its fields. */
+export type StatusDetail = { readonly type: string } & Record<string, unknown>
+
+/**
+ * The details of an API error as the client reports them, in either mode: over gRPC the
+ * messages google-gax decodes from the `grpc-status-details-bin` trailer; over REST the
+ * `details` of Google's JSON error.
+ */
+export const statusDetailsOf = (error: unknown): ReadonlyArray<StatusDetail> => {
+  const body = restErrorBodyOf(error)
+  if (body !== undefined) {
+    return body.error.details.map(({ "@type": type, ...fields }) => ({ type: type.replace("type.googleapis.com/", ""), ...fields }))
+  }
+  const details = (error as { statusDetails?: ReadonlyArray<object> }).statusDetails ?? []
+  return details.map((detail) => ({
+    type: `google.rpc.${detail.constructor.name}`,
+    ...(JSON.parse(JSON.stringify(detail)) as Record<string, unknown>)
+  }))
+}

@@ -79,10 +79,10 @@ export const restErrorBody = (error: ApiError) => ({
 export const grpcError = (grpc: GrpcModule, protos: ProtoRoot, error: ApiError): ServiceError => {
   if (error.details.length === 0) return { code: error.code, details: error.message }
   const statusType = protos.lookupType("google.rpc.Status")
+  // protobuf.js encodes an `Any` given as `{ "@type": …, …fields }` with the named type.
   const details = error.details.map((detail) => {
     const { fields, type } = detailMessage(detail)
-    const messageType = protos.lookupType(type)
-    return { typeUrl: `${TYPE_URL_PREFIX}${type}`, value: messageType.encode(messageType.fromObject(fields)).finish() }
+    return { "@type": `${TYPE_URL_PREFIX}${type}`, ...fields }
   })
   const status = statusType.encode(statusType.fromObject({ code: error.code, message: error.message, details })).finish()
   const metadata = new grpc.Metadata()
