@@ -212,7 +212,7 @@ export const taskToWire = (task: StoredTask, view: View, appEngineHost: string) 
         url: request.url,
         httpMethod: request.httpMethod,
         headers: headerRecord(request.headers),
-        body: full ? request.body : Buffer.alloc(0),
+        ...(full ? { body: request.body } : {}),
         ...(request.oidcToken !== undefined ? { oidcToken: request.oidcToken } : {}),
         ...(request.oauthToken !== undefined ? { oauthToken: request.oauthToken } : {})
       }
@@ -223,7 +223,7 @@ export const taskToWire = (task: StoredTask, view: View, appEngineHost: string) 
         appEngineRouting: { ...request.routing, host: appEngineHost },
         relativeUri: request.relativeUri,
         headers: headerRecord(request.headers),
-        body: full ? request.body : Buffer.alloc(0)
+        ...(full ? { body: request.body } : {})
       }
     }
   return {
