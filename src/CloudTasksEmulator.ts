@@ -1,9 +1,11 @@
 /**
- * A Cloud Tasks emulator: an in-process gRPC server implementing
- * `google.cloud.tasks.v2.CloudTasks` from the `.proto` files that `@google-cloud/tasks` ships,
- * so the official client talks to it unchanged, and that delivers HTTP tasks the way Cloud Tasks
- * does (schedule times, pause and resume, purge, rate limits, retries with backoff, dispatch
- * deadlines, the `X-CloudTasks-*` headers, OIDC tokens, named-task deduplication).
+ * A Cloud Tasks emulator: an in-process server implementing `google.cloud.tasks.v2.CloudTasks`
+ * from the `.proto` files that `@google-cloud/tasks` ships, over gRPC and over REST (HTTP/1.1
+ * JSON at `/v2/…`, and the Firebase emulator's task path that firebase-admin uses) on one port,
+ * so the official client talks to it unchanged in either mode. It delivers HTTP and App Engine
+ * tasks the way Cloud Tasks does (schedule times, pause and resume, purge, rate limits, retries
+ * with backoff, dispatch deadlines, the `X-CloudTasks-*` and `X-AppEngine-*` headers, OIDC
+ * tokens, named-task deduplication), and serves a dashboard at `/` on the same port.
  *
  * `@google-cloud/tasks` is needed at run time (it is an optional peer dependency of this
  * package); it is loaded when the emulator starts, not when this module is imported.
@@ -24,6 +26,7 @@
 import { Context, Data, Duration, Effect, Layer } from "effect"
 import { type ResolvedOptions, startEmulator } from "./internal/emulator/emulator.js"
 import { GrpcRuntimeMissing } from "./internal/emulator/grpcRuntime.js"
+import { DEFAULT_APP_ENGINE_TARGET } from "./internal/engine/engine.js"
 import type * as EngineModel from "./internal/engine/model.js"
 import { MIN_DISPATCH_DEADLINE_MS, QUEUE_NAME_REUSE_MS, TASK_ID_REUSE_MS } from "./internal/limits.js"
 
@@ -59,7 +62,7 @@ export interface CloudTasksEmulatorQueueSettings {
  * @category models
  */
 export interface CloudTasksEmulatorOptions {
-  /** gRPC port on 127.0.0.1; 0 or absent picks a free port. */
+  /** The port on 127.0.0.1 of gRPC, REST and the dashboard; 0 or absent picks a free port. */
   readonly port?: number
   /** Full queue names (`projects/<p>/locations/<l>/queues/<q>`) created at start. */
   readonly queues?: ReadonlyArray<string>
@@ -95,6 +98,19 @@ export interface CloudTasksEmulatorOptions {
   readonly clock?: () => number
   /** Called after every delivery attempt (the command-line emulator prints them). */
   readonly onAttempt?: (attempt: DeliveryAttempt) => void
+  /**
+   * The base URL that stands in for App Engine: an App Engine task (`appEngineHttpRequest`) is
+   * delivered to it plus the task's relative URI. Default: `http://127.0.0.1:8080`, where App
+   * Engine's local development server listens.
+   */
+  readonly appEngineTarget?: string
+  /**
+   * Where a task that firebase-admin enqueues without a URL goes (under the emulator it leaves
+   * the URL empty, for the Firebase emulator to route to the function): a URL, or a function of
+   * the full queue name. Default: `http://127.0.0.1:5001/<project>/<location>/<queue ID>`, the
+   * Firebase Functions emulator's URL of the function named like the queue.
+   */
+  readonly firebaseTarget?: string | ((queue: string) => string)
 }
 
 /**
@@ -151,8 +167,10 @@ export interface WaitOptions {
 export interface RunningCloudTasksEmulator {
   /** `"127.0.0.1:<port>"`, ready for `CLOUD_TASKS_EMULATOR_HOST`. */
   readonly host: string
-  /** The gRPC port. */
+  /** The port of gRPC, REST and the dashboard. */
   readonly port: number
+  /** The dashboard's URL, `http://127.0.0.1:<port>/`; the REST API is under it at `/v2/`. */
+  readonly url: string
   /** The `iss` of the OIDC tokens the emulator signs. */
   readonly issuer: string
   /** URL of the JWKS that verifies the OIDC tokens (`http://127.0.0.1:<port>/oauth2/v3/certs`). */
@@ -167,8 +185,8 @@ export interface RunningCloudTasksEmulator {
   /** Resolves once the task (full name) has left its queue, with how and its attempts. */
   readonly waitForTask: (task: string, options?: WaitOptions) => Promise<TaskOutcome>
   /**
-   * Stops the gRPC server, the JWKS server, every timer and in-flight request. Pending waits
-   * fail. Idempotent.
+   * Stops the server (gRPC, REST, the dashboard and its event streams), the JWKS server, every
+   * timer and in-flight request. Pending waits fail. Idempotent.
    */
   readonly stop: () => Promise<void>
 }
@@ -212,9 +230,20 @@ const resolveOptions = (options: CloudTasksEmulatorOptions): ResolvedOptions => 
     jwksPort: options.jwksPort ?? 0,
     attemptLogLimit: options.attemptLogLimit ?? 10_000,
     clock: options.clock ?? Date.now,
-    onAttempt: options.onAttempt
+    onAttempt: options.onAttempt,
+    appEngineTarget: options.appEngineTarget ?? DEFAULT_APP_ENGINE_TARGET,
+    firebaseTarget: firebaseTarget(options.firebaseTarget)
   }
 }
+
+/** The Firebase Functions emulator's URL of the function named like the queue. */
+const firebaseFunctionUrl = (queue: string): string => {
+  const [, project, , location, , id] = queue.split("/")
+  return `http://127.0.0.1:5001/${project}/${location}/${id}`
+}
+
+const firebaseTarget = (option: CloudTasksEmulatorOptions["firebaseTarget"]): (queue: string) => string =>
+  option === undefined ? firebaseFunctionUrl : typeof option === "string" ? () => option : option
 
 const start = async (options: CloudTasksEmulatorOptions = {}): Promise<RunningCloudTasksEmulator> => {
   let running
@@ -235,6 +264,7 @@ const start = async (options: CloudTasksEmulatorOptions = {}): Promise<RunningCl
   return {
     host: running.host,
     port: running.port,
+    url: `http://${running.host}/`,
     issuer: running.issuer,
     jwksUri: running.jwksUri,
     attempts: (query = {}) => engine.attempts(query),

@@ -36,7 +36,7 @@ export interface TaskContextShape {
   readonly retryCount: Option.Option<number>
   /**
    * `X-CloudTasks-TaskExecutionCount`: how many earlier attempts got a response
-   * (attempts answered 5xx or 429 do not count).
+   * (attempts answered 5xx do not count; 4xx, 429 and 3xx do).
    */
   readonly executionCount: Option.Option<number>
   /** `X-CloudTasks-TaskETA`: when the task was scheduled to run. */

@@ -44,6 +44,15 @@ export const SERVICE_RESERVED_HEADER = /^(host|content-length|user-agent|x-googl
 /** The `User-Agent` the service adds to the stored headers of HTTP tasks and sends with each attempt. */
 export const USER_AGENT = "Google-Cloud-Tasks"
 
+/** The `User-Agent` the service adds to the stored headers of App Engine tasks and sends with each attempt. */
+export const APP_ENGINE_USER_AGENT = "AppEngine-Google; (+http://code.google.com/appengine)"
+
+/** The `Content-Type` the service stores for an App Engine task with a body and none of its own. */
+export const APP_ENGINE_DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+/** The largest `dispatchDeadline` of an App Engine task (basic and manual scaling allow 24 hours). */
+export const MAX_APP_ENGINE_DISPATCH_DEADLINE_MS = 24 * 3_600_000
+
 /** The highest `RateLimits.maxDispatchesPerSecond` of a queue. */
 export const MAX_DISPATCHES_PER_SECOND = 500
 /** The highest `RateLimits.maxConcurrentDispatches` of a queue. */

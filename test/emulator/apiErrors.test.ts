@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { CloudTasksEmulator, type RunningCloudTasksEmulator } from "../../src/CloudTasksEmulator.js"
 import { MAX_TASK_BYTES } from "../../src/internal/limits.js"
 import { createQueue, expectGrpcError, LOCATION, uniqueQueueName } from "../utils/emulator.js"
-import { grpc, makeClient } from "../utils/emulatorClient.js"
+import { apiErrorOf, clientMode, grpc, makeClient, statusDetailsOf } from "../utils/emulatorClient.js"
 import { startTarget, type Target } from "../utils/emulatorTarget.js"
 
 const QUEUE_NOT_FOUND =
@@ -129,9 +129,9 @@ describe("CreateTask", () => {
     const queue = await pausedQueue()
     const seconds = Math.floor(Date.now() / 1000) + 31 * 24 * 3600
     const error = await client.createTask({ parent: queue, task: { ...httpTask(), scheduleTime: { seconds } } })
-      .then(() => undefined, (e: { code: number; details: string }) => e)
+      .then(() => undefined, apiErrorOf)
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT)
-    expect(error?.details).toMatch(/^The Task\.scheduleTime, .*, is too far in the future\. Schedule time must be no more than 720h in the future\.$/)
+    expect(error?.message).toMatch(/^The Task\.scheduleTime, .*, is too far in the future\. Schedule time must be no more than 720h in the future\.$/)
     const [task] = await client.createTask({
       parent: queue,
       task: { ...httpTask(), scheduleTime: { seconds: Math.floor(Date.now() / 1000) + 29 * 24 * 3600 } }
@@ -163,7 +163,7 @@ describe("CreateTask", () => {
     const error = await client.createTask({
       parent: queue,
       task: { httpRequest: { url: `${target.url}/get`, httpMethod: "GET", body: Buffer.from("x") } }
-    }).then(() => undefined, (e: { code: number }) => e)
+    }).then(() => undefined, apiErrorOf)
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT)
     const [put] = await client.createTask({
       parent: queue,
@@ -177,7 +177,7 @@ describe("CreateTask", () => {
     const error = await client.createTask({
       parent: queue,
       task: { httpRequest: { url: `${target.url}/h`, headers: { "X-Big": "x".repeat(80 * 1024) } } }
-    }).then(() => undefined, (e: { code: number }) => e)
+    }).then(() => undefined, apiErrorOf)
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT)
   })
 
@@ -289,5 +289,94 @@ describe("CreateQueue", () => {
       maxBackoff: { seconds: "3600" },
       maxDoublings: 16
     })
+  })
+})
+
+describe("error details, as recorded from the real service", () => {
+  const failure = (promise: Promise<unknown>) => promise.then(() => expect.unreachable("the call succeeded"), (e: unknown) => e)
+  const REFERENCE = "https://cloud.google.com/tasks/docs/reference/rest/v2"
+
+  it("a malformed queue name carries a Help link to the definition of a queue name", async () => {
+    const error = await failure(client.createQueue({ parent: LOCATION, queue: { name: "not-a-valid-queue-name" } }))
+    expect(apiErrorOf(error).code).toBe(grpc.status.INVALID_ARGUMENT)
+    expect(statusDetailsOf(error)).toEqual([{
+      type: "google.rpc.Help",
+      links: [{ description: "Definition of queue name", url: `${REFERENCE}/projects.locations.queues#Queue.FIELDS.name` }]
+    }])
+  })
+
+  it("an invalid task ID carries a Help link to the definition of a task ID", async () => {
+    const queue = await pausedQueue()
+    const error = await failure(client.createTask({ parent: queue, task: httpTask(`${queue}/tasks/not a valid id`) }))
+    expect(apiErrorOf(error).code).toBe(grpc.status.INVALID_ARGUMENT)
+    expect(statusDetailsOf(error)).toEqual([{
+      type: "google.rpc.Help",
+      links: [{ description: "Definition of task ID", url: `${REFERENCE}/projects.locations.queues.tasks#Task.FIELDS.name` }]
+    }])
+  })
+
+  // Over REST the parent is part of the URL's template: the official client refuses to build
+  // such a request, so only gRPC can send it.
+  const grpcOnly = it.skipIf(clientMode() === "rest")
+
+  grpcOnly("a parent that is not projects/*/locations/* is PERMISSION_DENIED with ErrorInfo, LocalizedMessage and Help", async () => {
+    const message = "Permission denied on resource project not-a-valid-parent."
+    const error = await failure(client.createQueue({ parent: "not-a-valid-parent", queue: { name: uniqueQueueName() } }))
+    expect(apiErrorOf(error)).toEqual({ code: grpc.status.PERMISSION_DENIED, message })
+    expect(statusDetailsOf(error)).toEqual([
+      {
+        type: "google.rpc.ErrorInfo",
+        reason: "CONSUMER_INVALID",
+        domain: "googleapis.com",
+        metadata: {
+          consumer: "projects/not-a-valid-parent",
+          containerInfo: "not-a-valid-parent",
+          service: "cloudtasks.googleapis.com"
+        }
+      },
+      { type: "google.rpc.LocalizedMessage", locale: "en-US", message },
+      { type: "google.rpc.Help", links: [{ description: "Google developers console", url: "https://console.developers.google.com" }] }
+    ])
+  })
+
+  grpcOnly("ListQueues under a malformed parent is PERMISSION_DENIED too", async () => {
+    await expectGrpcError(
+      client.listQueues({ parent: "not-a-valid-parent" }),
+      grpc.status.PERMISSION_DENIED,
+      "Permission denied on resource project not-a-valid-parent."
+    )
+  })
+
+  it("errors without details carry none", async () => {
+    const error = await failure(client.getQueue({ name: uniqueQueueName("missing") }))
+    expect(statusDetailsOf(error)).toEqual([])
+  })
+})
+
+describe("recorded create times and sizes", () => {
+  it("createTime has whole-second precision", async () => {
+    const queue = await pausedQueue()
+    const [created] = await client.createTask({ parent: queue, task: httpTask() })
+    expect(created.createTime?.nanos ?? 0).toBe(0)
+    expect(Number(created.createTime?.seconds)).toBeGreaterThan(Date.now() / 1000 - 60)
+    const [fetched] = await client.getTask({ name: created.name! })
+    expect(fetched.createTime).toEqual(created.createTime)
+  })
+
+  it("a small HTTP task takes a body of 1,048,368 bytes and refuses 1,048,369, whatever the millisecond of creation", async () => {
+    // The task: a generated 20-digit ID in this queue, a URL, name and URL of 126 characters
+    // together, the default deadline and a scheduleTime with nanos. The recorded boundary holds
+    // only with createTime in whole seconds (milliseconds would take 6 more bytes).
+    const queue = await createQueue(client, `${LOCATION}/queues/recorded-sizes`)
+    await client.pauseQueue({ name: queue })
+    const url = `http://127.0.0.1:9/${"u".repeat(126 - `${queue}/tasks/`.length - 20 - "http://127.0.0.1:9/".length)}`
+    const scheduleTime = { seconds: Math.floor(Date.now() / 1000) + 3600, nanos: 500_000_000 }
+    const create = (bytes: number) =>
+      client.createTask({ parent: queue, task: { scheduleTime, httpRequest: { url, body: Buffer.alloc(bytes, 97) } } })
+    for (let i = 0; i < 3; i++) {
+      const [accepted] = await create(1_048_368)
+      expect(accepted.name).toMatch(/\/tasks\/\d{20}$/)
+      await expectGrpcError(create(1_048_369), grpc.status.INVALID_ARGUMENT, "Task size too large")
+    }
   })
 })

@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import * as fc from "effect/FastCheck"
 import { CloudTasksEmulator, type RunningCloudTasksEmulator } from "../../src/CloudTasksEmulator.js"
 import { createQueue, expectGrpcError, sleep } from "../utils/emulator.js"
-import { grpc, makeClient } from "../utils/emulatorClient.js"
+import { apiErrorOf, grpc, makeClient } from "../utils/emulatorClient.js"
 import { startTarget, type Target } from "../utils/emulatorTarget.js"
 
 const NOT_FOUND = "Requested entity was not found."
@@ -153,7 +153,10 @@ describe("dedup rules (property)", () => {
     }
     return call().then(
       () => ({ ok: true }),
-      (error: { code: number; details: string }) => ({ code: error.code, details: error.details })
+      (error: unknown) => {
+        const { code, message } = apiErrorOf(error)
+        return { code, details: message }
+      }
     )
   }
 

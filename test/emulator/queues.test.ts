@@ -6,7 +6,7 @@ import type { CloudTasksClient } from "@google-cloud/tasks"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { CloudTasksEmulator, type RunningCloudTasksEmulator } from "../../src/CloudTasksEmulator.js"
 import { createQueue, expectGrpcError, LOCATION, uniqueQueueName } from "../utils/emulator.js"
-import { grpc, makeClient } from "../utils/emulatorClient.js"
+import { apiErrorOf, grpc, makeClient } from "../utils/emulatorClient.js"
 
 let emulator: RunningCloudTasksEmulator
 let client: CloudTasksClient
@@ -51,7 +51,7 @@ describe("ListQueues", () => {
 
   it("refuses a page token it did not issue", async () => {
     const error = await client.listQueues({ parent: LOCATION, pageToken: "garbage!" }, { autoPaginate: false })
-      .then(() => undefined, (e: { code: number }) => e)
+      .then(() => undefined, apiErrorOf)
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT)
   })
 })

@@ -300,8 +300,8 @@ describe("backoff", () => {
 })
 
 describe("counting", () => {
-  it("counts every earlier attempt as a retry, and those answered with neither 5xx nor 429 as executions", async () => {
-    const { clock, target, engine } = setup(inTurn(503, 404, 500, 302, 200), BACKOFF)
+  it("counts as the recorded sequence 503, 404, 429, 500, 302, 200: every earlier attempt a retry, all but 5xx executions", async () => {
+    const { clock, target, engine } = setup(inTurn(503, 404, 429, 500, 302, 200), BACKOFF)
     const created = engine.createTask(QUEUE, task(named("sequence")))
     await clock.advance(3600 * SECOND)
     const rows = target.sent.map((sent) => [
@@ -314,8 +314,9 @@ describe("counting", () => {
       ["0", "0", undefined, undefined],
       ["1", "0", "503", ""],
       ["2", "1", "404", ""],
-      ["3", "1", "500", ""],
-      ["4", "2", "302", ""]
+      ["3", "2", "429", ""],
+      ["4", "2", "500", ""],
+      ["5", "3", "302", ""]
     ])
     expect(engine.outcome(created.name)?.result).toBe("succeeded")
   })
@@ -488,7 +489,9 @@ describe("dispatch deadline", () => {
     const second = target.sent[1]
     expect(header(second, "X-CloudTasks-TaskRetryCount")).toBe("1")
     expect(header(second, "X-CloudTasks-TaskExecutionCount")).toBe("0")
-    expect(header(second, "X-CloudTasks-TaskPreviousResponse")).toBeUndefined()
+    // As recorded: a missed deadline reads as a 504 on the next attempt.
+    expect(header(second, "X-CloudTasks-TaskPreviousResponse")).toBe("504")
+    expect(header(second, "X-CloudTasks-TaskRetryReason")).toBe("")
     expect(engine.outcome(created.name)?.result).toBe("succeeded")
   })
 

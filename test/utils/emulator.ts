@@ -4,6 +4,7 @@
  */
 import type { CloudTasksClient } from "@google-cloud/tasks"
 import { expect } from "vitest"
+import { apiErrorOf } from "./emulatorClient.js"
 
 /** The queue-name parent used by the tests. */
 export const LOCATION = "projects/test-project/locations/us-central1"
@@ -33,14 +34,17 @@ export const createQueue = async (
   return name
 }
 
-/** Asserts that `promise` fails with the gRPC `code` and exactly the message `details`. */
+/**
+ * Asserts that `promise` fails with the status `code` and exactly the message `details`, as the
+ * official client reports them in the mode of the run (gRPC or REST).
+ */
 export const expectGrpcError = async (promise: Promise<unknown>, code: number, details: string): Promise<void> => {
   const error: unknown = await promise.then(
     () => undefined,
     (e: unknown) => e
   )
-  expect(error, `expected gRPC error ${code} "${details}"`).toBeDefined()
-  expect(error).toMatchObject({ code, details })
+  expect(error, `expected API error ${code} "${details}"`).toBeDefined()
+  expect(apiErrorOf(error)).toEqual({ code, message: details })
 }
 
 /** Resolves after `ms` milliseconds. */

@@ -1,18 +1,22 @@
 /**
  * Starts the emulator: the OIDC issuer and its JWKS server, the queue engine on the system clock
- * with HTTP delivery, and the gRPC server on 127.0.0.1. Stopping closes them all and leaves
- * nothing running.
+ * with HTTP delivery, and one port on 127.0.0.1 serving gRPC, the REST API and the dashboard.
+ * Stopping closes them all and leaves nothing running.
  *
  * @internal
  */
-import * as net from "node:net"
+import * as http from "node:http"
 import { systemClock } from "../engine/clock.js"
 import { Engine } from "../engine/engine.js"
 import type { DeliveryAttempt, SettingsPatch } from "../engine/model.js"
+import { grpcError, toApiError } from "./apiStatus.js"
+import { makeDashboard } from "./dashboard.js"
 import { makeHttpDelivery } from "./delivery.js"
-import { type GrpcServer, loadGrpcRuntime } from "./grpcRuntime.js"
+import { openFrontDoor } from "./frontDoor.js"
+import { type GrpcRuntime, loadGrpcRuntime, type UnaryHandler } from "./grpcRuntime.js"
 import { emulatorAccessToken, startOidcIssuer } from "./oidc.js"
-import { cloudTasksHandlers } from "./service.js"
+import { makeRestHandler } from "./rest.js"
+import { cloudTasksMethods, type Method } from "./service.js"
 
 /** Resolved start options, durations in milliseconds. */
 export interface ResolvedOptions {
@@ -28,6 +32,10 @@ export interface ResolvedOptions {
   /** The wall clock; timers run in real time. */
   readonly clock: () => number
   readonly onAttempt: ((attempt: DeliveryAttempt) => void) | undefined
+  /** The base URL App Engine tasks go to. */
+  readonly appEngineTarget: string
+  /** The URL of a task firebase-admin creates without one, for its queue. */
+  readonly firebaseTarget: (queue: string) => string
 }
 
 /** A running emulator (the internal shape behind the public handle). */
@@ -40,32 +48,23 @@ export interface RunningEmulator {
   readonly stop: () => Promise<void>
 }
 
-/**
- * Fails with EADDRINUSE when `port` is taken, before grpc-js tries (and logs its own error).
- */
-const checkPortFree = (port: number): Promise<void> =>
-  port === 0 ? Promise.resolve() : new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once("error", reject)
-    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()))
-  })
-
-const bind = (server: GrpcServer, address: string, credentials: unknown): Promise<number> =>
-  new Promise((resolve, reject) =>
-    server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)))
+/** The service's methods as gRPC unary handlers, failures with their status details. */
+const grpcHandlers = (runtime: GrpcRuntime, methods: Readonly<Record<string, Method>>): Record<string, UnaryHandler> =>
+  Object.fromEntries(
+    Object.entries(methods).map(([name, method]) => [
+      name,
+      ((call, callback) => {
+        let response: unknown
+        try {
+          response = method(call.request as never)
+        } catch (error) {
+          callback(grpcError(runtime.grpc, runtime.protos, toApiError(error)))
+          return
+        }
+        callback(null, response)
+      }) satisfies UnaryHandler
+    ])
   )
-
-const shutdown = (server: GrpcServer): Promise<void> =>
-  new Promise((resolve) => {
-    const force = setTimeout(() => {
-      server.forceShutdown()
-      resolve()
-    }, 250)
-    server.tryShutdown(() => {
-      clearTimeout(force)
-      resolve()
-    })
-  })
 
 /** Starts an emulator. */
 export const startEmulator = async (options: ResolvedOptions): Promise<RunningEmulator> => {
@@ -82,32 +81,47 @@ export const startEmulator = async (options: ResolvedOptions): Promise<RunningEm
     minDispatchDeadlineMs: options.minDispatchDeadlineMs,
     attemptLogLimit: options.attemptLogLimit,
     onAttempt: options.onAttempt,
-    closedMessage: "The Cloud Tasks emulator stopped"
+    closedMessage: "The Cloud Tasks emulator stopped",
+    appEngineTarget: options.appEngineTarget
   })
-  const closeEngine = () => {
+  const methods = cloudTasksMethods(engine)
+  const grpcServer = new runtime.grpc.Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 })
+  grpcServer.addService(runtime.cloudTasksService, grpcHandlers(runtime, methods))
+  if (grpcServer.createConnectionInjector === undefined) {
+    throw new Error("The Cloud Tasks emulator needs @grpc/grpc-js 1.10 or later (through @google-cloud/tasks)")
+  }
+  const injector = grpcServer.createConnectionInjector(runtime.grpc.ServerCredentials.createInsecure())
+  const rest = makeRestHandler({ runtime, methods, firebaseTarget: options.firebaseTarget })
+  const dashboard = makeDashboard(engine)
+  const httpServer = http.createServer((request, response) => {
+    void (async () => {
+      if (await rest(request, response)) return
+      if (dashboard.handle(request, response)) return
+      response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found\n")
+    })()
+  })
+  const closeAll = () => {
     engine.close()
     delivery.close()
+    dashboard.close()
+    injector.destroy()
+    grpcServer.forceShutdown()
+    httpServer.closeAllConnections()
   }
-  let server: GrpcServer | undefined
   try {
     for (const queue of options.queues) engine.ensureQueue(queue, options.queueSettings)
-    await checkPortFree(options.port)
-    server = new runtime.grpc.Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 })
-    server.addService(runtime.cloudTasksService, cloudTasksHandlers(engine))
-    const port = await bind(server, `127.0.0.1:${options.port}`, runtime.grpc.ServerCredentials.createInsecure())
-    const grpcServer = server
+    const door = await openFrontDoor({ port: options.port, grpc: injector, http: httpServer })
     let stopping: Promise<void> | undefined
     const stop = () => {
       stopping ??= (async () => {
-        closeEngine()
-        await Promise.all([shutdown(grpcServer), oidc.close()])
+        closeAll()
+        await Promise.all([door.close(), oidc.close()])
       })()
       return stopping
     }
-    return { host: `127.0.0.1:${port}`, port, issuer: oidc.issuer, jwksUri: oidc.jwksUri, engine, stop }
+    return { host: `127.0.0.1:${door.port}`, port: door.port, issuer: oidc.issuer, jwksUri: oidc.jwksUri, engine, stop }
   } catch (error) {
-    closeEngine()
-    server?.forceShutdown()
+    closeAll()
     await oidc.close()
     throw error
   }

@@ -1,12 +1,14 @@
 /**
- * The `google.cloud.tasks.v2.CloudTasks` gRPC service over the {@link Engine}: decodes requests
- * (as `@grpc/proto-loader` delivers them: camelCase fields, enums as strings, bytes as
- * `Buffer`), calls the engine and encodes queues and tasks in `BASIC` or `FULL` view.
+ * The methods of `google.cloud.tasks.v2.CloudTasks` over the {@link Engine}, for every transport
+ * (gRPC, REST): each takes a request as protobuf.js decodes it with the options of
+ * `@grpc/proto-loader` (camelCase fields, enums as strings, bytes as `Buffer`, defaults set),
+ * calls the engine, and returns the response in the same shape (queues and tasks in `BASIC` or
+ * `FULL` view), or throws the engine's {@link ApiError}.
  *
  * @internal
  */
 import { QUEUE_DEFAULTS } from "../limits.js"
-import { ApiError, Errors, Status } from "../engine/apiError.js"
+import { Errors } from "../engine/apiError.js"
 import type { Engine } from "../engine/engine.js"
 import {
   type AttemptRecord,
@@ -18,7 +20,6 @@ import {
   type StoredTask
 } from "../engine/model.js"
 import { burstSizeFor } from "../engine/tokenBucket.js"
-import type { UnaryCall, UnaryCallback, UnaryHandler } from "./grpcRuntime.js"
 
 // -----------------------------------------------------------------------------------------
 // Wire shapes (decoded with defaults: absent messages are null, absent scalars are zero)
@@ -58,8 +59,17 @@ interface WireHttpRequest {
   readonly oauthToken?: { readonly serviceAccountEmail: string; readonly scope: string } | null
 }
 
+interface WireAppEngineHttpRequest {
+  readonly httpMethod: string
+  readonly appEngineRouting: { readonly service: string; readonly version: string; readonly instance: string } | null
+  readonly relativeUri: string
+  readonly headers: Record<string, string> | null
+  readonly body: Buffer | null
+}
+
 interface WireTask {
   readonly name: string
+  readonly appEngineHttpRequest?: WireAppEngineHttpRequest | null
   readonly httpRequest?: WireHttpRequest | null
   readonly scheduleTime: SecondsNanos | null
   readonly dispatchDeadline: SecondsNanos | null
@@ -180,22 +190,45 @@ const attemptToWire = (attempt: AttemptRecord | undefined) =>
       : { code: attempt.responseStatus.code, message: attempt.responseStatus.message, details: [] }
   }
 
-/** A task as the API returns it; `BASIC` leaves the body out. */
-export const taskToWire = (task: StoredTask, view: View) => {
+const headerRecord = (headers: ReadonlyArray<readonly [string, string]>): Record<string, string> => {
+  const record: Record<string, string> = {}
+  for (const [key, value] of headers) record[key] = value
+  return record
+}
+
+const methodOf = (method: string): HttpMethodName | "HTTP_METHOD_UNSPECIFIED" =>
+  HTTP_METHODS.find((m) => m === method) ?? "HTTP_METHOD_UNSPECIFIED"
+
+/**
+ * A task as the API returns it; `BASIC` leaves the body out. `appEngineHost` is the host an App
+ * Engine task is sent to (the emulator's stand-in for App Engine).
+ */
+export const taskToWire = (task: StoredTask, view: View, appEngineHost: string) => {
   const full = view === "FULL"
-  const headers: Record<string, string> = {}
-  for (const [key, value] of task.request.headers) headers[key] = value
-  const { oidcToken, oauthToken } = task.request
+  const request = task.request
+  const target = request._tag === "Http"
+    ? {
+      httpRequest: {
+        url: request.url,
+        httpMethod: request.httpMethod,
+        headers: headerRecord(request.headers),
+        ...(full ? { body: request.body } : {}),
+        ...(request.oidcToken !== undefined ? { oidcToken: request.oidcToken } : {}),
+        ...(request.oauthToken !== undefined ? { oauthToken: request.oauthToken } : {})
+      }
+    }
+    : {
+      appEngineHttpRequest: {
+        httpMethod: request.httpMethod,
+        appEngineRouting: { ...request.routing, host: appEngineHost },
+        relativeUri: request.relativeUri,
+        headers: headerRecord(request.headers),
+        ...(full ? { body: request.body } : {})
+      }
+    }
   return {
     name: task.name,
-    httpRequest: {
-      url: task.request.url,
-      httpMethod: task.request.httpMethod,
-      headers,
-      body: full ? task.request.body : Buffer.alloc(0),
-      ...(oidcToken !== undefined ? { oidcToken } : {}),
-      ...(oauthToken !== undefined ? { oauthToken } : {})
-    },
+    ...target,
     scheduleTime: fromMs(task.scheduleTime),
     createTime: fromMs(task.createTime),
     dispatchDeadline: fromMs(task.dispatchDeadlineMs),
@@ -207,14 +240,15 @@ export const taskToWire = (task: StoredTask, view: View) => {
   }
 }
 
-const newTask = (task: WireTask | null): NewTask => {
+/** A task as `CreateTask` carries it. */
+export const newTask = (task: WireTask | null): NewTask => {
   const http = task?.httpRequest ?? null
-  const method = http?.httpMethod ?? "HTTP_METHOD_UNSPECIFIED"
+  const appEngine = task?.appEngineHttpRequest ?? null
   return {
     name: task?.name ?? "",
     httpRequest: http === null ? undefined : {
       url: http.url,
-      httpMethod: HTTP_METHODS.find((m) => m === method) ?? "HTTP_METHOD_UNSPECIFIED",
+      httpMethod: methodOf(http.httpMethod),
       headers: Object.entries(http.headers ?? {}),
       body: http.body ?? Buffer.alloc(0),
       oidcToken: http.oidcToken == null
@@ -224,6 +258,17 @@ const newTask = (task: WireTask | null): NewTask => {
         ? undefined
         : { serviceAccountEmail: http.oauthToken.serviceAccountEmail, scope: http.oauthToken.scope }
     },
+    appEngineHttpRequest: appEngine === null ? undefined : {
+      relativeUri: appEngine.relativeUri,
+      routing: {
+        service: appEngine.appEngineRouting?.service ?? "",
+        version: appEngine.appEngineRouting?.version ?? "",
+        instance: appEngine.appEngineRouting?.instance ?? ""
+      },
+      httpMethod: methodOf(appEngine.httpMethod),
+      headers: Object.entries(appEngine.headers ?? {}),
+      body: appEngine.body ?? Buffer.alloc(0)
+    },
     scheduleTime: toMs(task?.scheduleTime),
     dispatchDeadlineMs: toMs(task?.dispatchDeadline)
   }
@@ -232,75 +277,61 @@ const newTask = (task: WireTask | null): NewTask => {
 // -----------------------------------------------------------------------------------------
 // Handlers
 
-const unary = <Req>(handle: (request: Req) => unknown): UnaryHandler => (call: UnaryCall, callback: UnaryCallback) => {
-  let response: unknown
-  try {
-    response = handle(call.request as Req)
-  } catch (error) {
-    if (error instanceof ApiError) {
-      callback({ code: error.code, details: error.message })
-    } else {
-      callback({ code: Status.INTERNAL, details: `Emulator error: ${error instanceof Error ? error.message : String(error)}` })
-    }
-    return
-  }
-  callback(null, response)
-}
+/** A method of the service: the decoded request in, the response out; throws {@link ApiError}. */
+export type Method = (request: never) => unknown
 
 const EMPTY = {}
 
-/** The handlers of every method of `google.cloud.tasks.v2.CloudTasks`. */
-export const cloudTasksHandlers = (engine: Engine): Record<string, UnaryHandler> => ({
-  ListQueues: unary<{ parent: string; pageSize: number; pageToken: string }>((request) => {
-    const page = engine.listQueues(request.parent, request.pageSize, request.pageToken)
-    return { queues: page.items.map(queueToWire), nextPageToken: page.nextPageToken }
-  }),
-  GetQueue: unary<{ name: string }>((request) => queueToWire(engine.getQueue(request.name))),
-  CreateQueue: unary<{ parent: string; queue: WireQueue | null }>((request) => {
-    const queue = request.queue
-    if (queue === null) throw Errors.invalidQueueName()
-    return queueToWire(engine.createQueue(request.parent, queue.name, settingsPatch(queue, undefined)))
-  }),
-  UpdateQueue: unary<{ queue: WireQueue | null; updateMask: { paths: Array<string> } | null }>((request) => {
-    const queue = request.queue
-    if (queue === null) throw Errors.invalidQueueName()
-    return queueToWire(engine.updateQueue(queue.name, settingsPatch(queue, request.updateMask?.paths)))
-  }),
-  DeleteQueue: unary<{ name: string }>((request) => {
-    engine.deleteQueue(request.name)
-    return EMPTY
-  }),
-  PurgeQueue: unary<{ name: string }>((request) => queueToWire(engine.purgeQueue(request.name))),
-  PauseQueue: unary<{ name: string }>((request) => queueToWire(engine.pauseQueue(request.name))),
-  ResumeQueue: unary<{ name: string }>((request) => queueToWire(engine.resumeQueue(request.name))),
-  GetIamPolicy: unary<{ resource: string }>((request) => {
-    const queue = engine.getQueue(request.resource)
-    return queue.iamPolicy ?? { version: 1, bindings: [], etag: Buffer.from("BwXemulator") }
-  }),
-  SetIamPolicy: unary<{ resource: string; policy: unknown }>((request) => {
-    const queue = engine.getQueue(request.resource)
-    queue.iamPolicy = request.policy ?? { version: 1, bindings: [] }
-    return queue.iamPolicy
-  }),
-  TestIamPermissions: unary<{ resource: string; permissions: Array<string> }>((request) => {
-    engine.getQueue(request.resource)
-    return { permissions: request.permissions }
-  }),
-  ListTasks: unary<{ parent: string; responseView: View; pageSize: number; pageToken: string }>((request) => {
-    const page = engine.listTasks(request.parent, request.pageSize, request.pageToken)
-    return { tasks: page.items.map((task) => taskToWire(task, request.responseView)), nextPageToken: page.nextPageToken }
-  }),
-  GetTask: unary<{ name: string; responseView: View }>((request) =>
-    taskToWire(engine.getTask(request.name), request.responseView)
-  ),
-  CreateTask: unary<{ parent: string; task: WireTask | null; responseView: View }>((request) =>
-    taskToWire(engine.createTask(request.parent, newTask(request.task)), request.responseView)
-  ),
-  DeleteTask: unary<{ name: string }>((request) => {
-    engine.deleteTask(request.name)
-    return EMPTY
-  }),
-  RunTask: unary<{ name: string; responseView: View }>((request) =>
-    taskToWire(engine.runTask(request.name), request.responseView)
-  )
-})
+/** The methods of `google.cloud.tasks.v2.CloudTasks`, by their names in the proto. */
+export const cloudTasksMethods = (engine: Engine): Record<string, Method> => {
+  const task = (stored: StoredTask, view: View) => taskToWire(stored, view, new URL(engine.urlOf(stored)).host)
+  return {
+    ListQueues: (request: { parent: string; pageSize: number; pageToken: string }) => {
+      const page = engine.listQueues(request.parent, request.pageSize, request.pageToken)
+      return { queues: page.items.map(queueToWire), nextPageToken: page.nextPageToken }
+    },
+    GetQueue: (request: { name: string }) => queueToWire(engine.getQueue(request.name)),
+    CreateQueue: (request: { parent: string; queue: WireQueue | null }) => {
+      const queue = request.queue
+      if (queue === null) throw Errors.invalidQueueName()
+      return queueToWire(engine.createQueue(request.parent, queue.name, settingsPatch(queue, undefined)))
+    },
+    UpdateQueue: (request: { queue: WireQueue | null; updateMask: { paths: Array<string> } | null }) => {
+      const queue = request.queue
+      if (queue === null) throw Errors.invalidQueueName()
+      return queueToWire(engine.updateQueue(queue.name, settingsPatch(queue, request.updateMask?.paths)))
+    },
+    DeleteQueue: (request: { name: string }) => {
+      engine.deleteQueue(request.name)
+      return EMPTY
+    },
+    PurgeQueue: (request: { name: string }) => queueToWire(engine.purgeQueue(request.name)),
+    PauseQueue: (request: { name: string }) => queueToWire(engine.pauseQueue(request.name)),
+    ResumeQueue: (request: { name: string }) => queueToWire(engine.resumeQueue(request.name)),
+    GetIamPolicy: (request: { resource: string }) => {
+      const queue = engine.getQueue(request.resource)
+      return queue.iamPolicy ?? { version: 1, bindings: [], etag: Buffer.from("BwXemulator") }
+    },
+    SetIamPolicy: (request: { resource: string; policy: unknown }) => {
+      const queue = engine.getQueue(request.resource)
+      queue.iamPolicy = request.policy ?? { version: 1, bindings: [] }
+      return queue.iamPolicy
+    },
+    TestIamPermissions: (request: { resource: string; permissions: Array<string> }) => {
+      engine.getQueue(request.resource)
+      return { permissions: request.permissions }
+    },
+    ListTasks: (request: { parent: string; responseView: View; pageSize: number; pageToken: string }) => {
+      const page = engine.listTasks(request.parent, request.pageSize, request.pageToken)
+      return { tasks: page.items.map((stored) => task(stored, request.responseView)), nextPageToken: page.nextPageToken }
+    },
+    GetTask: (request: { name: string; responseView: View }) => task(engine.getTask(request.name), request.responseView),
+    CreateTask: (request: { parent: string; task: WireTask | null; responseView: View }) =>
+      task(engine.createTask(request.parent, newTask(request.task)), request.responseView),
+    DeleteTask: (request: { name: string }) => {
+      engine.deleteTask(request.name)
+      return EMPTY
+    },
+    RunTask: (request: { name: string; responseView: View }) => task(engine.runTask(request.name), request.responseView)
+  }
+}

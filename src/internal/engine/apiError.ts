@@ -40,23 +40,53 @@ export const Status = {
 /** A status code. */
 export type StatusCode = (typeof Status)[keyof typeof Status]
 
-/** An API failure: a status code and its message, returned to the client as is. */
+/**
+ * A detail of an API failure (`google.rpc.Status.details`), as the service attaches them: a
+ * link to the definition of the offending field, the machine-readable reason, a localized
+ * message.
+ */
+export type ErrorDetail =
+  | {
+    readonly _tag: "Help"
+    readonly links: ReadonlyArray<{ readonly description: string; readonly url: string }>
+  }
+  | {
+    readonly _tag: "ErrorInfo"
+    readonly reason: string
+    readonly domain: string
+    readonly metadata: Readonly<Record<string, string>>
+  }
+  | { readonly _tag: "LocalizedMessage"; readonly locale: string; readonly message: string }
+
+/** An API failure: a status code, its message and details, returned to the client as is. */
 export class ApiError extends Error {
-  constructor(readonly code: StatusCode, message: string) {
+  constructor(readonly code: StatusCode, message: string, readonly details: ReadonlyArray<ErrorDetail> = []) {
     super(message)
     this.name = "ApiError"
   }
 }
 
-const fail = (code: StatusCode, message: string) => new ApiError(code, message)
-const invalid = (message: string) => fail(Status.INVALID_ARGUMENT, message)
+const fail = (code: StatusCode, message: string, details?: ReadonlyArray<ErrorDetail>) =>
+  new ApiError(code, message, details)
+const invalid = (message: string, details?: ReadonlyArray<ErrorDetail>) => fail(Status.INVALID_ARGUMENT, message, details)
+
+const REFERENCE = "https://cloud.google.com/tasks/docs/reference/rest/v2"
+
+const help = (description: string, url: string): ErrorDetail => ({ _tag: "Help", links: [{ description, url }] })
+
+/**
+ * The project a malformed parent names, as the service reads it: the segment after
+ * `projects/`, or the whole parent when it does not start with one.
+ */
+const projectOf = (parent: string): string => /^projects\/([^/]+)/.exec(parent)?.[1] ?? parent
 
 /** The messages of the real service, word for word where known. */
 export const Errors = {
   taskAlreadyExists: () => fail(Status.ALREADY_EXISTS, "Requested entity already exists"),
   invalidTaskId: (id: string) =>
     invalid(
-      `Task ID "${id}" can contain only letters ([A-Za-z]), numbers ([0-9]), hyphens (-), or underscores (_). Task ID must between 1 and 500 characters.`
+      `Task ID "${id}" can contain only letters ([A-Za-z]), numbers ([0-9]), hyphens (-), or underscores (_). Task ID must between 1 and 500 characters.`,
+      [help("Definition of task ID", `${REFERENCE}/projects.locations.queues.tasks#Task.FIELDS.name`)]
     ),
   invalidTaskName: () =>
     invalid(
@@ -84,13 +114,32 @@ export const Errors = {
       "The queue cannot be created because a queue with this name existed too recently."
     ),
   invalidQueueName: () =>
-    invalid(`Queue name must be formatted: "projects/<PROJECT_ID>/locations/<LOCATION_ID>/queues/<QUEUE_ID>".`),
+    invalid(`Queue name must be formatted: "projects/<PROJECT_ID>/locations/<LOCATION_ID>/queues/<QUEUE_ID>".`, [
+      help("Definition of queue name", `${REFERENCE}/projects.locations.queues#Queue.FIELDS.name`)
+    ]),
   queueParentMismatch: (name: string, parent: string) => invalid(`${name} must begin with ${parent}.`),
-  invalidParent: () => invalid("Invalid resource field value in the request."),
+  /** A parent that is not `projects/<p>/locations/<l>`: the service reads it as a project it may not use. */
+  invalidParent: (parent: string) => {
+    const project = projectOf(parent)
+    const message = `Permission denied on resource project ${project}.`
+    return fail(Status.PERMISSION_DENIED, message, [
+      {
+        _tag: "ErrorInfo",
+        reason: "CONSUMER_INVALID",
+        domain: "googleapis.com",
+        metadata: { consumer: `projects/${project}`, containerInfo: project, service: "cloudtasks.googleapis.com" }
+      },
+      { _tag: "LocalizedMessage", locale: "en-US", message },
+      help("Google developers console", "https://console.developers.google.com")
+    ])
+  },
   taskTooLarge: () => invalid("Task size too large"),
   urlRequired: () => invalid("HttpRequest.url is required."),
   urlScheme: () => invalid("HttpTarget.url must start with 'http://' or 'https://'."),
-  httpRequestRequired: () => invalid("The emulator supports HTTP target tasks only: Task.httpRequest is required."),
+  targetRequired: () => invalid("Task.httpRequest or Task.appEngineHttpRequest is required."),
+  relativeUri: () => invalid("AppEngineHttpRequest.relativeUri must begin with a slash (/)."),
+  appEngineBodyNotAllowed: (method: string) =>
+    invalid(`AppEngineHttpRequest.body can be set only for POST or PUT requests, not ${method}.`),
   dispatchDeadlineRange: (min: string, max: string) => invalid(`Task.dispatchDeadline must be between [${min}, ${max}].`),
   scheduleTooFar: (rendered: string) =>
     invalid(
@@ -120,6 +169,9 @@ export const Errors = {
 const STATUS_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
   Object.entries(Status).map(([name, code]) => [code, name])
 )
+
+/** The name of a status code (`NOT_FOUND` for 5). */
+export const statusName = (code: number): string => STATUS_NAMES[code] ?? "UNKNOWN"
 
 /** An attempt's `responseStatus`: a status code and the message Cloud Tasks writes with it. */
 export interface ResponseStatus {

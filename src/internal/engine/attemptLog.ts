@@ -6,7 +6,13 @@
  * @internal
  */
 import type { EngineClock } from "./clock.js"
-import type { AttemptFilter, DeliveryAttempt, TaskOutcome } from "./model.js"
+import type { AttemptFilter, DeliveryAttempt, StoredTask, TaskOutcome } from "./model.js"
+
+/** A finished task: how it ended, and the task as it was stored (to replay it). */
+export interface FinishedTask {
+  readonly outcome: TaskOutcome
+  readonly task: StoredTask
+}
 
 /** What the attempt log needs. */
 export interface AttemptLogOptions {
@@ -29,7 +35,7 @@ interface Waiter {
 /** Recorded attempts and outcomes, and the waits on them. */
 export class AttemptLog {
   private readonly log: Array<DeliveryAttempt> = []
-  private readonly outcomes = new Map<string, TaskOutcome>()
+  private readonly outcomes = new Map<string, FinishedTask>()
   /** The attempts of tasks that have not finished, by task name. */
   private readonly liveAttempts = new Map<string, Array<DeliveryAttempt>>()
   private readonly waiters = new Set<Waiter>()
@@ -56,12 +62,13 @@ export class AttemptLog {
   }
 
   /** Records how a task ended, with the attempts recorded while it was live. */
-  finish(task: string, queue: string, result: TaskOutcome["result"], at: number): void {
-    const attempts = this.liveAttempts.get(task) ?? []
-    this.liveAttempts.delete(task)
+  finish(task: StoredTask, result: TaskOutcome["result"], at: number): void {
+    const name = task.name
+    const attempts = this.liveAttempts.get(name) ?? []
+    this.liveAttempts.delete(name)
     // Deleted first, so that a name used again moves to the end of the insertion order.
-    this.outcomes.delete(task)
-    this.outcomes.set(task, { task, queue, result, attempts, at: new Date(at) })
+    this.outcomes.delete(name)
+    this.outcomes.set(name, { outcome: { task: name, queue: task.queueName, result, attempts, at: new Date(at) }, task })
     while (this.outcomes.size > this.options.limit) {
       const oldest = this.outcomes.keys().next()
       if (oldest.done === true) break
@@ -80,7 +87,22 @@ export class AttemptLog {
 
   /** How the task `name` last ended, if it is still in the log. */
   outcome(name: string): TaskOutcome | undefined {
+    return this.outcomes.get(name)?.outcome
+  }
+
+  /** The finished tasks still in the log, oldest first. */
+  finished(): IterableIterator<FinishedTask> {
+    return this.outcomes.values()
+  }
+
+  /** The finished task `name`, if it is still in the log. */
+  finishedTask(name: string): FinishedTask | undefined {
     return this.outcomes.get(name)
+  }
+
+  /** The attempts of the live task `name` so far. */
+  liveAttemptsOf(name: string): ReadonlyArray<DeliveryAttempt> {
+    return this.liveAttempts.get(name) ?? []
   }
 
   /**

@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import { AttemptLog } from "./attemptLog.js"
+import { AttemptLog, type FinishedTask } from "./attemptLog.js"
 import type { EngineClock } from "./clock.js"
 import type { Deliver } from "./deliver.js"
 import type {
@@ -22,6 +22,8 @@ import type {
   StoredTask,
   TaskOutcome
 } from "./model.js"
+import { SERVICE_RESERVED_HEADER } from "../limits.js"
+import { Errors } from "./apiError.js"
 import { Scheduler } from "./scheduler.js"
 import { Store } from "./store.js"
 
@@ -47,6 +49,27 @@ export interface EngineOptions {
   readonly onAttempt?: ((attempt: DeliveryAttempt) => void) | undefined
   /** The message of the error that pending waits fail with on {@link Engine.close}. */
   readonly closedMessage?: string | undefined
+  /**
+   * The base URL standing in for App Engine: an App Engine task goes to it plus its relative
+   * URI. Default: `http://127.0.0.1:8080`, where App Engine's local development server listens.
+   */
+  readonly appEngineTarget?: string | undefined
+}
+
+/** Where App Engine tasks go unless the engine is told otherwise. */
+export const DEFAULT_APP_ENGINE_TARGET = "http://127.0.0.1:8080"
+
+/**
+ * Where a task stands: `scheduled` (not yet due), `due` (due, waiting for its queue: paused,
+ * rate or concurrency limit), `running` (an attempt in flight), `retrying` (failed, waiting
+ * for its next attempt).
+ */
+export type LiveTaskState = "scheduled" | "due" | "running" | "retrying"
+
+/** A queue and its live tasks, with the state of each. */
+export interface QueueView {
+  readonly queue: StoredQueue
+  readonly tasks: ReadonlyArray<{ readonly task: StoredTask; readonly state: LiveTaskState }>
 }
 
 const describeFilter = (filter: AttemptFilter): string =>
@@ -58,8 +81,11 @@ export class Engine {
   private readonly store: Store
   private readonly scheduler: Scheduler
   private readonly log: AttemptLog
+  private readonly listeners = new Set<() => void>()
+  private readonly clock: EngineOptions["clock"]
 
   constructor(options: EngineOptions) {
+    this.clock = options.clock
     this.store = new Store(options)
     this.log = new AttemptLog({
       clock: options.clock,
@@ -68,10 +94,40 @@ export class Engine {
       closedMessage: options.closedMessage ?? "The queue engine stopped"
     })
     this.scheduler = new Scheduler(
-      { clock: options.clock, deliver: options.deliver, idToken: options.idToken, accessToken: options.accessToken },
+      {
+        clock: options.clock,
+        deliver: options.deliver,
+        idToken: options.idToken,
+        accessToken: options.accessToken,
+        appEngineTarget: options.appEngineTarget ?? DEFAULT_APP_ENGINE_TARGET,
+        onChange: () => this.changed()
+      },
       this.store,
       this.log
     )
+  }
+
+  /** Calls `listener` after every change of a queue or a task; returns a function that stops it. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) {
+      try {
+        listener()
+      } catch {
+        // an observer's failure must not break the engine
+      }
+    }
+  }
+
+  /** Runs an operation that changes state, then tells the listeners. */
+  private change<A>(operation: () => A): A {
+    const result = operation()
+    this.changed()
+    return result
   }
 
   // ---------------------------------------------------------------------------------------
@@ -79,12 +135,12 @@ export class Engine {
 
   /** `CreateQueue`. */
   createQueue(parent: string, name: string, patch: SettingsPatch): StoredQueue {
-    return this.store.createQueue(parent, name, patch)
+    return this.change(() => this.store.createQueue(parent, name, patch))
   }
 
   /** The queue `name`, created with `patch` if it does not exist (for queues given at start). */
   ensureQueue(name: string, patch: SettingsPatch): StoredQueue {
-    return this.store.ensureQueue(name, patch)
+    return this.change(() => this.store.ensureQueue(name, patch))
   }
 
   /** `GetQueue`. */
@@ -99,38 +155,48 @@ export class Engine {
 
   /** `UpdateQueue`: creates the queue when it does not exist, as the service does. */
   updateQueue(name: string, patch: SettingsPatch): StoredQueue {
-    const queue = this.store.updateQueue(name, patch)
-    this.scheduler.settingsChanged(queue)
-    return queue
+    return this.change(() => {
+      const queue = this.store.updateQueue(name, patch)
+      this.scheduler.settingsChanged(queue)
+      return queue
+    })
   }
 
   /** `DeleteQueue`: its tasks end as `deleted`. */
   deleteQueue(name: string): void {
-    const queue = this.store.queueToDelete(name)
-    for (const task of [...queue.tasks.values()]) this.scheduler.finish(queue, task, "deleted", false)
-    this.scheduler.dropQueue(queue)
-    this.store.removeQueue(queue)
+    this.change(() => {
+      const queue = this.store.queueToDelete(name)
+      for (const task of [...queue.tasks.values()]) this.scheduler.finish(queue, task, "deleted", false)
+      this.scheduler.dropQueue(queue)
+      this.store.removeQueue(queue)
+    })
   }
 
   /** `PurgeQueue`: deletes every task created up to now. */
   purgeQueue(name: string): StoredQueue {
-    const { queue, tasks } = this.store.purge(name)
-    for (const task of tasks) this.scheduler.finish(queue, task, "purged", true)
-    return queue
+    return this.change(() => {
+      const { queue, tasks } = this.store.purge(name)
+      for (const task of tasks) this.scheduler.finish(queue, task, "purged", true)
+      return queue
+    })
   }
 
   /** `PauseQueue`. */
   pauseQueue(name: string): StoredQueue {
-    const queue = this.store.setState(name, "PAUSED")
-    this.scheduler.pause(queue)
-    return queue
+    return this.change(() => {
+      const queue = this.store.setState(name, "PAUSED")
+      this.scheduler.pause(queue)
+      return queue
+    })
   }
 
   /** `ResumeQueue`. */
   resumeQueue(name: string): StoredQueue {
-    const queue = this.store.setState(name, "RUNNING")
-    this.scheduler.resume(queue)
-    return queue
+    return this.change(() => {
+      const queue = this.store.setState(name, "RUNNING")
+      this.scheduler.resume(queue)
+      return queue
+    })
   }
 
   // ---------------------------------------------------------------------------------------
@@ -138,9 +204,11 @@ export class Engine {
 
   /** `CreateTask`. */
   createTask(parent: string, input: NewTask): StoredTask {
-    const { queue, task } = this.store.createTask(parent, input)
-    this.scheduler.add(queue, task)
-    return task
+    return this.change(() => {
+      const { queue, task } = this.store.createTask(parent, input)
+      this.scheduler.add(queue, task)
+      return task
+    })
   }
 
   /** `GetTask`. */
@@ -155,19 +223,84 @@ export class Engine {
 
   /** `DeleteTask`. */
   deleteTask(name: string): void {
-    const { queue, task } = this.store.requireTask(name)
-    this.scheduler.finish(queue, task, "deleted", true)
+    this.change(() => {
+      const { queue, task } = this.store.requireTask(name)
+      this.scheduler.finish(queue, task, "deleted", true)
+    })
   }
 
   /** `RunTask`: dispatches now, even when the queue is paused or out of tokens. */
   runTask(name: string): StoredTask {
-    const { queue, task } = this.store.requireTask(name)
-    this.scheduler.runNow(queue, task)
-    return task
+    return this.change(() => {
+      const { queue, task } = this.store.requireTask(name)
+      this.scheduler.runNow(queue, task)
+      return task
+    })
+  }
+
+  /**
+   * Creates a new task (with a generated ID) in the queue of the finished task `name`, with the
+   * request it was created with: its URL or App Engine target, method, headers, body and token.
+   */
+  replayTask(name: string): StoredTask {
+    const finished = this.log.finishedTask(name)
+    if (finished === undefined) throw Errors.entityNotFound()
+    const { request, queueName, dispatchDeadlineMs } = finished.task
+    const headers = request.headers.filter(([key]) => !SERVICE_RESERVED_HEADER.test(key))
+    return this.createTask(queueName, {
+      name: "",
+      httpRequest: request._tag === "Http"
+        ? {
+          url: request.url,
+          httpMethod: request.httpMethod,
+          headers,
+          body: request.body,
+          oidcToken: request.oidcToken,
+          oauthToken: request.oauthToken
+        }
+        : undefined,
+      appEngineHttpRequest: request._tag === "AppEngine"
+        ? {
+          relativeUri: request.relativeUri,
+          routing: request.routing,
+          httpMethod: request.httpMethod,
+          headers,
+          body: request.body
+        }
+        : undefined,
+      scheduleTime: undefined,
+      dispatchDeadlineMs
+    })
+  }
+
+  /** The URL an attempt of `task` goes to (for App Engine tasks, the stand-in host plus the relative URI). */
+  urlOf(task: StoredTask): string {
+    return this.scheduler.urlOf(task)
   }
 
   // ---------------------------------------------------------------------------------------
   // Observation
+
+  /** Every queue with its live tasks and where each stands, queues and tasks in name order. */
+  inspect(): ReadonlyArray<QueueView> {
+    const now = this.clock.now()
+    const stateOf = (task: StoredTask): LiveTaskState =>
+      task.running ? "running" : task.dispatchCount > 0 ? "retrying" : task.scheduleTime > now ? "scheduled" : "due"
+    return this.store.allQueues().map((queue) => ({
+      queue,
+      tasks: [...queue.tasks.values()].sort((a, b) => a.seq - b.seq).map((task) => ({ task, state: stateOf(task) }))
+    }))
+  }
+
+  /** The finished tasks still kept, oldest first. */
+  finished(): ReadonlyArray<FinishedTask> {
+    return [...this.log.finished()]
+  }
+
+  /** The attempts of a live task so far (a finished task's are in its outcome). */
+  attemptsOf(name: string): ReadonlyArray<DeliveryAttempt> {
+    return this.log.liveAttemptsOf(name)
+  }
 
   /** Recorded attempts (those that ended), oldest first. */
   attempts(filter: AttemptFilter = {}): ReadonlyArray<DeliveryAttempt> {

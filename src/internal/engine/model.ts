@@ -29,6 +29,7 @@ export interface OAuthTokenSpec {
 
 /** A task's `HttpRequest` as stored: headers in the caller's order and casing. */
 export interface StoredHttpRequest {
+  readonly _tag: "Http"
   readonly url: string
   readonly httpMethod: HttpMethodName
   readonly headers: ReadonlyArray<readonly [string, string]>
@@ -36,6 +37,32 @@ export interface StoredHttpRequest {
   readonly oidcToken: OidcTokenSpec | undefined
   readonly oauthToken: OAuthTokenSpec | undefined
 }
+
+/** The `AppEngineRouting` of an App Engine task; empty strings mean the default. */
+export interface AppEngineRouting {
+  readonly service: string
+  readonly version: string
+  readonly instance: string
+}
+
+/**
+ * A task's `AppEngineHttpRequest` as stored: the headers in the caller's order and casing, with
+ * the `User-Agent`, `Content-Type` and `Content-Length` the service adds.
+ */
+export interface StoredAppEngineRequest {
+  readonly _tag: "AppEngine"
+  readonly relativeUri: string
+  readonly routing: AppEngineRouting
+  readonly httpMethod: HttpMethodName
+  readonly headers: ReadonlyArray<readonly [string, string]>
+  readonly body: Buffer
+}
+
+/** What a task delivers: an HTTP request to its URL, or a request to App Engine. */
+export type StoredRequest = StoredHttpRequest | StoredAppEngineRequest
+
+/** Whether an App Engine request with `method` carries a body: only POST and PUT do. */
+export const appEngineMethodSendsBody = (method: string): boolean => method === "POST" || method === "PUT"
 
 /** One attempt as the API reports it (`google.cloud.tasks.v2.Attempt`). */
 export interface AttemptRecord {
@@ -50,7 +77,7 @@ export interface StoredTask {
   readonly name: string
   readonly id: string
   readonly queueName: string
-  readonly request: StoredHttpRequest
+  readonly request: StoredRequest
   readonly createTime: number
   readonly dispatchDeadlineMs: number
   /** Order of creation, for stable ordering of tasks due at the same time. */
@@ -59,10 +86,13 @@ export interface StoredTask {
   scheduleTime: number
   dispatchCount: number
   responseCount: number
-  /** Earlier attempts that got a response other than 5xx or 429. */
+  /**
+   * Earlier attempts that count as executions: for HTTP targets those answered with anything
+   * but 5xx (4xx, 429 and 3xx included), for App Engine every one.
+   */
   executionCount: number
-  /** The HTTP status of the previous attempt, if it got one. */
-  previousResponse: number | undefined
+  /** How the previous attempt ended, if there was one. */
+  previous: PreviousAttempt | undefined
   firstAttempt: AttemptRecord | undefined
   lastAttempt: AttemptRecord | undefined
   /** When the first attempt was dispatched, for `maxRetryDuration`. */
@@ -74,6 +104,12 @@ export interface StoredTask {
   /** The task was removed (completed, deleted, purged): the outcome of an attempt in flight is discarded. */
   removed: boolean
 }
+
+/** How an attempt ended, as the next attempt's headers report it. */
+export type PreviousAttempt =
+  | { readonly _tag: "Response"; readonly status: number }
+  | { readonly _tag: "DeadlineExceeded" }
+  | { readonly _tag: "Failed" }
 
 /** Queue state of `google.cloud.tasks.v2.Queue.State`. */
 export type QueueRunState = "RUNNING" | "PAUSED"
@@ -147,6 +183,13 @@ export interface SettingsPatch {
 export interface NewTask {
   /** The full task name, or `""` for a generated ID. */
   readonly name: string
+  readonly appEngineHttpRequest?: {
+    readonly relativeUri: string
+    readonly routing: AppEngineRouting
+    readonly httpMethod: HttpMethodName | "HTTP_METHOD_UNSPECIFIED"
+    readonly headers: ReadonlyArray<readonly [string, string]>
+    readonly body: Buffer
+  } | undefined
   readonly httpRequest: {
     readonly url: string
     readonly httpMethod: HttpMethodName | "HTTP_METHOD_UNSPECIFIED"

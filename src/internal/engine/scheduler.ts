@@ -2,8 +2,8 @@
  * The scheduler of the engine: it dispatches each queue's tasks when they are due, as far as
  * the queue's state (running or paused), its rate limit (a token bucket) and its concurrency
  * limit allow; hands each attempt to the injected {@link Deliver}; enforces the dispatch
- * deadline on the engine's clock; counts attempts the way Cloud Tasks does; and retries with
- * backoff or finishes the task.
+ * deadline on the engine's clock; counts attempts the way Cloud Tasks does (differently for
+ * HTTP and App Engine targets); and retries with backoff or finishes the task.
  *
  * @internal
  */
@@ -13,7 +13,14 @@ import { mayRetry, parseRetryAfter, retryDelay } from "./backoff.js"
 import type { EngineClock } from "./clock.js"
 import type { Deliver, DeliveryResult } from "./deliver.js"
 import { MinHeap } from "./heap.js"
-import { methodSendsBody, type StoredQueue, type StoredTask, type TaskOutcome } from "./model.js"
+import {
+  appEngineMethodSendsBody,
+  methodSendsBody,
+  type PreviousAttempt,
+  type StoredQueue,
+  type StoredTask,
+  type TaskOutcome
+} from "./model.js"
 import { shortName } from "./names.js"
 import type { Store } from "./store.js"
 import { burstSizeFor, TokenBucket } from "./tokenBucket.js"
@@ -26,6 +33,10 @@ export interface SchedulerOptions {
   readonly idToken: ((serviceAccountEmail: string, audience: string, nowMs: number) => string) | undefined
   /** The OAuth access token of a task with an `oauthToken`; without it no `Authorization` is sent. */
   readonly accessToken: ((serviceAccountEmail: string, scope: string) => string) | undefined
+  /** The base URL that stands in for App Engine: an App Engine task goes to it plus its relative URI. */
+  readonly appEngineTarget: string
+  /** Called whenever an attempt starts or ends. */
+  readonly onChange: () => void
 }
 
 interface DueEntry {
@@ -53,6 +64,18 @@ interface InFlight {
   /** Aborts the attempt without counting it (the engine is closing). */
   readonly stop: () => void
 }
+
+/** `TaskPreviousResponse` and `TaskRetryReason` of an HTTP task after `previous`. */
+const httpRetryHeaders = (previous: PreviousAttempt): readonly [string | undefined, string] =>
+  previous._tag === "Response"
+    ? [String(previous.status), ""]
+    : previous._tag === "DeadlineExceeded"
+    ? ["504", ""]
+    : [undefined, ""]
+
+/** `TaskPreviousResponse` and `TaskRetryReason` of an App Engine task after `previous`. */
+const appEngineRetryHeaders = (previous: PreviousAttempt): readonly [string, string] =>
+  previous._tag === "Response" ? [String(previous.status), "App Error"] : ["0", "Instance Unavailable"]
 
 /** The result of the attempt that missed its deadline. */
 const DEADLINE_EXCEEDED: DeliveryResult = { _tag: "DeadlineExceeded" }
@@ -141,7 +164,13 @@ export class Scheduler {
     task.removed = true
     task.version++
     this.store.removeTask(queue, task, tombstone)
-    this.log.finish(task.name, queue.name, result, this.now())
+    this.log.finish(task, result, this.now())
+  }
+
+  /** The URL an attempt of `task` goes to. */
+  urlOf(task: StoredTask): string {
+    const request = task.request
+    return request._tag === "Http" ? request.url : `${this.options.appEngineTarget.replace(/\/$/, "")}${request.relativeUri}`
   }
 
   // ---------------------------------------------------------------------------------------
@@ -206,13 +235,14 @@ export class Scheduler {
       task.firstAttemptAt = now
     }
     task.lastAttempt = { scheduleTime: task.scheduleTime, dispatchTime: now, responseTime: undefined, responseStatus: undefined }
-    const headers = this.dispatchHeaders(queue, task, retryCount, now)
+    const url = this.urlOf(task)
+    const headers = this.dispatchHeaders(queue, task, url, retryCount, now)
     const attempt = task.dispatchCount
     const delivery = this.options.deliver({
       task: task.name,
       queue: queue.name,
       attempt,
-      url: task.request.url,
+      url,
       method: task.request.httpMethod,
       headers,
       body: task.request.body,
@@ -226,7 +256,7 @@ export class Scheduler {
       ended = true
       this.inFlight.delete(inFlight)
       inFlight.cancelDeadline()
-      this.complete(queue, lane, task, result, { headers, startedAt: now, attempt })
+      this.complete(queue, lane, task, result, { url, headers, startedAt: now, attempt })
     }
     const inFlight: InFlight = {
       cancelDeadline: this.options.clock.setTimer(task.dispatchDeadlineMs, () => {
@@ -242,48 +272,59 @@ export class Scheduler {
     this.inFlight.add(inFlight)
     void delivery.result.then(end, (error: unknown) =>
       end({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) }))
+    this.options.onChange()
   }
 
   /**
    * The request headers of an attempt, as Cloud Tasks sends them: `Host`, the stored headers,
    * then `X-CloudTasks-QueueName`, `-TaskName`, `-TaskRetryCount` (every earlier attempt),
-   * `-TaskExecutionCount` (earlier attempts answered with neither 5xx nor 429), `-TaskETA`, and
-   * on a retry `-TaskPreviousResponse` (when the previous attempt got an answer) and an empty
+   * `-TaskExecutionCount`, `-TaskETA`, and on a retry `-TaskPreviousResponse` and
    * `-TaskRetryReason`; `Authorization` for a task with a token; `Content-Length` when the
-   * method carries a body.
+   * method carries a body. App Engine tasks get the same headers named `X-AppEngine-*`.
+   *
+   * What the retry headers say of the previous attempt, as recorded from the real service: for
+   * HTTP targets the status it got (`504` for a missed deadline, nothing when no answer came)
+   * and an empty reason; for App Engine the status and `App Error`, or `0` and `Instance
+   * Unavailable` when no answer came.
    */
   private dispatchHeaders(
     queue: StoredQueue,
     task: StoredTask,
+    url: string,
     retryCount: number,
     now: number
   ): ReadonlyArray<readonly [string, string]> {
+    const http = task.request._tag === "Http"
+    const prefix = http ? "X-CloudTasks-" : "X-AppEngine-"
     const injected: Array<readonly [string, string]> = [
-      ["X-CloudTasks-QueueName", shortName(queue.name)],
-      ["X-CloudTasks-TaskName", task.id],
-      ["X-CloudTasks-TaskRetryCount", String(retryCount)],
-      ["X-CloudTasks-TaskExecutionCount", String(task.executionCount)],
-      ["X-CloudTasks-TaskETA", (task.scheduleTime / 1000).toFixed(6)]
+      [`${prefix}QueueName`, shortName(queue.name)],
+      [`${prefix}TaskName`, task.id],
+      [`${prefix}TaskRetryCount`, String(retryCount)],
+      [`${prefix}TaskExecutionCount`, String(task.executionCount)],
+      [`${prefix}TaskETA`, (task.scheduleTime / 1000).toFixed(6)]
     ]
-    if (retryCount > 0) {
-      if (task.previousResponse !== undefined) {
-        injected.push(["X-CloudTasks-TaskPreviousResponse", String(task.previousResponse)])
-      }
-      injected.push(["X-CloudTasks-TaskRetryReason", ""])
+    const previous = task.previous
+    if (previous !== undefined) {
+      const [response, reason] = http ? httpRetryHeaders(previous) : appEngineRetryHeaders(previous)
+      if (response !== undefined) injected.push([`${prefix}TaskPreviousResponse`, response])
+      injected.push([`${prefix}TaskRetryReason`, reason])
     }
     const authorization = this.authorization(task, now)
     if (authorization !== undefined) injected.push(["Authorization", authorization])
     const overridden = new Set(injected.map(([key]) => key.toLowerCase()))
-    const { url, headers, httpMethod, body } = task.request
+    overridden.add("content-length")
+    const { headers, httpMethod, body } = task.request
+    const sendsBody = http ? methodSendsBody(httpMethod) : appEngineMethodSendsBody(httpMethod)
     return [
       ["Host", new URL(url).host],
       ...headers.filter(([key]) => !overridden.has(key.toLowerCase())),
       ...injected,
-      ...(methodSendsBody(httpMethod) ? [["Content-Length", String(body.length)] as const] : [])
+      ...(sendsBody ? [["Content-Length", String(body.length)] as const] : [])
     ]
   }
 
   private authorization(task: StoredTask, now: number): string | undefined {
+    if (task.request._tag !== "Http") return undefined
     const { oidcToken, oauthToken, url } = task.request
     if (oidcToken !== undefined && this.options.idToken !== undefined) {
       const audience = oidcToken.audience === "" ? url : oidcToken.audience
@@ -301,7 +342,12 @@ export class Scheduler {
     lane: Lane,
     task: StoredTask,
     result: DeliveryResult,
-    meta: { readonly headers: ReadonlyArray<readonly [string, string]>; readonly startedAt: number; readonly attempt: number }
+    meta: {
+      readonly url: string
+      readonly headers: ReadonlyArray<readonly [string, string]>
+      readonly startedAt: number
+      readonly attempt: number
+    }
   ): void {
     lane.running--
     task.running = false
@@ -315,7 +361,7 @@ export class Scheduler {
       task: task.name,
       queue: queue.name,
       attempt: meta.attempt,
-      url: task.request.url,
+      url: meta.url,
       method: task.request.httpMethod,
       headers,
       body: new Uint8Array(task.request.body),
@@ -334,6 +380,7 @@ export class Scheduler {
 
     if (task.removed || !this.store.isCurrent(queue)) {
       this.pump(queue)
+      this.options.onChange()
       return
     }
     const responseStatus = status !== undefined
@@ -342,11 +389,14 @@ export class Scheduler {
       ? { code: Status.DEADLINE_EXCEEDED, message: "DEADLINE_EXCEEDED(4): The request deadline was exceeded" }
       : { code: Status.UNAVAILABLE, message: `UNAVAILABLE(14): ${result._tag === "Failed" ? result.message : ""}` }
     task.lastAttempt = { ...task.lastAttempt!, responseTime: now, responseStatus }
-    if (status !== undefined) {
-      task.responseCount++
-      if (!(status >= 500 || status === 429)) task.executionCount++
-    }
-    task.previousResponse = status
+    if (status !== undefined) task.responseCount++
+    const previous: PreviousAttempt = status !== undefined
+      ? { _tag: "Response", status }
+      : result._tag === "DeadlineExceeded"
+      ? { _tag: "DeadlineExceeded" }
+      : { _tag: "Failed" }
+    if (task.request._tag === "AppEngine" || (status !== undefined && status < 500)) task.executionCount++
+    task.previous = previous
 
     if (succeeded) {
       this.finish(queue, task, "succeeded", true)
@@ -359,6 +409,7 @@ export class Scheduler {
       this.enqueue(lane, task)
     }
     this.pump(queue)
+    this.options.onChange()
   }
 
   /** Stops delivery: clears every timer and aborts every attempt in flight (their results are ignored). */

@@ -10,7 +10,10 @@
  */
 import { randomBytes } from "node:crypto"
 import {
+  APP_ENGINE_DEFAULT_CONTENT_TYPE,
+  APP_ENGINE_USER_AGENT,
   DEFAULT_DISPATCH_DEADLINE_MS,
+  MAX_APP_ENGINE_DISPATCH_DEADLINE_MS,
   MAX_CONCURRENT_DISPATCHES,
   MAX_DISPATCH_DEADLINE_MS,
   MAX_DISPATCHES_PER_SECOND,
@@ -25,6 +28,7 @@ import {
 import { Errors } from "./apiError.js"
 import type { EngineClock } from "./clock.js"
 import {
+  appEngineMethodSendsBody,
   DEFAULT_QUEUE_SETTINGS,
   type HttpMethodName,
   methodSendsBody,
@@ -34,8 +38,8 @@ import {
   type QueueSettings,
   type RetrySettings,
   type SettingsPatch,
-  type StoredHttpRequest,
   type StoredQueue,
+  type StoredRequest,
   type StoredTask
 } from "./model.js"
 import { isLocationName, isQueueName, parseNewTaskName, parseTaskName, validateQueueName } from "./names.js"
@@ -80,7 +84,13 @@ export const applySettings = (base: QueueSettings, patch: SettingsPatch): QueueS
 }
 
 const formatDuration = (ms: number): string =>
-  ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+  ms % 3_600_000 === 0 && ms >= 86_400_000
+    ? `${ms / 3_600_000}h`
+    : ms % 60_000 === 0
+    ? `${ms / 60_000}m`
+    : ms % 1000 === 0
+    ? `${ms / 1000}s`
+    : `${ms}ms`
 
 /** RFC 3339 in US Pacific time, as the service renders a schedule time in its error. */
 const renderPacific = (ms: number): string => {
@@ -140,19 +150,43 @@ const paginate = <A>(
   }
 }
 
+const headerBytes = (headers: ReadonlyArray<readonly [string, string]>): number =>
+  headers.reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value) + 4, 0)
+
+/** The caller's headers without those the service computes or reserves, in the caller's order and casing. */
+const callerHeaders = (headers: ReadonlyArray<readonly [string, string]>): Array<readonly [string, string]> =>
+  headers.filter(([key]) => !SERVICE_RESERVED_HEADER.test(key))
+
 /** The request of a new task as the service stores it, or the service's error. */
-const storedRequest = (input: NewTask): StoredHttpRequest => {
+const storedRequest = (input: NewTask): StoredRequest => {
   const http = input.httpRequest
-  if (http === undefined) throw Errors.httpRequestRequired()
+  const appEngine = input.appEngineHttpRequest
+  if (http === undefined && appEngine !== undefined) {
+    const method: HttpMethodName = appEngine.httpMethod === "HTTP_METHOD_UNSPECIFIED" ? "POST" : appEngine.httpMethod
+    const relativeUri = appEngine.relativeUri === "" ? "/" : appEngine.relativeUri
+    if (!relativeUri.startsWith("/")) throw Errors.relativeUri()
+    if (appEngine.body.length > 0 && !appEngineMethodSendsBody(method)) throw Errors.appEngineBodyNotAllowed(method)
+    const headers = callerHeaders(appEngine.headers)
+    headers.push(["User-Agent", APP_ENGINE_USER_AGENT])
+    if (appEngine.body.length > 0) {
+      if (!headers.some(([key]) => key.toLowerCase() === "content-type")) {
+        headers.push(["Content-Type", APP_ENGINE_DEFAULT_CONTENT_TYPE])
+      }
+      headers.push(["Content-Length", String(appEngine.body.length)])
+    }
+    if (headerBytes(headers) >= MAX_HEADER_BYTES) throw Errors.headersTooLarge()
+    return { _tag: "AppEngine", relativeUri, routing: appEngine.routing, httpMethod: method, headers, body: appEngine.body }
+  }
+  if (http === undefined) throw Errors.targetRequired()
   if (http.url === "") throw Errors.urlRequired()
   if (!/^https?:\/\//i.test(http.url) || !URL.canParse(http.url)) throw Errors.urlScheme()
   const method: HttpMethodName = http.httpMethod === "HTTP_METHOD_UNSPECIFIED" ? "POST" : http.httpMethod
   if (http.body.length > 0 && !methodSendsBody(method)) throw Errors.bodyNotAllowed(method)
-  const headers: Array<readonly [string, string]> = http.headers.filter(([key]) => !SERVICE_RESERVED_HEADER.test(key))
+  const headers = callerHeaders(http.headers)
   headers.push(["User-Agent", USER_AGENT])
-  const headerBytes = headers.reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value) + 4, 0)
-  if (headerBytes >= MAX_HEADER_BYTES) throw Errors.headersTooLarge()
+  if (headerBytes(headers) >= MAX_HEADER_BYTES) throw Errors.headersTooLarge()
   return {
+    _tag: "Http",
     url: http.url,
     httpMethod: method,
     headers,
@@ -181,7 +215,7 @@ export class Store {
   /** `CreateQueue`. */
   createQueue(parent: string, name: string, patch: SettingsPatch): StoredQueue {
     if (!isQueueName(name)) throw Errors.invalidQueueName()
-    if (!isLocationName(parent)) throw Errors.invalidParent()
+    if (!isLocationName(parent)) throw Errors.invalidParent(parent)
     if (!name.startsWith(`${parent}/queues/`)) throw Errors.queueParentMismatch(name, parent)
     if (this.queues.has(name)) throw Errors.queueAlreadyExists()
     if (this.isTombstoned(this.queueTombstones, name)) throw Errors.queueExistedRecently()
@@ -212,6 +246,11 @@ export class Store {
     return queue
   }
 
+  /** Every queue, in name order. */
+  allQueues(): ReadonlyArray<StoredQueue> {
+    return [...this.queues.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  }
+
   /** The queue `name`, or the service's NOT_FOUND. */
   requireQueue(name: string): StoredQueue {
     const queue = this.queues.get(name)
@@ -229,7 +268,7 @@ export class Store {
 
   /** `ListQueues`. */
   listQueues(parent: string, pageSize: number, pageToken: string): Page<StoredQueue> {
-    if (!isLocationName(parent)) throw Errors.invalidParent()
+    if (!isLocationName(parent)) throw Errors.invalidParent(parent)
     const prefix = `${parent}/queues/`
     const queues = [...this.queues.values()].filter((queue) => queue.name.startsWith(prefix))
     return paginate(queues, (queue) => queue.name, pageSize, pageToken)
@@ -272,12 +311,15 @@ export class Store {
     const namedId = input.name === "" ? undefined : parseNewTaskName(parent, input.name)
     const queue = this.requireQueue(parent)
     const now = this.now()
+    // The service keeps the create time in whole seconds (and so measures the task's size with it).
+    const createTime = Math.floor(now / 1000) * 1000
     const request = storedRequest(input)
     const deadline = input.dispatchDeadlineMs === undefined || input.dispatchDeadlineMs === 0
       ? DEFAULT_DISPATCH_DEADLINE_MS
       : input.dispatchDeadlineMs
-    if (deadline < this.options.minDispatchDeadlineMs || deadline > MAX_DISPATCH_DEADLINE_MS) {
-      throw Errors.dispatchDeadlineRange(formatDuration(MIN_DISPATCH_DEADLINE_MS), formatDuration(MAX_DISPATCH_DEADLINE_MS))
+    const maxDeadline = request._tag === "Http" ? MAX_DISPATCH_DEADLINE_MS : MAX_APP_ENGINE_DISPATCH_DEADLINE_MS
+    if (deadline < this.options.minDispatchDeadlineMs || deadline > maxDeadline) {
+      throw Errors.dispatchDeadlineRange(formatDuration(MIN_DISPATCH_DEADLINE_MS), formatDuration(maxDeadline))
     }
     const scheduleTime = input.scheduleTime === undefined || input.scheduleTime === 0 ? now : input.scheduleTime
     if (scheduleTime > now + MAX_SCHEDULE_AHEAD_MS) throw Errors.scheduleTooFar(renderPacific(scheduleTime))
@@ -289,7 +331,7 @@ export class Store {
     }
     const name = `${parent}/tasks/${id}`
     if (queue.tasks.has(name) || this.isTombstoned(this.taskTombstones, name)) throw Errors.taskAlreadyExists()
-    if (storedTaskSize({ name, scheduleTime, createTime: now, dispatchDeadlineMs: deadline, request }) > MAX_TASK_BYTES) {
+    if (storedTaskSize({ name, scheduleTime, createTime, dispatchDeadlineMs: deadline, request }) > MAX_TASK_BYTES) {
       throw Errors.taskTooLarge()
     }
     this.sweepTombstones()
@@ -298,14 +340,14 @@ export class Store {
       id,
       queueName: parent,
       request,
-      createTime: now,
+      createTime,
       dispatchDeadlineMs: deadline,
       seq: this.seq++,
       scheduleTime,
       dispatchCount: 0,
       responseCount: 0,
       executionCount: 0,
-      previousResponse: undefined,
+      previous: undefined,
       firstAttempt: undefined,
       lastAttempt: undefined,
       firstAttemptAt: undefined,

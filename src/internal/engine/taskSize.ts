@@ -1,12 +1,13 @@
 /**
  * The size of a task as Cloud Tasks measures it for its 1 MB limit: the serialized proto of the
  * stored task (name, schedule and create times, the dispatch deadline with its default, and the
- * HTTP request with method, headers as stored, body and token). Computed arithmetically from
- * the proto3 wire format; every field number involved is below 16, so each key is one byte.
+ * HTTP request with method, headers as stored, body and token, or the App Engine request with
+ * method, routing, relative URI, headers and body). Computed arithmetically from the proto3 wire
+ * format; every field number involved is below 16, so each key is one byte.
  *
  * @internal
  */
-import type { StoredHttpRequest } from "./model.js"
+import type { StoredAppEngineRequest, StoredHttpRequest, StoredRequest } from "./model.js"
 
 const varintSize = (value: number): number => {
   let n = 1
@@ -49,16 +50,29 @@ const httpRequestSize = (request: StoredHttpRequest): number => {
   return size
 }
 
+const appEngineRequestSize = (request: StoredAppEngineRequest): number => {
+  let size = 2 // http_method
+  const { service, version, instance } = request.routing
+  const routing = stringField(service) + stringField(version) + stringField(instance)
+  if (routing > 0) size += lengthDelimited(routing)
+  size += stringField(request.relativeUri)
+  for (const [key, value] of request.headers) {
+    size += lengthDelimited(stringField(key) + stringField(value))
+  }
+  if (request.body.length > 0) size += lengthDelimited(request.body.length)
+  return size
+}
+
 /** The stored size of a new task, in bytes. */
 export const storedTaskSize = (task: {
   readonly name: string
   readonly scheduleTime: number
   readonly createTime: number
   readonly dispatchDeadlineMs: number
-  readonly request: StoredHttpRequest
+  readonly request: StoredRequest
 }): number =>
   stringField(task.name) +
   secondsNanosField(task.scheduleTime) +
   secondsNanosField(task.createTime) +
   secondsNanosField(task.dispatchDeadlineMs) +
-  lengthDelimited(httpRequestSize(task.request))
+  lengthDelimited(task.request._tag === "Http" ? httpRequestSize(task.request) : appEngineRequestSize(task.request))

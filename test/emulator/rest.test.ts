@@ -1,0 +1,153 @@
+/**
+ * The REST API with `curl`, on the same port as gRPC: the v2 surface at `/v2/…` in the proto3
+ * JSON mapping (durations as "0.100s", bytes as base64, timestamps as RFC 3339), query
+ * parameters, and Google's error format `{ error: { code, message, status, details } }`.
+ * The official client in REST mode runs the whole emulator suite (the `emulator-rest` project).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { execFile } from "node:child_process"
+import { promisify } from "node:util"
+import { CloudTasksEmulator, type RunningCloudTasksEmulator } from "../../src/CloudTasksEmulator.js"
+import { makeClient } from "../utils/emulatorClient.js"
+import { startTarget, type Target } from "../utils/emulatorTarget.js"
+
+const LOCATION = "projects/curl-project/locations/us-central1"
+const QUEUE = `${LOCATION}/queues/curl-queue`
+
+let emulator: RunningCloudTasksEmulator
+let target: Target
+
+beforeAll(async () => {
+  emulator = await CloudTasksEmulator.start()
+  target = await startTarget()
+})
+
+afterAll(async () => {
+  await emulator.stop()
+  await target.close()
+})
+
+/** Runs curl; resolves with the HTTP status and the parsed JSON body. */
+const curl = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
+  const args = ["-sS", "-X", method, "-w", "\n%{http_code}", `http://${emulator.host}${path}`]
+  if (body !== undefined) args.push("-H", "content-type: application/json", "-d", JSON.stringify(body))
+  const { stdout } = await promisify(execFile)("curl", args, { timeout: 30_000 })
+  const newline = stdout.lastIndexOf("\n")
+  return { status: Number(stdout.slice(newline + 1)), json: JSON.parse(stdout.slice(0, newline)) }
+}
+
+describe("REST with curl", () => {
+  it("creates a queue and a task, reads them back, and delivers the task", async () => {
+    const queue = await curl("POST", `/v2/${LOCATION}/queues`, {
+      name: QUEUE,
+      retryConfig: { maxAttempts: 3, minBackoff: "0.1s" },
+      rateLimits: { maxDispatchesPerSecond: 20 }
+    })
+    expect(queue.status).toBe(200)
+    expect(queue.json).toMatchObject({
+      name: QUEUE,
+      state: "RUNNING",
+      rateLimits: { maxDispatchesPerSecond: 20, maxConcurrentDispatches: 1000 },
+      retryConfig: { maxAttempts: 3, minBackoff: "0.100s", maxBackoff: "3600s", maxDoublings: 16 }
+    })
+
+    await curl("POST", `/v2/${QUEUE}:pause`, {})
+    const created = await curl("POST", `/v2/${QUEUE}/tasks`, {
+      task: {
+        name: `${QUEUE}/tasks/from-curl`,
+        httpRequest: {
+          url: `${target.url}/api/tasks/curl`,
+          headers: { "Content-Type": "application/json" },
+          body: Buffer.from('{"hello":"curl"}').toString("base64")
+        }
+      },
+      responseView: "FULL"
+    })
+    expect(created.status).toBe(200)
+    expect(created.json).toMatchObject({
+      name: `${QUEUE}/tasks/from-curl`,
+      httpRequest: { url: `${target.url}/api/tasks/curl`, httpMethod: "POST", body: "eyJoZWxsbyI6ImN1cmwifQ==" },
+      dispatchDeadline: "600s",
+      view: "FULL"
+    })
+    // RFC 3339 with whole seconds, as the service keeps createTime.
+    expect(created.json.createTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.0+)?Z$/)
+
+    const basic = await curl("GET", `/v2/${QUEUE}/tasks/from-curl`)
+    expect(basic.json.view).toBe("BASIC")
+    expect(basic.json.httpRequest.body).toBeUndefined()
+    const full = await curl("GET", `/v2/${QUEUE}/tasks/from-curl?responseView=FULL`)
+    expect(full.json.httpRequest.body).toBe("eyJoZWxsbyI6ImN1cmwifQ==")
+    const listed = await curl("GET", `/v2/${QUEUE}/tasks?pageSize=10`)
+    expect(listed.json.tasks.map((task: { name: string }) => task.name)).toEqual([`${QUEUE}/tasks/from-curl`])
+
+    await curl("POST", `/v2/${QUEUE}:resume`, {})
+    const [request] = await target.waitFor(1)
+    expect(request!.path).toBe("/api/tasks/curl")
+    expect(request!.body.toString()).toBe('{"hello":"curl"}')
+  })
+
+  it("updates a queue with PATCH and an updateMask query parameter", async () => {
+    const name = `${LOCATION}/queues/patched`
+    await curl("POST", `/v2/${LOCATION}/queues`, { name })
+    const patched = await curl("PATCH", `/v2/${name}?updateMask=retryConfig.maxAttempts`, {
+      name,
+      retryConfig: { maxAttempts: 7, maxDoublings: 2 }
+    })
+    expect(patched.status).toBe(200)
+    // Only the masked field changed.
+    expect(patched.json.retryConfig).toMatchObject({ maxAttempts: 7, maxDoublings: 16 })
+  })
+
+  it("serves the same emulator to gRPC on the same port", async () => {
+    const client = makeClient(emulator.host, "grpc")
+    try {
+      const [queues] = await client.listQueues({ parent: LOCATION })
+      expect(queues.map((queue) => queue.name)).toContain(QUEUE)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("answers failures in Google's error format, with details", async () => {
+    const missing = await curl("GET", `/v2/${LOCATION}/queues/missing`)
+    expect(missing).toEqual({
+      status: 404,
+      json: {
+        error: {
+          code: 404,
+          message: "Queue does not exist. If you just created the queue, wait at least a minute for the queue to initialize.",
+          status: "NOT_FOUND",
+          details: []
+        }
+      }
+    })
+
+    const badId = await curl("POST", `/v2/${QUEUE}/tasks`, {
+      task: { name: `${QUEUE}/tasks/not valid`, httpRequest: { url: target.url } }
+    })
+    expect(badId.status).toBe(400)
+    expect(badId.json.error).toMatchObject({
+      code: 400,
+      status: "INVALID_ARGUMENT",
+      details: [{
+        "@type": "type.googleapis.com/google.rpc.Help",
+        links: [{ description: "Definition of task ID" }]
+      }]
+    })
+
+    const exists = await curl("POST", `/v2/${LOCATION}/queues`, { name: QUEUE })
+    expect(exists.json.error).toMatchObject({ code: 409, status: "ALREADY_EXISTS", message: "Queue already exists" })
+  })
+
+  it("refuses malformed JSON and unknown paths with a JSON error", async () => {
+    const { stdout } = await promisify(execFile)("curl", [
+      "-sS", "-X", "POST", "-H", "content-type: application/json", "-d", "{not json", "-w", "\n%{http_code}",
+      `http://${emulator.host}/v2/${QUEUE}/tasks`
+    ])
+    expect(stdout.endsWith("\n400")).toBe(true)
+    expect(JSON.parse(stdout.slice(0, stdout.lastIndexOf("\n"))).error.status).toBe("INVALID_ARGUMENT")
+    const unknown = await curl("GET", "/v2/nothing/here")
+    expect(unknown.json.error).toMatchObject({ code: 404, status: "NOT_FOUND" })
+  })
+})
