@@ -11,7 +11,7 @@
  */
 import type * as CloudTasks from "@google-cloud/tasks"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
-import { DispatchError } from "./Errors.js"
+import { CancelError, DispatchError } from "./Errors.js"
 import { Events } from "./Events.js"
 import { errorText, grpcCode, loadCloudClient } from "./internal/cloudClient.js"
 import { loadOnce } from "./internal/loadOnce.js"
@@ -43,6 +43,7 @@ export interface CloudTasksRouteOptions {
 }
 
 /** gRPC status codes the route treats specially. */
+const NOT_FOUND = 5
 const ALREADY_EXISTS = 6
 const UNAVAILABLE = 14
 const transientCodes: ReadonlySet<number> = new Set([4 /* DEADLINE_EXCEEDED */, UNAVAILABLE])
@@ -219,7 +220,27 @@ const make = Effect.fnUntraced(function*(options: CloudTasksRouteOptions) {
     return task
   }
 
-  return CloudTasksRoute.of({ dispatch })
+  const cancel = (name: string) =>
+    Effect.gen(function*() {
+      const failed = (reason: CancelError["reason"], message: string, grpcStatus?: number, cause?: unknown) =>
+        new CancelError({ message, name, reason, ...(grpcStatus === undefined ? {} : { grpcStatus }), cause })
+      const loaded = yield* client.pipe(
+        Effect.catchTag("UnknownException", (error) =>
+          failed("cancel_failed", `Could not create the CloudTasksClient: ${error.message}`, undefined, error.error))
+      )
+      yield* Effect.tryPromise({
+        try: () => loaded.client.deleteTask({ name }),
+        catch: (cause) => {
+          const grpcStatus = grpcCode(cause)
+          return grpcStatus === NOT_FOUND
+            ? failed("not_found", `No task ${name} is waiting in Cloud Tasks: ${errorText(cause)}`, grpcStatus, cause)
+            : failed("cancel_failed", `Cloud Tasks could not delete ${name}: ${errorText(cause)}`, grpcStatus, cause)
+        }
+      })
+      yield* Log.info(Events.cloudCancelled, `Cloud Task ${name} deleted`, { name, route: "cloud-tasks" })
+    })
+
+  return CloudTasksRoute.of({ dispatch, cancel })
 })
 
 /**

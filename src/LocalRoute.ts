@@ -1,29 +1,59 @@
 /**
- * The local route: runs the registered handler in-process on its own supervised
- * fiber and returns at once, as a queue would. Handler failures are logged, not
- * raised to the enqueuer.
+ * The local route: an in-process queue that behaves like Cloud Tasks, on the same engine
+ * as the Cloud Tasks emulator. Each task runs its registered handler in-process, with its
+ * queue's settings: retries with Cloud Tasks' backoff, rate and concurrency limits
+ * (for queues defined with `defineQueue`), `delay` / `scheduleTime`, named-task dedup,
+ * the dispatch deadline. The handler reads in `TaskContext` what Cloud Tasks would send
+ * (task and queue name, retry and execution counts, previous response, retry reason,
+ * ETA) and whether the attempt is the last. Handler failures are logged and retried, as
+ * a queue would, never raised to the enqueuer.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Either, Layer, Option } from "effect"
-import { DispatchError } from "./Errors.js"
+import { Cause, Context, Duration, Effect, Either, type Exit, Layer, Option, Runtime } from "effect"
+import { CancelError, DispatchError } from "./Errors.js"
 import { Events } from "./Events.js"
+import { makeEffectClock } from "./internal/effectClock.js"
+import { ApiError, Status } from "./internal/engine/apiError.js"
+import type { Deliver, DeliveryResult } from "./internal/engine/deliver.js"
+import { Engine } from "./internal/engine/engine.js"
+import type { StoredTask } from "./internal/engine/model.js"
+import type { AttemptEnded } from "./internal/engine/scheduler.js"
 import { parseTaskJson } from "./internal/json.js"
+import {
+  DEFAULT_DISPATCH_DEADLINE_MS,
+  MIN_DISPATCH_DEADLINE_MS,
+  QUEUE_ID,
+  QUEUE_NAME_REUSE_MS,
+  TASK_ID,
+  TASK_ID_REUSE_MS
+} from "./internal/limits.js"
 import * as Log from "./internal/log.js"
+import { type Outcome, outcomeOf } from "./internal/outcome.js"
+import { queueSettings } from "./internal/queues.js"
+import { runTask } from "./internal/runHandler.js"
 import { makeSupervisor } from "./internal/supervisor.js"
 import type { RouteShape, TaskInfo, TaskRequest } from "./Route.js"
-import { runTask } from "./internal/runHandler.js"
+import { TaskContext } from "./TaskContext.js"
 import { type TaskHandler, TaskHandlers } from "./TaskHandlers.js"
+import { TasksConfig } from "./TasksConfig.js"
 
 /**
- * The local route's service: `dispatch`, and `drain` to wait for the handlers.
+ * The local route's service: `dispatch`, `drain` to wait for the tasks, and `cancel`.
  *
  * @since 0.1.0
  * @category models
  */
 export interface LocalRouteShape extends RouteShape {
-  /** Waits until every handler started before the call has finished. */
+  /**
+   * Waits until every task accepted before the call has ended (succeeded, dropped,
+   * exhausted, cancelled). A task that keeps failing is retried as Cloud Tasks would;
+   * once its next attempt is further away than `drainPatience`, drain stops waiting for
+   * it and logs `tasks.dev.drain_gave_up` (the task stays queued).
+   */
   readonly drain: Effect.Effect<void>
+  /** Drops a task that has not finished (a running attempt ends, with no retry after it). */
+  readonly cancel: (name: string) => Effect.Effect<void, CancelError>
 }
 
 /**
@@ -34,63 +64,338 @@ export interface LocalRouteShape extends RouteShape {
  */
 export interface LocalRouteOptions {
   /**
-   * How long closing the layer waits for in-flight handlers before it interrupts
-   * them (each interruption is logged as `tasks.dev.task_interrupted`). Default 10 seconds.
+   * How long closing the layer drains the accepted tasks (as `drain` does) before it
+   * interrupts the attempts still running (each logged as `tasks.dev.task_interrupted`)
+   * and logs each task left waiting as `tasks.dev.task_abandoned`. Default 10 seconds.
    */
   readonly gracePeriod?: Duration.DurationInput | undefined
+  /**
+   * How far away a task's next attempt may be for `drain` to wait for it. Default 10
+   * seconds: under Cloud Tasks' default backoff a task that keeps failing is tried 8
+   * times in about 13 seconds, then `drain` gives up on it.
+   */
+  readonly drainPatience?: Duration.DurationInput | undefined
 }
 
-const dispatched: TaskInfo = { name: "local-direct-dispatch", route: "local" }
+/** The prefix of the names of in-process tasks: `local-direct-dispatch/<queue>/<task id>`. */
+const NAME_PREFIX = "local-direct-dispatch"
+
+/** What the route keeps of a live task besides what the engine stores. */
+interface LocalTask {
+  readonly info: TaskInfo
+  readonly path: string
+  readonly handler: TaskHandler
+  /** The enqueuing fiber's runtime: the task runs and logs as that fiber's child would. */
+  readonly runtime: Runtime.Runtime<never>
+  readonly fields: Log.EventFields
+}
+
+/** A drain in progress: the tasks it still waits for, and what to do when it may return. */
+interface DrainWaiter {
+  readonly waiting: Set<string>
+  /** Tasks whose next attempt is beyond the patience: drain stopped waiting for them. */
+  readonly gaveUp: Array<[task: LocalTask, stored: StoredTask]>
+  done: (() => void) | undefined
+}
+
+/** What the queue records of an outcome: the answer Cloud Tasks would have seen. */
+const deliveryResult = (outcome: Outcome): DeliveryResult =>
+  outcome._tag === "RetryAfter"
+    ? { _tag: "Response", status: outcome.status, retryAfter: outcome.retryAfter }
+    : { _tag: "Response", status: outcome.status, retryAfter: undefined, dropped: outcome._tag === "Dropped" }
 
 const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
+  const config = yield* TasksConfig
   const handlers = Option.match(yield* Effect.serviceOption(TaskHandlers), {
     onNone: (): ReadonlyMap<string, TaskHandler> => new Map(),
     onSome: ({ handlers }) => handlers
   })
+  const patience = Duration.toMillis(Duration.decode(options.drainPatience ?? Duration.seconds(10)))
+  const location = Option.match(config.location, {
+    onNone: () => "projects/local/locations/local",
+    onSome: ({ location, project }) => `projects/${project}/locations/${location}`
+  })
+  const defaultQueue = Option.match(config.queue, { onNone: () => "default", onSome: ({ queue }) => queue })
+  const baseUrl = Option.getOrElse(config.urlBase, () => "http://localhost")
+  const live = new Map<string, LocalTask>()
+  /** The drains in progress: each waits for its tasks, by engine name. */
+  const drains = new Set<DrainWaiter>()
+  let closing = false
+
+  /** Logs `log` as the task's own fiber would (its logger, level and annotations), if its level lets it through. */
+  const logAs = (task: LocalTask, level: Log.LogLevel.LogLevel, log: Effect.Effect<void>) => {
+    if (Log.enabledIn(task.runtime, level)) Runtime.runSync(task.runtime)(log)
+  }
+
+  const clock = yield* makeEffectClock
+  // Closed after the attempts below were drained or interrupted: what is left never ran to its end.
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      engine.close()
+      for (const [name, task] of live) {
+        const stored = storedTask(name)
+        if (stored === undefined || stored.running) continue
+        logAs(task, Log.LogLevel.Warning, Log.warn(
+          Events.taskAbandoned,
+          `The local route closed before ${task.info.name} ran to its end (${stored.dispatchCount} attempt(s) made)`,
+          { ...task.fields, name: task.info.name, attempts: stored.dispatchCount }
+        ))
+      }
+      live.clear()
+    })
+  )
+  const gracePeriod = Duration.decode(options.gracePeriod ?? Duration.seconds(10))
+  // The grace period is spent draining (below): what still runs after it is interrupted at once.
   const supervisor = yield* makeSupervisor({
-    gracePeriod: Duration.decode(options.gracePeriod ?? Duration.seconds(10)),
+    gracePeriod: Duration.zero,
     closeTimedOutEvent: Events.closeTimedOut,
     interruptedEvent: Events.taskInterrupted,
     interruptedMessage: "In-process task interrupted"
   })
 
-  const dispatch = (request: TaskRequest) => {
-    const fields = { path: request.path, route: "local" }
-    const refuse = (message: string, reason: DispatchError["reason"]) =>
-      Effect.zipRight(
-        Log.error(reason === "no_handler" ? Events.handlerMissing : Events.taskRefused, message, { ...fields, reason }),
-        Effect.fail(new DispatchError({ message, path: request.path, route: "local", reason }))
-      )
-    const handler = handlers.get(request.path)
-    if (handler === undefined) {
-      return refuse(
-        `No in-process handler is registered for ${request.path}: provide TaskHandlers to the client's layer`,
-        "no_handler"
-      )
+  /** One attempt: the handler on a fiber of the task's own, answering as the task server would. */
+  const deliver: Deliver = (request) => {
+    const task = live.get(request.task)
+    if (task === undefined) {
+      return { result: Promise.resolve({ _tag: "Failed", message: "The task is no longer live" }), abort: () => {} }
     }
-    if (supervisor.closing()) {
-      return refuse(`The local route is closing; the task for ${request.path} was not started`, "shutting_down")
-    }
-    // The handler gets the payload as an HTTP endpoint would: after JSON, then its decoding.
-    const task = Effect.suspend(() => runTask(handler, Either.getOrThrow(parseTaskJson(request.body)))).pipe(
-      Effect.matchCauseEffect({
-        onSuccess: () => Log.info(Events.taskSucceeded, "In-process task succeeded", fields),
-        // An interruption by closing the layer is logged by the supervisor.
-        onFailure: (cause) => Log.error(Events.taskFailed, "In-process task failed", fields, cause)
+    const headers: Record<string, string> = {}
+    for (const [key, value] of request.headers) headers[key] = value
+    const context = { ...TaskContext.fromHeaders(headers), lastAttempt: Option.some(request.lastAttempt) }
+    const fields = { ...task.fields, name: task.info.name, attempt: request.attempt }
+    let settle: (result: DeliveryResult) => void = () => {}
+    const result = new Promise<DeliveryResult>((resolve) => (settle = resolve))
+    let aborted = false
+    const attempt = Log.debug(Events.taskAttempt, `Attempt ${request.attempt} of ${task.info.name}`, fields).pipe(
+      Effect.zipRight(Effect.suspend(() => runTask(task.handler, Either.getOrThrow(parseTaskJson(request.body.toString()))))),
+      Effect.provideService(TaskContext, context),
+      Effect.exit,
+      Effect.flatMap((exit: Exit.Exit<unknown, unknown>) => {
+        const outcome = outcomeOf(exit)
+        settle(deliveryResult(outcome))
+        if (aborted || outcome._tag === "Succeeded" || outcome._tag === "Dropped") return Effect.void
+        return Log.logEvent(
+          request.lastAttempt ? Log.LogLevel.Error : Log.LogLevel.Warning,
+          Events.taskFailed,
+          `In-process task failed (attempt ${request.attempt}, answered ${outcome.status} as the task server would)`,
+          { ...fields, status: outcome.status },
+          exit._tag === "Failure" ? exit.cause : Cause.empty
+        )
       })
     )
-    const delayed = Option.match(request.scheduleTime, {
-      onNone: () => task,
-      onSome: (at) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.zipRight(Effect.sleep(Math.max(0, at.getTime() - now)), task))
-    })
-    return supervisor.fork(delayed, fields).pipe(
-      Effect.zipRight(Log.debug(Events.dispatch, "Task dispatched to an in-process handler", fields)),
-      Effect.as(dispatched)
-    )
+    const fiber = supervisor.track(Runtime.runFork(task.runtime)(attempt), fields)
+    return {
+      result,
+      abort: () => {
+        aborted = true
+        fiber.unsafeInterruptAsFork(fiber.id())
+      }
+    }
   }
 
-  return LocalRoute.of({ dispatch, drain: supervisor.drain })
+  /** Tells each drain that `name` ended, or now waits for an attempt beyond the patience. */
+  const settle = (name: string, stored: StoredTask | undefined) => {
+    const now = clock.now()
+    for (const drain of drains) {
+      if (!drain.waiting.has(name)) continue
+      if (stored === undefined) {
+        drain.waiting.delete(name)
+      } else if (!stored.running && stored.scheduleTime - now > patience) {
+        drain.waiting.delete(name)
+        const task = live.get(name)
+        if (task !== undefined) drain.gaveUp.push([task, stored])
+      }
+      if (drain.waiting.size === 0) drain.done?.()
+    }
+  }
+
+  /** Logs what follows an attempt, and forgets a task that has ended. */
+  const onAttemptEnded = ({ attempt, next, task: stored }: AttemptEnded) => {
+    const task = live.get(stored.name)
+    if (task === undefined) return
+    const fields = { ...task.fields, name: task.info.name, attempts: attempt.attempt }
+    switch (next) {
+      case "retrying": {
+        const delay = Math.max(0, stored.scheduleTime - clock.now())
+        logAs(task, Log.LogLevel.Info, Log.info(
+          Events.taskRetrying,
+          `Retrying ${task.info.name} in ${Duration.format(Duration.millis(delay))}, as its queue's backoff says`,
+          { ...fields, next_attempt: new Date(stored.scheduleTime).toISOString() }
+        ))
+        settle(stored.name, stored)
+        return
+      }
+      case "succeeded":
+        logAs(task, Log.LogLevel.Info, Log.info(Events.taskSucceeded, "In-process task succeeded", fields))
+        break
+      case "dropped":
+        logAs(task, Log.LogLevel.Error, Log.error(Events.taskDropped, `${task.info.name} was dropped, not retried`, fields))
+        break
+      case "exhausted":
+        logAs(task, Log.LogLevel.Error, Log.error(
+          Events.taskExhausted,
+          `${task.info.name} failed ${attempt.attempt} time(s): its queue allows no more retries`,
+          fields
+        ))
+        break
+      case "gone":
+        break
+    }
+    live.delete(stored.name)
+    settle(stored.name, undefined)
+  }
+
+  const engine = new Engine({
+    clock,
+    deliver,
+    onAttemptEnded,
+    dedupWindowMs: TASK_ID_REUSE_MS,
+    queueReuseWindowMs: QUEUE_NAME_REUSE_MS,
+    minDispatchDeadlineMs: MIN_DISPATCH_DEADLINE_MS,
+    attemptLogLimit: 1000,
+    closedMessage: "The local route is closed"
+  })
+
+  /** The engine's stored task `name`, if it is live. */
+  const storedTask = (name: string): StoredTask | undefined => {
+    try {
+      return engine.getTask(name)
+    } catch {
+      return undefined
+    }
+  }
+
+
+  /** The engine queue of `request`: its definition's settings; no rate limit for a queue no definition describes. */
+  const queueOf = (request: TaskRequest): string => {
+    const queue = Option.getOrUndefined(request.queue)
+    const name = `${location}/queues/${queue?.id ?? defaultQueue}`
+    const declared = queue !== undefined && Object.keys(queue.settings).length > 0
+    engine.ensureQueue(name, declared ? Either.getOrThrow(queueSettings(queue)) : {}, declared)
+    return name
+  }
+
+  const dispatch = (request: TaskRequest) =>
+    Effect.gen(function*() {
+      const fields = { path: request.path, route: "local" }
+      const refuse = (message: string, reason: DispatchError["reason"]) =>
+        Effect.zipRight(
+          Log.error(reason === "no_handler" ? Events.handlerMissing : Events.taskRefused, message, { ...fields, reason }),
+          Effect.fail(new DispatchError({ message, path: request.path, route: "local", reason }))
+        )
+      const handler = handlers.get(request.path)
+      if (handler === undefined) {
+        return yield* refuse(
+          `No in-process handler is registered for ${request.path}: provide TaskHandlers to the client's layer`,
+          "no_handler"
+        )
+      }
+      if (closing) {
+        return yield* refuse(`The local route is closing; the task for ${request.path} was not started`, "shutting_down")
+      }
+      const runtime = yield* Effect.runtime<never>()
+      const queue = queueOf(request)
+      const created = Either.try({
+        try: () =>
+          engine.createTask(queue, {
+            name: Option.match(request.taskId, { onNone: () => "", onSome: (id) => `${queue}/tasks/${id}` }),
+            httpRequest: {
+              url: baseUrl + request.path,
+              httpMethod: "POST",
+              headers: [...Object.entries(request.headers), ["Content-Type", "application/json"]],
+              body: Buffer.from(request.body),
+              oidcToken: undefined,
+              oauthToken: undefined
+            },
+            scheduleTime: Option.getOrUndefined(Option.map(request.scheduleTime, (date) => date.getTime())),
+            dispatchDeadlineMs: Option.match(request.dispatchDeadline, {
+              onNone: () => DEFAULT_DISPATCH_DEADLINE_MS,
+              onSome: Duration.toMillis
+            })
+          }),
+        catch: (error) => error
+      })
+      if (Either.isLeft(created)) {
+        const error = created.left
+        if (error instanceof ApiError && error.code === Status.ALREADY_EXISTS) {
+          const message = `A task named ${Option.getOrElse(request.taskId, () => "")} already exists or ran recently`
+          yield* Log.error(Events.createTaskFailed, message, { ...fields, reason: "already_exists" })
+          return yield* new DispatchError({ message, path: request.path, route: "local", reason: "already_exists" })
+        }
+        return yield* Effect.die(error)
+      }
+      const task = created.right
+      const info: TaskInfo = { name: `${NAME_PREFIX}/${task.queueName.slice(task.queueName.lastIndexOf("/") + 1)}/${task.id}`, route: "local" }
+      live.set(task.name, { info, path: request.path, handler, runtime, fields })
+      yield* Log.debug(Events.dispatch, "Task dispatched to the in-process queue", { ...fields, name: info.name })
+      return info
+    })
+
+  /** The engine's name of the in-process task `name`, or `undefined` when it is not one. */
+  const engineName = (name: string): string | undefined => {
+    const [prefix, queue, id, ...rest] = name.split("/")
+    return prefix === NAME_PREFIX && queue !== undefined && QUEUE_ID.test(queue) && id !== undefined && TASK_ID.test(id) &&
+        rest.length === 0
+      ? `${location}/queues/${queue}/tasks/${id}`
+      : undefined
+  }
+
+  const cancel = (name: string) =>
+    Effect.suspend(() => {
+      const full = engineName(name)
+      if (full === undefined) {
+        return Effect.fail(
+          new CancelError({ message: `${name} is not the name of an in-process task`, name, reason: "invalid_name" })
+        )
+      }
+      const task = live.get(full)
+      if (task === undefined || storedTask(full) === undefined) {
+        return Effect.fail(new CancelError({ message: `No in-process task ${name} is waiting to run`, name, reason: "not_found" }))
+      }
+      engine.deleteTask(full)
+      live.delete(full)
+      settle(full, undefined)
+      return Log.info(Events.taskCancelled, `${name} was cancelled`, { ...task.fields, name })
+    })
+
+  const report = (gaveUp: ReadonlyArray<[LocalTask, StoredTask]>) =>
+    Effect.forEach(gaveUp, ([task, stored]) =>
+      Log.warn(
+        Events.drainGaveUp,
+        `drain does not wait for ${task.info.name}: after ${stored.dispatchCount} attempt(s) its next one is due at ${
+          new Date(stored.scheduleTime).toISOString()
+        }; it stays queued until the layer closes`,
+        { ...task.fields, name: task.info.name, attempts: stored.dispatchCount }
+      ), { discard: true })
+
+  const drain = Effect.suspend(() => {
+    const waiter: DrainWaiter = { waiting: new Set(live.keys()), gaveUp: [], done: undefined }
+    drains.add(waiter)
+    for (const name of live.keys()) settle(name, storedTask(name))
+    const wait = waiter.waiting.size === 0 ? Effect.void : Effect.async<void>((resume) => {
+      waiter.done = () => resume(Effect.void)
+    })
+    return wait.pipe(
+      Effect.ensuring(Effect.sync(() => drains.delete(waiter))),
+      Effect.zipRight(Effect.suspend(() => report(waiter.gaveUp)))
+    )
+  })
+
+  // Closing refuses new tasks and drains the accepted ones within the grace period (finalizers
+  // are uninterruptible: the wait is made interruptible for the timeout to end it); then no
+  // new attempt starts, running ones are interrupted, and what is left is logged as abandoned.
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() => {
+      closing = true
+      return Effect.interruptible(drain).pipe(Effect.timeoutOption(gracePeriod))
+    }).pipe(
+      Effect.zipRight(Effect.sync(() => {
+        for (const { queue } of engine.inspect()) engine.pauseQueue(queue.name)
+      }))
+    )
+  )
+
+  return LocalRoute.of({ dispatch, drain, cancel })
 })
 
 /**
@@ -107,13 +412,13 @@ export class LocalRoute extends Context.Tag("effect-http-tasks/LocalRoute")<Loca
    * @since 0.1.0
    * @category layers
    */
-  static readonly layerWith = (options: LocalRouteOptions = {}): Layer.Layer<LocalRoute> =>
+  static readonly layerWith = (options: LocalRouteOptions = {}): Layer.Layer<LocalRoute, never, TasksConfig> =>
     Layer.scoped(this, make(options))
   /**
-   * The local route with a 10 second grace period on close.
+   * The local route with a 10 second grace period on close and a drain patience of 10 seconds.
    *
    * @since 0.1.0
    * @category layers
    */
-  static readonly layer: Layer.Layer<LocalRoute> = LocalRoute.layerWith()
+  static readonly layer: Layer.Layer<LocalRoute, never, TasksConfig> = LocalRoute.layerWith()
 }

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { DateTime, Duration, Effect, Option } from "effect"
-import type { DispatchError, ImportError, Route } from "./Errors.js"
+import type { CancelError, DispatchError, ImportError, Route } from "./Errors.js"
 import type { TaskQueue } from "./TaskQueue.js"
 
 export type { Route } from "./Errors.js"
@@ -91,4 +91,6 @@ export interface TaskRequest {
  */
 export interface RouteShape {
   readonly dispatch: (request: TaskRequest) => Effect.Effect<TaskInfo, DispatchError | ImportError>
+  /** Cancels a task this route created, by the name its `TaskInfo` gave; routes that cannot take a task back have none. */
+  readonly cancel?: ((name: string) => Effect.Effect<void, CancelError | ImportError>) | undefined
 }

@@ -10,7 +10,7 @@
 import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
 import { CloudTasksRoute } from "./CloudTasksRoute.js"
 import { DryRunRoute } from "./DryRunRoute.js"
-import { type ConfigError, DispatchError, type ImportError, type Route } from "./Errors.js"
+import { CancelError, type ConfigError, DispatchError, type ImportError, type Route } from "./Errors.js"
 import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
 import { taskPayloadError } from "./internal/payloadIssues.js"
@@ -43,7 +43,9 @@ export interface TasksClientShape {
     payload: A,
     options?: EnqueueOptions
   ) => Effect.Effect<TaskInfo, ImportError | ConfigError | DispatchError>
-  /** Waits until every in-process task started before the call has finished. */
+  /** See {@link cancelTask}. */
+  readonly cancelTask: (name: string) => Effect.Effect<void, CancelError | ImportError>
+  /** Waits until every in-process task accepted before the call has ended (see {@link drain}). */
   readonly drain: Effect.Effect<void>
   /** The route a task for `path` takes under this configuration (nothing is dispatched). */
   readonly route: (path: string) => Route
@@ -129,6 +131,22 @@ const make = Effect.gen(function*() {
         dispatchDeadline: options?.dispatchDeadline ?? definition.dispatchDeadline,
         queue: options?.queue ?? definition.queue
       }, schemaEncoder(definition)),
+    cancelTask: (name) => {
+      const cannot = (why: string) =>
+        Effect.fail(new CancelError({ message: `${name} cannot be cancelled: ${why}`, name, reason: "not_cancellable" }))
+      if (name.startsWith("local-direct-dispatch/")) return routes.local.cancel(name)
+      if (name.startsWith("projects/")) {
+        const cancel = routes["cloud-tasks"].cancel
+        return cancel === undefined ? cannot("the cloud-tasks route in use cannot cancel") : cancel(name)
+      }
+      if (name.startsWith("dev-worker-dispatch-") || name.startsWith("local-loopback-")) {
+        return cannot("the worker and loopback routes send a task at once; it was already sent")
+      }
+      if (name.startsWith("dry-run-")) return cannot("a dry run queues nothing")
+      return Effect.fail(
+        new CancelError({ message: `${name} is not a task name that enqueueHttpTask returns`, name, reason: "invalid_name" })
+      )
+    },
     drain: routes.local.drain,
     route: (path) => decideRoute(config, path).route
   })
@@ -294,7 +312,31 @@ export const enqueueHttpTasks = (
     ))
 
 /**
- * Waits until every in-process task started before the call has finished.
+ * Cancels a task by the name its `TaskInfo` gave. In production it is Cloud Tasks'
+ * `DeleteTask`; in-process, a task that is scheduled, due or waiting for a retry is
+ * dropped, and a running attempt ends with no retry after it (as Cloud Tasks does).
+ * Worker and loopback tasks were sent at once and a dry run queues nothing: those are
+ * refused with reason `not_cancellable`; a task that no longer waits is `not_found`.
+ *
+ * @example
+ * ```ts
+ * const info = yield* enqueueHttpTask("/api/tasks/reminder", { user }, { delay: "1 day" })
+ * // … the user unsubscribed:
+ * yield* cancelTask(info.name)
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const cancelTask = (name: string): Effect.Effect<void, CancelError | ImportError, TasksClient> =>
+  Effect.flatMap(TasksClient, (client) => client.cancelTask(name))
+
+/**
+ * Waits until every in-process task accepted before the call has ended: succeeded,
+ * dropped, exhausted or cancelled. A task that keeps failing is retried as its queue
+ * says; once its next attempt is further away than the local route's `drainPatience`
+ * (10 seconds), drain stops waiting for it and logs `tasks.dev.drain_gave_up` (the task
+ * stays queued, and closing the layer logs it as abandoned).
  *
  * @since 0.1.0
  * @category accessors

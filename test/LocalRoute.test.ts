@@ -1,23 +1,53 @@
+/**
+ * The in-process queue of the local route: tasks run their handlers in-process the way
+ * Cloud Tasks would run them behind the task server: with their queue's retries and
+ * backoff, rate and concurrency limits, schedule, named-task dedup and cancellation, and
+ * with the TaskContext values Cloud Tasks would send. Time is effect's TestClock unless
+ * a test says otherwise.
+ */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, type Duration, Effect, Exit, Fiber, Layer, Schema, Scope, TestClock } from "effect"
 import {
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  Layer,
+  Option,
+  Schema,
+  Scope,
+  TestClock
+} from "effect"
+import {
+  cancelTask,
+  defineQueue,
   defineTask,
   drain,
   enqueueHttpTask,
   Events,
   handleTask,
   LocalRoute,
+  NonRetryableError,
+  RetryAfterError,
+  type TaskContextShape,
   type TaskHandlerFunction,
   TaskHandlers,
   TasksClient,
   TasksConfig,
   taskHandlersLayer
 } from "../src/index.js"
+import { TaskContext } from "../src/TaskContext.js"
 import { captureLogs } from "./utils/logs.js"
 
-const client = (handlers: Record<string, TaskHandlerFunction>, gracePeriod: Duration.DurationInput = "1 second") =>
+const client = (
+  handlers: Record<string, TaskHandlerFunction>,
+  options: { readonly gracePeriod?: Duration.DurationInput; readonly drainPatience?: Duration.DurationInput } = {}
+) =>
   TasksClient.layerWithoutRoutes.pipe(
-    Layer.provide(LocalRoute.layerWith({ gracePeriod })),
+    Layer.provide(LocalRoute.layerWith({ gracePeriod: "1 second", ...options })),
     Layer.provide(TasksClient.routes),
     Layer.provide(TasksConfig.layerWith({ appEnv: "dev" })),
     Layer.provide(TaskHandlers.layer(handlers))
@@ -25,7 +55,28 @@ const client = (handlers: Record<string, TaskHandlerFunction>, gracePeriod: Dura
 
 class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
 
-describe("LocalRoute", () => {
+/** What a handler saw on one attempt: the clock, and what Cloud Tasks would have sent. */
+interface Seen {
+  readonly at: number
+  readonly context: TaskContextShape
+}
+
+/** A handler that records each attempt, then answers with `outcome(attempt)`. */
+const recording = (seen: Array<Seen>, outcome: (attempt: number) => Effect.Effect<unknown, unknown>) => () =>
+  Effect.gen(function*() {
+    seen.push({ at: yield* Clock.currentTimeMillis, context: yield* TaskContext })
+    return yield* outcome(seen.length)
+  })
+
+/** Drains while moving the TestClock forward `step` at a time, until drain returns. */
+const drainAdvancing = (step: Duration.DurationInput = "100 millis") =>
+  Effect.gen(function*() {
+    const drained = yield* Effect.fork(drain)
+    while (drained.unsafePoll() === null) yield* TestClock.adjust(step)
+    yield* Fiber.join(drained)
+  })
+
+describe("LocalRoute: the in-process queue", () => {
   it.effect("returns before the handler finishes; drain waits for it", () =>
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()
@@ -33,9 +84,10 @@ describe("LocalRoute", () => {
       yield* Effect.gen(function*() {
         const info = yield* enqueueHttpTask("/slow", { n: 1 })
         expect(info.route).toBe("local")
+        expect(info.name).toMatch(/^local-direct-dispatch\/default\/\d{20}$/)
         expect(done).toEqual([])
         const drained = yield* Effect.fork(drain)
-        yield* Effect.yieldNow()
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
         expect(drained.unsafePoll()).toBeNull()
         yield* Deferred.succeed(gate, undefined)
         yield* Fiber.join(drained)
@@ -45,50 +97,194 @@ describe("LocalRoute", () => {
       )
     }))
 
-  it.effect("a failing handler is logged as task_failed and not raised to the enqueuer", () => {
+  it.effect("a failing task is retried by its queue's backoff with what Cloud Tasks would send, then exhausted", () => {
     const { layer, logs } = captureLogs()
+    const Fast = defineQueue("fast", { maxAttempts: 3, minBackoff: "1 second", maxBackoff: "10 seconds" })
+    const seen: Array<Seen> = []
     return Effect.gen(function*() {
-      const info = yield* enqueueHttpTask("/boom", {})
-      yield* drain
-      expect(info.name).toBe("local-direct-dispatch")
-      const [failed] = logs.of(Events.taskFailed)
-      expect(failed?.annotations.path).toBe("/boom")
-      expect(failed?.cause).toContain("kaput")
+      const info = yield* enqueueHttpTask("/boom", { n: 1 }, { queue: Fast })
+      yield* drainAdvancing()
+      expect(seen.map(({ at }) => at)).toEqual([0, 1000, 3000])
+      const id = info.name.split("/").pop()
+      const contexts = seen.map(({ context }) => context)
+      expect(contexts.map((c) => c.taskName)).toEqual([Option.some(id), Option.some(id), Option.some(id)])
+      expect(contexts.map((c) => c.queueName)).toEqual([Option.some("fast"), Option.some("fast"), Option.some("fast")])
+      expect(contexts.map((c) => c.retryCount)).toEqual([Option.some(0), Option.some(1), Option.some(2)])
+      // 5xx answers (a failure is answered 500) are not executions.
+      expect(contexts.map((c) => c.executionCount)).toEqual([Option.some(0), Option.some(0), Option.some(0)])
+      expect(contexts.map((c) => c.previousResponse)).toEqual([Option.none(), Option.some(500), Option.some(500)])
+      expect(contexts.map((c) => c.retryReason)).toEqual([Option.none(), Option.some(""), Option.some("")])
+      expect(contexts.map((c) => c.eta)).toEqual([0, 1000, 3000].map((at) => Option.some(new Date(at))))
+      expect(contexts.map((c) => c.lastAttempt)).toEqual([Option.some(false), Option.some(false), Option.some(true)])
+
+      expect(logs.of(Events.taskFailed).map((entry) => entry.level)).toEqual(["WARN", "WARN", "ERROR"])
+      expect(logs.of(Events.taskFailed)[0]?.cause).toContain("kaput")
+      expect(logs.of(Events.taskRetrying).map((entry) => entry.annotations.next_attempt)).toEqual([
+        new Date(1000).toISOString(),
+        new Date(3000).toISOString()
+      ])
+      expect(logs.of(Events.taskExhausted).map((entry) => [entry.level, entry.annotations.name])).toEqual([["ERROR", info.name]])
+      expect(logs.of(Events.taskSucceeded)).toEqual([])
     }).pipe(
-      Effect.provide(client({ "/boom": () => Effect.fail(new Error("kaput")) })),
+      Effect.provide(client({ "/boom": recording(seen, () => Effect.fail(new Error("kaput"))) })),
       Effect.provide(layer)
     )
   })
+
+  it.effect("NonRetryableError drops the task after one attempt; RetryAfterError waits as long as it asks", () => {
+    const { layer, logs } = captureLogs()
+    const dropped: Array<Seen> = []
+    const later: Array<Seen> = []
+    return Effect.gen(function*() {
+      yield* enqueueHttpTask("/drop", {})
+      yield* enqueueHttpTask("/later", {})
+      yield* drainAdvancing("1 minute")
+      expect(dropped).toHaveLength(1)
+      expect(logs.of(Events.taskDropped).map((entry) => entry.level)).toEqual(["ERROR"])
+      // Not the queue's 0.1 s backoff: five minutes, as asked; the retry then succeeds.
+      expect(later.map(({ at }) => at)).toEqual([0, 300_000])
+      expect(later[1]?.context.previousResponse).toEqual(Option.some(503))
+      expect(logs.of(Events.taskSucceeded).map((entry) => entry.annotations.path)).toEqual(["/later"])
+    }).pipe(
+      Effect.provide(client({
+        "/drop": recording(dropped, () => new NonRetryableError({ message: "the upload is gone" })),
+        "/later": recording(later, (attempt) => attempt === 1 ? new RetryAfterError({ after: "5 minutes" }) : Effect.void)
+      }, { drainPatience: "10 minutes" })),
+      Effect.provide(layer)
+    )
+  })
+
+  it.effect("under the default queue a task that keeps failing ends drain once its next attempt is over 10 s away", () => {
+    const { layer, logs } = captureLogs()
+    const seen: Array<Seen> = []
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(client({ "/always": recording(seen, () => Effect.fail("no")) }), scope)
+      const info = yield* enqueueHttpTask("/always", {}).pipe(Effect.provide(context))
+      yield* drainAdvancing().pipe(Effect.provide(context))
+      // Cloud Tasks' defaults: 0.1 s doubling; the 8th attempt's successor is 12.8 s away.
+      expect(seen.map(({ at }) => at)).toEqual([0, 100, 300, 700, 1500, 3100, 6300, 12700])
+      const [gaveUp] = logs.of(Events.drainGaveUp)
+      expect(gaveUp?.level).toBe("WARN")
+      expect(gaveUp?.annotations).toMatchObject({ name: info.name, attempts: 8 })
+      expect(gaveUp?.message).toContain(new Date(25_500).toISOString())
+      // Not lost: closing the layer says it is left behind, once.
+      expect(logs.of(Events.taskAbandoned)).toEqual([])
+      yield* Scope.close(scope, Exit.void)
+      expect(logs.of(Events.taskAbandoned).map((entry) => entry.annotations.name)).toEqual([info.name])
+      expect(logs.of(Events.taskExhausted)).toEqual([])
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a delay or a schedule time holds the task until the clock reaches it", () =>
+    Effect.gen(function*() {
+      const seen: Array<Seen> = []
+      yield* Effect.gen(function*() {
+        yield* enqueueHttpTask("/later", {}, { delay: "5 seconds" })
+        yield* enqueueHttpTask("/later", {}, { scheduleTime: new Date(2000) })
+        yield* TestClock.adjust("1 second")
+        expect(seen).toEqual([])
+        yield* drainAdvancing("1 second")
+        expect(seen.map(({ at }) => at)).toEqual([2000, 5000])
+        expect(seen.map(({ context }) => context.eta)).toEqual([Option.some(new Date(2000)), Option.some(new Date(5000))])
+      }).pipe(Effect.provide(client({ "/later": recording(seen, () => Effect.void) })))
+    }))
+
+  it.effect("a named task runs once: the same taskId is already_exists while it waits and after it ran", () =>
+    Effect.gen(function*() {
+      const seen: Array<Seen> = []
+      yield* Effect.gen(function*() {
+        const first = yield* enqueueHttpTask("/once", {}, { taskId: "order-42" })
+        expect(first.name).toBe("local-direct-dispatch/default/order-42")
+        const again = yield* Effect.flip(enqueueHttpTask("/once", {}, { taskId: "order-42" }))
+        expect(again).toMatchObject({ _tag: "DispatchError", reason: "already_exists", route: "local" })
+        yield* drain
+        const after = yield* Effect.flip(enqueueHttpTask("/once", {}, { taskId: "order-42" }))
+        expect(after).toMatchObject({ reason: "already_exists" })
+        expect(seen).toHaveLength(1)
+      }).pipe(Effect.provide(client({ "/once": recording(seen, () => Effect.void) })))
+    }))
+
+  it.effect("cancelTask drops a scheduled or retrying task; a running attempt ends with no retry after it", () => {
+    const { layer, logs } = captureLogs()
+    const scheduled: Array<Seen> = []
+    const retrying: Array<Seen> = []
+    const running: Array<Seen> = []
+    return Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.gen(function*() {
+        const a = yield* enqueueHttpTask("/scheduled", {}, { delay: "1 minute" })
+        yield* cancelTask(a.name)
+        expect(yield* Effect.flip(cancelTask(a.name))).toMatchObject({ _tag: "CancelError", reason: "not_found" })
+
+        const b = yield* enqueueHttpTask("/retrying", {})
+        yield* TestClock.adjust("50 millis")
+        expect(retrying).toHaveLength(1)
+        yield* cancelTask(b.name)
+
+        const c = yield* enqueueHttpTask("/running", {})
+        while (running.length === 0) yield* TestClock.adjust("10 millis")
+        yield* cancelTask(c.name)
+        yield* Deferred.succeed(gate, undefined)
+
+        yield* drainAdvancing("1 minute")
+        expect(scheduled).toEqual([])
+        expect(retrying).toHaveLength(1)
+        expect(running).toHaveLength(1)
+        expect(logs.of(Events.taskCancelled).map((entry) => entry.annotations.name)).toEqual([a.name, b.name, c.name])
+        expect(yield* Effect.flip(cancelTask("local-direct-dispatch/nope"))).toMatchObject({ reason: "invalid_name" })
+      }).pipe(
+        Effect.provide(client({
+          "/scheduled": recording(scheduled, () => Effect.void),
+          "/retrying": recording(retrying, () => Effect.fail("again")),
+          "/running": recording(running, () => Deferred.await(gate).pipe(Effect.zipRight(Effect.fail("late"))))
+        }))
+      )
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a defined queue's concurrency and rate limits hold in-process", () =>
+    Effect.gen(function*() {
+      const One = defineQueue("one-at-a-time", { maxConcurrentDispatches: 1 })
+      const Slow = defineQueue("two-per-second", { maxDispatchesPerSecond: 2 })
+      let inFlight = 0
+      let most = 0
+      const order: Array<number> = []
+      const paced: Array<Seen> = []
+      yield* Effect.gen(function*() {
+        for (let n = 0; n < 4; n++) yield* enqueueHttpTask("/one", { n }, { queue: One })
+        for (let n = 0; n < 3; n++) yield* enqueueHttpTask("/paced", { n }, { queue: Slow })
+        yield* drainAdvancing("50 millis")
+        expect(most).toBe(1)
+        expect(order).toEqual([0, 1, 2, 3])
+        // Rate 2/s: a burst of one token, then one every 0.5 s.
+        expect(paced.map(({ at }) => at)).toEqual([0, 500, 1000])
+      }).pipe(Effect.provide(client({
+        "/one": (payload) =>
+          Effect.gen(function*() {
+            most = Math.max(most, ++inFlight)
+            yield* Effect.sleep("100 millis")
+            order.push((payload as { n: number }).n)
+            inFlight--
+          }),
+        "/paced": recording(paced, () => Effect.void)
+      })))
+    }))
 
   it.effect("a path with no handler is a DispatchError no_handler; nothing runs", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(enqueueHttpTask("/missing", {}))
       expect(error).toMatchObject({ _tag: "DispatchError", reason: "no_handler", route: "local", path: "/missing" })
-    }).pipe(Effect.provide(client({}))))
+    }).pipe(Effect.provide(client({ "/other": () => Effect.void }))))
 
-  it.effect("honours scheduleTime: the handler runs once the clock reaches it", () =>
-    Effect.gen(function*() {
-      const ran: Array<number> = []
-      yield* Effect.gen(function*() {
-        yield* enqueueHttpTask("/later", {}, { delay: "5 minutes" })
-        yield* TestClock.adjust("4 minutes")
-        expect(ran).toEqual([])
-        yield* TestClock.adjust("1 minute")
-        yield* drain
-        expect(ran).toEqual([300_000])
-      }).pipe(
-        Effect.provide(client({
-          "/later": () => Effect.clockWith((clock) => clock.currentTimeMillis).pipe(Effect.map((t) => ran.push(t)))
-        }))
-      )
-    }))
-
-  it.live("closing the layer drains in-flight handlers within the grace period", () =>
+  it.live("closing the layer runs the accepted tasks within the grace period", () =>
     Effect.gen(function*() {
       const finished: Array<string> = []
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(
-        client({ "/t": () => Effect.sleep("100 millis").pipe(Effect.andThen(() => finished.push("t"))) }, "1 minute"),
+        client({ "/t": () => Effect.sleep("100 millis").pipe(Effect.andThen(() => finished.push("t"))) }, {
+          gracePeriod: "1 minute"
+        }),
         scope
       )
       yield* enqueueHttpTask("/t", {}).pipe(Effect.provide(context))
@@ -96,33 +292,33 @@ describe("LocalRoute", () => {
       expect(finished).toEqual(["t"])
     }))
 
-  it.live("past the grace period, closing interrupts what is left and logs each task_interrupted", () => {
+  it.live("past the grace period, closing interrupts what runs and logs each task_interrupted", () => {
     const { layer, logs } = captureLogs()
     return Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(client({ "/stuck": () => Effect.never }, "50 millis"), scope)
+      const context = yield* Layer.buildWithScope(client({ "/stuck": () => Effect.never }, { gracePeriod: "50 millis" }), scope)
       yield* enqueueHttpTask("/stuck", {}).pipe(Effect.provide(context))
       yield* enqueueHttpTask("/stuck", {}).pipe(Effect.provide(context), Effect.annotateLogs("requestId", "r-42"))
       yield* Scope.close(scope, Exit.void)
       const interrupted = logs.of(Events.taskInterrupted)
-      const perTask = interrupted.filter((entry) => entry.annotations.path === "/stuck")
-      expect(perTask).toHaveLength(2)
       // Each is logged as its task would have logged it, with the enqueuer's annotations.
-      expect(perTask.map((entry) => entry.annotations.requestId)).toEqual([undefined, "r-42"])
-      // The close summary is an event of its own, with the count.
-      expect(interrupted).toHaveLength(2)
+      expect(interrupted.map((entry) => entry.annotations.requestId)).toEqual([undefined, "r-42"])
+      // The close summary is an event of its own, with the count; nothing is also logged as abandoned.
       expect(logs.of(Events.closeTimedOut).map((entry) => entry.annotations.count)).toEqual([2])
+      expect(logs.of(Events.taskAbandoned)).toEqual([])
     }).pipe(Effect.provide(layer))
   })
 
-  it.live("a handler that interrupts itself is a task_failed with its cause", () => {
+  it.live("a handler that interrupts itself is an attempt that failed, with its cause, and is retried", () => {
     const { layer, logs } = captureLogs()
+    const Once = defineQueue("once", { maxAttempts: 1 })
     return Effect.gen(function*() {
-      yield* enqueueHttpTask("/quits", {})
+      yield* enqueueHttpTask("/quits", {}, { queue: Once })
       yield* drain
       const [failed] = logs.of(Events.taskFailed)
       expect(failed?.level).toBe("ERROR")
       expect(failed?.cause).toContain("interrupted")
+      expect(logs.of(Events.taskExhausted)).toHaveLength(1)
       expect(logs.of(Events.taskInterrupted)).toEqual([])
     }).pipe(Effect.provide(client({ "/quits": () => Effect.interrupt })), Effect.provide(layer))
   })
@@ -136,7 +332,7 @@ describe("LocalRoute", () => {
         client({
           "/slow": () => Effect.sleep("300 millis"),
           "/late": () => Effect.sync(() => ran.push("late"))
-        }, "5 seconds"),
+        }, { gracePeriod: "5 seconds" }),
         scope
       )
       yield* enqueueHttpTask("/slow", {}).pipe(Effect.provide(context))
@@ -178,4 +374,60 @@ describe("LocalRoute", () => {
       }
       expect(seen).toEqual(["hello ada", "hello ada"])
     }))
+})
+
+/**
+ * Cloud Tasks' backoff, written from its documentation independently of the engine: the
+ * delay before retry k starts at minBackoff, doubles maxDoublings times, then grows by
+ * the last doubled interval each retry, and never exceeds maxBackoff.
+ */
+const modelDelay = (min: number, max: number, doublings: number, k: number): number => {
+  let interval = min
+  for (let i = 1; i < k; i++) interval = i <= doublings ? interval * 2 : interval + min * 2 ** doublings
+  return Math.min(interval, max)
+}
+
+describe("the in-process queue against the backoff model", () => {
+  it.effect.prop(
+    "attempt times, retry counts and the last-attempt flag follow the model for any retry settings",
+    {
+      settings: fc.record({
+        minBackoff: fc.integer({ min: 1, max: 2000 }),
+        extra: fc.integer({ min: 0, max: 20_000 }),
+        maxDoublings: fc.integer({ min: 0, max: 5 }),
+        maxAttempts: fc.integer({ min: 1, max: 7 })
+      })
+    },
+    ({ settings: { extra, maxAttempts, maxDoublings, minBackoff } }) =>
+      Effect.gen(function*() {
+        const maxBackoff = minBackoff + extra
+        const queue = defineQueue("model", {
+          maxAttempts,
+          maxDoublings,
+          minBackoff: Duration.millis(minBackoff),
+          maxBackoff: Duration.millis(maxBackoff)
+        })
+        const seen: Array<Seen> = []
+        yield* Effect.gen(function*() {
+          yield* enqueueHttpTask("/fail", {}, { queue })
+          const drained = yield* Effect.fork(drain)
+          while (drained.unsafePoll() === null) yield* TestClock.adjust(Duration.millis(Math.ceil(minBackoff / 4)))
+        }).pipe(Effect.provide(client({ "/fail": recording(seen, () => Effect.fail("no")) }, { drainPatience: "1 hour" })))
+        // The TestClock moves in steps: each retry comes at its due time, or within one step after it.
+        const step = Math.ceil(minBackoff / 4)
+        expect(seen).toHaveLength(maxAttempts)
+        expect(seen[0]?.at).toBe(0)
+        seen.forEach(({ at, context }, k) => {
+          if (k > 0) {
+            const gap = at - seen[k - 1]!.at
+            const delay = modelDelay(minBackoff, maxBackoff, maxDoublings, k)
+            expect(gap).toBeGreaterThanOrEqual(delay)
+            expect(gap).toBeLessThanOrEqual(delay + step)
+          }
+          expect(context.retryCount).toEqual(Option.some(k))
+          expect(context.lastAttempt).toEqual(Option.some(k === maxAttempts - 1))
+        })
+      }),
+    { fastCheck: { numRuns: 20 } }
+  )
 })

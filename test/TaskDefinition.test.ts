@@ -3,6 +3,7 @@ import { Context, Duration, Effect, Exit, Layer, Option, Queue, Schema } from "e
 import {
   type ConfigError,
   decodeTaskPayload,
+  defineQueue,
   defineTask,
   DispatchError,
   drain,
@@ -141,8 +142,8 @@ describe("taskHandlersLayer", () => {
     const handlers = taskHandlersLayer(handleTask(Publish, (payload) => Effect.sync(() => received.push(payload))))
     return Effect.gen(function*() {
       const at = new Date("2026-03-04T05:06:07.000Z")
-      expect(yield* enqueueTask(Publish, { episode_id: "e1", at })).toEqual({
-        name: "local-direct-dispatch",
+      expect(yield* enqueueTask(Publish, { episode_id: "e1", at })).toMatchObject({
+        name: expect.stringMatching(/^local-direct-dispatch\/default\/\d{20}$/),
         route: "local"
       })
       yield* drain
@@ -156,13 +157,17 @@ describe("taskHandlersLayer", () => {
     let ran = false
     const handlers = taskHandlersLayer(handleTask(Publish, () => Effect.sync(() => (ran = true))))
     return Effect.gen(function*() {
-      yield* enqueueHttpTask(Publish.path, { episode_id: "e1", at: "not a date" })
+      // Answered 422 as the task server would: retried as Cloud Tasks retries a 4xx, here once.
+      yield* enqueueHttpTask(Publish.path, { episode_id: "e1", at: "not a date" }, {
+        queue: defineQueue("twice", { maxAttempts: 2, minBackoff: "1 milli", maxBackoff: "1 milli" })
+      })
       yield* drain
       expect(ran).toBe(false)
       const failed = logs.of(Events.taskFailed)
-      expect(failed).toHaveLength(1)
+      expect(failed.map((entry) => entry.annotations.status)).toEqual([422, 422])
       expect(failed[0]?.cause).toContain("TaskPayloadError")
       expect(failed[0]?.cause).toContain("at must be Date")
+      expect(logs.of(Events.taskExhausted)).toHaveLength(1)
     }).pipe(Effect.provide(client(handlers)), Effect.provide(logLayer))
   })
 

@@ -18,6 +18,7 @@ import {
 import { inspect } from "node:util"
 import { CloudTasksEmulator } from "../src/CloudTasksEmulator.js"
 import {
+  defineQueue,
   DispatchError,
   DryRunRoute,
   drain,
@@ -68,7 +69,8 @@ describe("enqueueHttpTask: one smoke test per route", () => {
     return Effect.gen(function*() {
       const at = new Date("2026-05-05T00:00:00Z")
       const info = yield* enqueueHttpTask("/api/tasks/transcribe", { filename: "a.wav", at, skip: undefined })
-      expect(info).toEqual({ name: "local-direct-dispatch", route: "local" })
+      expect(info.route).toBe("local")
+      expect(info.name).toMatch(/^local-direct-dispatch\/default\/\d{20}$/)
       yield* drain
       // The handler sees what an HTTP endpoint would: the payload after JSON.
       expect(received).toEqual([{ filename: "a.wav", at: "2026-05-05T00:00:00.000Z" }])
@@ -573,13 +575,14 @@ describe("with Info filtered out", () => {
     let ran = 0
     return Effect.gen(function*() {
       yield* enqueueHttpTask("/api/tasks/assemble", {})
-      yield* enqueueHttpTask("/api/tasks/fails", {})
+      yield* enqueueHttpTask("/api/tasks/fails", {}, { queue: defineQueue("once", { maxAttempts: 1 }) })
       yield* Effect.either(enqueueHttpTask("no-slash", {}))
       yield* drain
       expect(ran).toBe(1)
       // The handler's outcome is logged on its own fiber, so in no fixed order with the rest.
       const seen = logs.entries.map((entry) => `${entry.level} ${entry.annotations.event}`)
       expect(seen.sort()).toEqual([
+        `ERROR ${Events.taskExhausted}`,
         `ERROR ${Events.taskFailed}`,
         `ERROR ${Events.invalidRequest}`,
         // USE_WORKER_IN_DEV asked for the worker and WORKER_URL_BASE is unset: a warning per task

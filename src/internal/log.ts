@@ -3,7 +3,7 @@
  * with `event` and the event's facts as annotations. The level check lives here,
  * so that an event below the fiber's minimum log level costs one comparison.
  */
-import { type Cause, Effect, FiberRef, LogLevel } from "effect"
+import { type Cause, Effect, FiberRef, FiberRefs, LogLevel, type Runtime } from "effect"
 import type { EventName } from "../Events.js"
 
 export { LogLevel }
@@ -42,6 +42,14 @@ export const events = (list: ReadonlyArray<Event>, fields: EventFields = {}): Ef
     }
     return logs
   })
+
+/**
+ * Whether the fiber that `runtime` was taken from would log at `level`: an event that
+ * would be filtered out is not even run (the in-process queue logs outside the task's
+ * fiber, once per attempt).
+ */
+export const enabledIn = (runtime: Runtime.Runtime<never>, level: LogLevel.LogLevel): boolean =>
+  level.ordinal >= FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentMinimumLogLevel).ordinal
 
 /** Logs one event (see {@link events}); a `cause` is logged with it. */
 export const logEvent = (

@@ -30,6 +30,8 @@ export interface Supervisor {
    * if closing interrupts it. Check `closing` first.
    */
   readonly fork: <A, E>(effect: Effect.Effect<A, E>, fields: Log.EventFields) => Effect.Effect<Fiber.RuntimeFiber<A, E>>
+  /** Supervises a fiber started elsewhere (the in-process queue starts attempts outside any fiber). */
+  readonly track: <A, E>(fiber: Fiber.RuntimeFiber<A, E>, fields: Log.EventFields) => Fiber.RuntimeFiber<A, E>
   /** Waits until every fiber started before the call has finished. */
   readonly drain: Effect.Effect<void>
 }
@@ -102,6 +104,11 @@ export const makeSupervisor = (options: SupervisorOptions): Effect.Effect<Superv
         Effect.tap(FiberSet.run(fibers, effect), (fiber) => {
           fieldsOf.set(fiber, fields)
         }),
+      track: (fiber, fields) => {
+        FiberSet.unsafeAdd(fibers, fiber)
+        fieldsOf.set(fiber, fields)
+        return fiber
+      },
       drain: Effect.suspend(() => Fiber.awaitAll(Array.from(fibers))).pipe(Effect.asVoid)
     }
   })

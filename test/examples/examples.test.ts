@@ -27,7 +27,7 @@ describe("examples", () => {
     const { code, output } = await run("demo.ts")
     expect(code, output).toBe(0)
     expect(output).toMatch(/route=dry-run name=dry-run-\d{4}-\d\d-\d\dT[\d:.]+Z/)
-    expect(output).toContain("route=local name=local-direct-dispatch")
+    expect(output).toMatch(/route=local name=local-direct-dispatch\/default\/\d{20}/)
     expect(output).toMatch(/route=worker name=dev-worker-dispatch-/)
     expect(output).toMatch(/route=loopback name=local-loopback-/)
     expect(output).toMatch(/route=cloud-tasks name=projects\/demo\/locations\/us-central1\/queues\/default\/tasks\/\w+/)
@@ -40,7 +40,7 @@ describe("examples", () => {
     const { code, output } = await run("dry-run-and-local.ts")
     expect(code, output).toBe(0)
     expect(output).toMatch(/enqueued dry-run-\S+ via dry-run/)
-    expect(output).toContain("enqueued local-direct-dispatch via local")
+    expect(output).toMatch(/enqueued local-direct-dispatch\/default\/\d{20} via local/)
     expect(output.match(/message=transcribing/g)).toHaveLength(1)
   }, 60_000)
 

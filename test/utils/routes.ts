@@ -33,6 +33,6 @@ export const recordingRoutes = (dispatched: Array<Dispatched>): Layer.Layer<Rout
     Layer.succeed(CloudTasksRoute, fake("cloud-tasks")),
     Layer.succeed(LoopbackRoute, fake("loopback")),
     Layer.succeed(WorkerRoute, fake("worker")),
-    Layer.succeed(LocalRoute, { ...fake("local"), drain: Effect.void })
+    Layer.succeed(LocalRoute, { ...fake("local"), drain: Effect.void, cancel: () => Effect.void })
   )
 }

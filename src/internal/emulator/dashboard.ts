@@ -33,7 +33,7 @@ const FINISHED_SHOWN = 300
 const NOTIFY_EVERY_MS = 100
 
 /** A task's state on the page. */
-export type DashboardTaskState = LiveTaskState | "succeeded" | "exhausted" | "deleted"
+export type DashboardTaskState = LiveTaskState | "succeeded" | "dropped" | "exhausted" | "deleted"
 
 const masked = (headers: Iterable<readonly [string, string]>): Array<readonly [string, string]> =>
   [...headers].map(([key, value]) => [key, SECRET_HEADER.test(key) ? MASK : value] as const)
@@ -108,6 +108,7 @@ export const dashboardState = (engine: Engine) => {
         running: 0,
         retrying: 0,
         succeeded: 0,
+        dropped: 0,
         exhausted: 0,
         deleted: 0
       }

@@ -27,12 +27,27 @@ export interface DeliveryRequest {
   readonly body: Buffer
   /** The task's dispatch deadline; the engine enforces it. */
   readonly deadlineMs: number
+  /**
+   * Whether a failure of this attempt ends the task: its queue allows no further retry
+   * (the retry duration is judged at dispatch). Cloud Tasks sends no header for it; a
+   * delivery in the same process can tell the handler.
+   */
+  readonly lastAttempt: boolean
 }
 
 /** How an attempt ended. */
 export type DeliveryResult =
-  /** The target answered; `retryAfter` is its `Retry-After` header. */
-  | { readonly _tag: "Response"; readonly status: number; readonly retryAfter: string | undefined }
+  /**
+   * The target answered; `retryAfter` is its `Retry-After` header. A delivery in the same
+   * process may say the task is `dropped` (its handler gave up on it): it then ends as
+   * dropped rather than succeeded, and is not retried.
+   */
+  | {
+    readonly _tag: "Response"
+    readonly status: number
+    readonly retryAfter: string | undefined
+    readonly dropped?: boolean | undefined
+  }
   /** The target did not answer within the deadline. */
   | { readonly _tag: "DeadlineExceeded" }
   /** The attempt failed without an answer (connection refused, reset, …). */

@@ -24,7 +24,7 @@ import type {
 } from "./model.js"
 import { SERVICE_RESERVED_HEADER } from "../limits.js"
 import { Errors } from "./apiError.js"
-import { Scheduler } from "./scheduler.js"
+import { type AttemptEnded, Scheduler } from "./scheduler.js"
 import { Store } from "./store.js"
 
 /** What the engine needs. */
@@ -47,6 +47,8 @@ export interface EngineOptions {
   readonly attemptLogLimit: number
   /** Called after every attempt. */
   readonly onAttempt?: ((attempt: DeliveryAttempt) => void) | undefined
+  /** Called once an ended attempt is counted, with what follows for its task. */
+  readonly onAttemptEnded?: ((ended: AttemptEnded) => void) | undefined
   /** The message of the error that pending waits fail with on {@link Engine.close}. */
   readonly closedMessage?: string | undefined
   /**
@@ -100,7 +102,8 @@ export class Engine {
         idToken: options.idToken,
         accessToken: options.accessToken,
         appEngineTarget: options.appEngineTarget ?? DEFAULT_APP_ENGINE_TARGET,
-        onChange: () => this.changed()
+        onChange: () => this.changed(),
+        onAttemptEnded: options.onAttemptEnded
       },
       this.store,
       this.log
@@ -138,9 +141,13 @@ export class Engine {
     return this.change(() => this.store.createQueue(parent, name, patch))
   }
 
-  /** The queue `name`, created with `patch` if it does not exist (for queues given at start). */
-  ensureQueue(name: string, patch: SettingsPatch): StoredQueue {
-    return this.change(() => this.store.ensureQueue(name, patch))
+  /**
+   * The queue `name`, created with `patch` if it does not exist (for queues given at start).
+   * An unthrottled queue (`throttled` false) has no rate or concurrency limit: the
+   * in-process queue's queues that no definition describes.
+   */
+  ensureQueue(name: string, patch: SettingsPatch, throttled = true): StoredQueue {
+    return this.change(() => this.store.ensureQueue(name, patch, throttled))
   }
 
   /** `GetQueue`. */

@@ -52,4 +52,11 @@ export class MinHeap<A> {
   clear(): void {
     this.items.length = 0
   }
+
+  /** Removes every item `drop` picks, in linear time. */
+  removeWhere(drop: (item: A) => boolean): void {
+    const kept = this.items.filter((item) => !drop(item))
+    this.items.length = 0
+    for (const item of kept) this.push(item)
+  }
 }

@@ -241,10 +241,11 @@ export interface TaskOutcome {
   /** Full queue name. */
   readonly queue: string
   /**
-   * `succeeded`: an attempt got a 2xx; `exhausted`: the retry limits were reached;
+   * `succeeded`: an attempt got a 2xx; `dropped`: an attempt in the same process gave the
+   * task up (`NonRetryableError`); `exhausted`: the retry limits were reached;
    * `deleted`: `DeleteTask` or `DeleteQueue`; `purged`: `PurgeQueue`.
    */
-  readonly result: "succeeded" | "exhausted" | "deleted" | "purged"
+  readonly result: "succeeded" | "dropped" | "exhausted" | "deleted" | "purged"
   /** The task's attempts, in order. */
   readonly attempts: ReadonlyArray<DeliveryAttempt>
   /** When it left the queue. */

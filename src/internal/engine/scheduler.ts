@@ -15,6 +15,7 @@ import type { Deliver, DeliveryResult } from "./deliver.js"
 import { MinHeap } from "./heap.js"
 import {
   appEngineMethodSendsBody,
+  type DeliveryAttempt,
   methodSendsBody,
   type PreviousAttempt,
   type StoredQueue,
@@ -37,6 +38,20 @@ export interface SchedulerOptions {
   readonly appEngineTarget: string
   /** Called whenever an attempt starts or ends. */
   readonly onChange: () => void
+  /** Called when an ended attempt has been counted, with what follows for its task. */
+  readonly onAttemptEnded: ((ended: AttemptEnded) => void) | undefined
+}
+
+/**
+ * An attempt that ended, and what follows for its task: it finished (`succeeded`,
+ * `dropped`, `exhausted`), it waits for a retry at `retryAt`, or it was already gone
+ * (deleted or purged while the attempt ran).
+ */
+export interface AttemptEnded {
+  readonly task: StoredTask
+  readonly queue: StoredQueue
+  readonly attempt: DeliveryAttempt
+  readonly next: "succeeded" | "dropped" | "exhausted" | "retrying" | "gone"
 }
 
 interface DueEntry {
@@ -246,7 +261,8 @@ export class Scheduler {
       method: task.request.httpMethod,
       headers,
       body: task.request.body,
-      deadlineMs: task.dispatchDeadlineMs
+      deadlineMs: task.dispatchDeadlineMs,
+      lastAttempt: !mayRetry(queue.settings.retryConfig, task.dispatchCount, task.firstAttemptAt ?? now, now)
     })
     // The attempt ends once: with the delivery's result, or at the deadline (the delivery is
     // aborted and what it reports later is ignored), or not at all when the engine closes.
@@ -357,7 +373,7 @@ export class Scheduler {
     for (const [key, value] of meta.headers) headers[key] = value
     const status = result._tag === "Response" ? result.status : undefined
     const succeeded = status !== undefined && status >= 200 && status < 300
-    this.log.record({
+    const attempt: DeliveryAttempt = {
       task: task.name,
       queue: queue.name,
       attempt: meta.attempt,
@@ -376,11 +392,14 @@ export class Scheduler {
       succeeded,
       startedAt: new Date(meta.startedAt),
       endedAt: new Date(now)
-    }, !task.removed)
+    }
+    this.log.record(attempt, !task.removed)
+    const ended = (next: AttemptEnded["next"]) => this.options.onAttemptEnded?.({ task, queue, attempt, next })
 
     if (task.removed || !this.store.isCurrent(queue)) {
       this.pump(queue)
       this.options.onChange()
+      ended("gone")
       return
     }
     const responseStatus = status !== undefined
@@ -398,11 +417,18 @@ export class Scheduler {
     if (task.request._tag === "AppEngine" || (status !== undefined && status < 500)) task.executionCount++
     task.previous = previous
 
-    if (succeeded) {
-      this.finish(queue, task, "succeeded", true)
+    let next: AttemptEnded["next"]
+    if (result._tag === "Response" && result.dropped === true) {
+      next = "dropped"
+      this.finish(queue, task, next, true)
+    } else if (succeeded) {
+      next = "succeeded"
+      this.finish(queue, task, next, true)
     } else if (!mayRetry(queue.settings.retryConfig, task.dispatchCount, task.firstAttemptAt ?? now, now)) {
-      this.finish(queue, task, "exhausted", true)
+      next = "exhausted"
+      this.finish(queue, task, next, true)
     } else {
+      next = "retrying"
       const retryAfter = result._tag === "Response" ? parseRetryAfter(result.retryAfter, now) : undefined
       task.scheduleTime = now + retryDelay(queue.settings.retryConfig, task.dispatchCount, status, retryAfter)
       task.version++
@@ -410,6 +436,7 @@ export class Scheduler {
     }
     this.pump(queue)
     this.options.onChange()
+    ended(next)
   }
 
   /** Stops delivery: clears every timer and aborts every attempt in flight (their results are ignored). */

@@ -223,9 +223,15 @@ export class Store {
   }
 
   /** The queue `name`, created with `patch` if it does not exist (start options, outside the API). */
-  ensureQueue(name: string, patch: SettingsPatch): StoredQueue {
+  ensureQueue(name: string, patch: SettingsPatch, throttled = true): StoredQueue {
     validateQueueName(name)
-    return this.queues.get(name) ?? this.addQueue(name, applySettings(DEFAULT_QUEUE_SETTINGS, patch))
+    const existing = this.queues.get(name)
+    if (existing !== undefined) return existing
+    const settings = applySettings(DEFAULT_QUEUE_SETTINGS, patch)
+    return this.addQueue(
+      name,
+      throttled ? settings : { ...settings, rateLimits: { maxDispatchesPerSecond: Infinity, maxConcurrentDispatches: Infinity } }
+    )
   }
 
   /** `UpdateQueue`: changes the settings, or creates the queue when it does not exist, as the service does. */

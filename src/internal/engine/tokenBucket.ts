@@ -46,6 +46,10 @@ export class TokenBucket {
   }
 
   private refill(): void {
+    if (this.rate === Number.POSITIVE_INFINITY) {
+      this.tokens = this.capacity
+      return
+    }
     const now = this.now()
     const elapsed = Math.max(0, now - this.updatedAt) / 1000
     this.updatedAt = now

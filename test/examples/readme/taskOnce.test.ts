@@ -8,7 +8,7 @@ it.effect("the README's task runs in-process in dev with the decoded payload", (
   return Effect.gen(function*() {
     yield* signup("u-7")
     yield* drain
-    expect(lines).toContain("queued local-direct-dispatch via local")
+    expect(lines.some((line) => /^queued local-direct-dispatch\/default\/\d{20} via local$/.test(line))).toBe(true)
     expect(lines).toContain("transcribing gs://bucket/a.wav for u-7, attempt 1")
   }).pipe(
     Effect.provide(TasksLive),
