@@ -14,6 +14,52 @@ export interface FinishedTask {
   readonly task: StoredTask
 }
 
+/**
+ * An attempt as the scheduler hands it over: the headers as sent, times in milliseconds.
+ * The log keeps attempts in this form and builds a {@link DeliveryAttempt} (a headers
+ * record, dates) only when one is read: most are never read, and every attempt of an
+ * in-process task or of the emulator would otherwise pay for it (benchmarks B5, B8).
+ */
+export interface RawAttempt {
+  readonly task: string
+  readonly queue: string
+  readonly attempt: number
+  readonly url: string
+  readonly method: string
+  readonly headers: ReadonlyArray<readonly [string, string]>
+  readonly body: Uint8Array
+  readonly status: number | undefined
+  readonly error: string | undefined
+  readonly succeeded: boolean
+  readonly startedAt: number
+  readonly endedAt: number
+}
+
+/** The public shape of a recorded attempt. */
+const materialize = (raw: RawAttempt): DeliveryAttempt => {
+  const headers: Record<string, string> = {}
+  for (const [key, value] of raw.headers) headers[key] = value
+  return { ...raw, headers, startedAt: new Date(raw.startedAt), endedAt: new Date(raw.endedAt) }
+}
+
+interface Finished {
+  readonly task: StoredTask
+  readonly result: TaskOutcome["result"]
+  readonly attempts: ReadonlyArray<RawAttempt>
+  readonly at: number
+}
+
+const finishedTask = (finished: Finished): FinishedTask => ({
+  outcome: {
+    task: finished.task.name,
+    queue: finished.task.queueName,
+    result: finished.result,
+    attempts: finished.attempts.map(materialize),
+    at: new Date(finished.at)
+  },
+  task: finished.task
+})
+
 /** What the attempt log needs. */
 export interface AttemptLogOptions {
   readonly clock: EngineClock
@@ -34,29 +80,34 @@ interface Waiter {
 
 /** Recorded attempts and outcomes, and the waits on them. */
 export class AttemptLog {
-  private readonly log: Array<DeliveryAttempt> = []
-  private readonly outcomes = new Map<string, FinishedTask>()
+  /** The recorded attempts, oldest first; trimmed to the limit in batches. */
+  private log: Array<RawAttempt> = []
+  private readonly outcomes = new Map<string, Finished>()
   /** The attempts of tasks that have not finished, by task name. */
-  private readonly liveAttempts = new Map<string, Array<DeliveryAttempt>>()
+  private readonly liveAttempts = new Map<string, Array<RawAttempt>>()
   private readonly waiters = new Set<Waiter>()
   private closed = false
 
   constructor(private readonly options: AttemptLogOptions) {}
 
   /** Records an attempt; `live` says its task has not finished, so the attempt joins its outcome. */
-  record(attempt: DeliveryAttempt, live: boolean): void {
-    this.log.push(attempt)
-    if (live) {
-      const attempts = this.liveAttempts.get(attempt.task)
-      if (attempts === undefined) this.liveAttempts.set(attempt.task, [attempt])
-      else attempts.push(attempt)
-    }
+  record(attempt: RawAttempt, live: boolean): void {
     const limit = this.options.limit
-    if (this.log.length > limit) this.log.splice(0, this.log.length - limit)
-    try {
-      this.options.onAttempt?.(attempt)
-    } catch {
-      // an observer's failure must not break delivery
+    if (limit > 0) {
+      this.log.push(attempt)
+      if (this.log.length >= 2 * limit) this.log = this.log.slice(-limit)
+      if (live) {
+        const attempts = this.liveAttempts.get(attempt.task)
+        if (attempts === undefined) this.liveAttempts.set(attempt.task, [attempt])
+        else attempts.push(attempt)
+      }
+    }
+    if (this.options.onAttempt !== undefined) {
+      try {
+        this.options.onAttempt(materialize(attempt))
+      } catch {
+        // an observer's failure must not break delivery
+      }
     }
     this.notify()
   }
@@ -68,7 +119,7 @@ export class AttemptLog {
     this.liveAttempts.delete(name)
     // Deleted first, so that a name used again moves to the end of the insertion order.
     this.outcomes.delete(name)
-    this.outcomes.set(name, { outcome: { task: name, queue: task.queueName, result, attempts, at: new Date(at) }, task })
+    if (this.options.limit > 0) this.outcomes.set(name, { task, result, attempts, at })
     while (this.outcomes.size > this.options.limit) {
       const oldest = this.outcomes.keys().next()
       if (oldest.done === true) break
@@ -79,30 +130,31 @@ export class AttemptLog {
 
   /** Recorded attempts, oldest first. */
   attempts(filter: AttemptFilter = {}): ReadonlyArray<DeliveryAttempt> {
-    return this.log.filter((attempt) =>
+    return this.log.slice(-this.options.limit).filter((attempt) =>
       (filter.task === undefined || attempt.task === filter.task) &&
       (filter.queue === undefined || attempt.queue === filter.queue)
-    )
+    ).map(materialize)
   }
 
   /** How the task `name` last ended, if it is still in the log. */
   outcome(name: string): TaskOutcome | undefined {
-    return this.outcomes.get(name)?.outcome
+    return this.finishedTask(name)?.outcome
   }
 
   /** The finished tasks still in the log, oldest first. */
-  finished(): IterableIterator<FinishedTask> {
-    return this.outcomes.values()
+  finished(): Array<FinishedTask> {
+    return Array.from(this.outcomes.values(), finishedTask)
   }
 
   /** The finished task `name`, if it is still in the log. */
   finishedTask(name: string): FinishedTask | undefined {
-    return this.outcomes.get(name)
+    const finished = this.outcomes.get(name)
+    return finished === undefined ? undefined : finishedTask(finished)
   }
 
   /** The attempts of the live task `name` so far. */
   liveAttemptsOf(name: string): ReadonlyArray<DeliveryAttempt> {
-    return this.liveAttempts.get(name) ?? []
+    return (this.liveAttempts.get(name) ?? []).map(materialize)
   }
 
   /**
@@ -129,6 +181,7 @@ export class AttemptLog {
 
   /** Resolves the waits whose condition now holds. */
   notify(): void {
+    if (this.waiters.size === 0) return
     for (const waiter of [...this.waiters]) {
       if (waiter.check()) {
         this.waiters.delete(waiter)

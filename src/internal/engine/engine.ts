@@ -45,6 +45,8 @@ export interface EngineOptions {
   readonly minDispatchDeadlineMs: number
   /** How many attempts, and how many outcomes of finished tasks, are kept. */
   readonly attemptLogLimit: number
+  /** Whether a task with a generated ID keeps its name taken after it ends (default true, as Cloud Tasks). */
+  readonly tombstoneGenerated?: boolean | undefined
   /** Called after every attempt. */
   readonly onAttempt?: ((attempt: DeliveryAttempt) => void) | undefined
   /** Called once an ended attempt is counted, with what follows for its task. */
@@ -301,7 +303,7 @@ export class Engine {
 
   /** The finished tasks still kept, oldest first. */
   finished(): ReadonlyArray<FinishedTask> {
-    return [...this.log.finished()]
+    return this.log.finished()
   }
 
   /** The attempts of a live task so far (a finished task's are in its outcome). */

@@ -76,6 +76,8 @@ export interface AttemptRecord {
 export interface StoredTask {
   readonly name: string
   readonly id: string
+  /** The ID was given (a named task), not generated. */
+  readonly named: boolean
   readonly queueName: string
   readonly request: StoredRequest
   readonly createTime: number

@@ -8,14 +8,13 @@
  * @internal
  */
 import { Status, statusForHttp } from "./apiError.js"
-import type { AttemptLog } from "./attemptLog.js"
+import type { AttemptLog, RawAttempt } from "./attemptLog.js"
 import { mayRetry, parseRetryAfter, retryDelay } from "./backoff.js"
 import type { EngineClock } from "./clock.js"
 import type { Deliver, DeliveryResult } from "./deliver.js"
 import { MinHeap } from "./heap.js"
 import {
   appEngineMethodSendsBody,
-  type DeliveryAttempt,
   methodSendsBody,
   type PreviousAttempt,
   type StoredQueue,
@@ -50,7 +49,8 @@ export interface SchedulerOptions {
 export interface AttemptEnded {
   readonly task: StoredTask
   readonly queue: StoredQueue
-  readonly attempt: DeliveryAttempt
+  /** 1 for the first attempt, 2 for the first retry, … */
+  readonly attempt: number
   readonly next: "succeeded" | "dropped" | "exhausted" | "retrying" | "gone"
 }
 
@@ -99,6 +99,7 @@ const DEADLINE_EXCEEDED: DeliveryResult = { _tag: "DeadlineExceeded" }
 export class Scheduler {
   private readonly lanes = new Map<StoredQueue, Lane>()
   private readonly inFlight = new Set<InFlight>()
+  private readonly hosts = new Map<string, string>()
   private closed = false
 
   constructor(
@@ -180,6 +181,17 @@ export class Scheduler {
     task.version++
     this.store.removeTask(queue, task, tombstone)
     this.log.finish(task, result, this.now())
+  }
+
+  /** The `Host` of `url`, parsed once per URL. */
+  private hostOf(url: string): string {
+    let host = this.hosts.get(url)
+    if (host === undefined) {
+      if (this.hosts.size >= 1024) this.hosts.clear()
+      host = new URL(url).host
+      this.hosts.set(url, host)
+    }
+    return host
   }
 
   /** The URL an attempt of `task` goes to. */
@@ -332,7 +344,7 @@ export class Scheduler {
     const { headers, httpMethod, body } = task.request
     const sendsBody = http ? methodSendsBody(httpMethod) : appEngineMethodSendsBody(httpMethod)
     return [
-      ["Host", new URL(url).host],
+      ["Host", this.hostOf(url)],
       ...headers.filter(([key]) => !overridden.has(key.toLowerCase())),
       ...injected,
       ...(sendsBody ? [["Content-Length", String(body.length)] as const] : [])
@@ -369,18 +381,16 @@ export class Scheduler {
     task.running = false
     if (this.closed) return
     const now = this.now()
-    const headers: Record<string, string> = {}
-    for (const [key, value] of meta.headers) headers[key] = value
     const status = result._tag === "Response" ? result.status : undefined
     const succeeded = status !== undefined && status >= 200 && status < 300
-    const attempt: DeliveryAttempt = {
+    const attempt: RawAttempt = {
       task: task.name,
       queue: queue.name,
       attempt: meta.attempt,
       url: meta.url,
       method: task.request.httpMethod,
-      headers,
-      body: new Uint8Array(task.request.body),
+      headers: meta.headers,
+      body: task.request.body,
       status,
       error: result._tag === "DeadlineExceeded"
         ? `DEADLINE_EXCEEDED: no response within the dispatch deadline of ${task.dispatchDeadlineMs} ms`
@@ -390,11 +400,12 @@ export class Scheduler {
         ? "UNAVAILABLE: the delivery was aborted"
         : undefined,
       succeeded,
-      startedAt: new Date(meta.startedAt),
-      endedAt: new Date(now)
+      startedAt: meta.startedAt,
+      endedAt: now
     }
     this.log.record(attempt, !task.removed)
-    const ended = (next: AttemptEnded["next"]) => this.options.onAttemptEnded?.({ task, queue, attempt, next })
+    const ended = (next: AttemptEnded["next"]) =>
+      this.options.onAttemptEnded?.({ task, queue, attempt: meta.attempt, next })
 
     if (task.removed || !this.store.isCurrent(queue)) {
       this.pump(queue)

@@ -8,7 +8,6 @@
  *
  * @internal
  */
-import { randomBytes } from "node:crypto"
 import {
   APP_ENGINE_DEFAULT_CONTENT_TYPE,
   APP_ENGINE_USER_AGENT,
@@ -54,6 +53,12 @@ export interface StoreOptions {
   readonly queueReuseWindowMs: number
   /** The smallest `dispatchDeadline` accepted. */
   readonly minDispatchDeadlineMs: number
+  /**
+   * Whether a task whose ID was generated keeps its name taken after it ends, as Cloud
+   * Tasks does (default true). An in-process queue, whose generated IDs nobody can
+   * reuse, keeps tombstones for named tasks only.
+   */
+  readonly tombstoneGenerated?: boolean | undefined
 }
 
 /** Applies a patch to settings and validates the result as the service does. */
@@ -111,9 +116,11 @@ const renderPacific = (ms: number): string => {
   return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}${offset}`
 }
 
-/** A task ID as the service generates them: 20 decimal digits. */
-const generatedTaskId = (): string =>
-  (randomBytes(8).readBigUInt64BE(0) % 10n ** 20n).toString().padStart(20, "0")
+/** Ten random decimal digits. */
+const tenDigits = (): string => String(Math.floor(Math.random() * 1e10)).padStart(10, "0")
+
+/** A task ID as the service generates them: 20 decimal digits (random, not secret). */
+const generatedTaskId = (): string => tenDigits() + tenDigits()
 
 const encodePageToken = (after: string): string => Buffer.from(JSON.stringify({ after })).toString("base64url")
 
@@ -343,6 +350,7 @@ export class Store {
     this.sweepTombstones()
     const task: StoredTask = {
       name,
+      named: namedId !== undefined,
       id,
       queueName: parent,
       request,
@@ -392,7 +400,9 @@ export class Store {
   /** Removes a task; with `tombstone` its name stays taken for the dedup window. */
   removeTask(queue: StoredQueue, task: StoredTask, tombstone: boolean): void {
     queue.tasks.delete(task.name)
-    if (tombstone) this.taskTombstones.set(task.name, this.now() + this.options.dedupWindowMs)
+    if (tombstone && (task.named || this.options.tombstoneGenerated !== false)) {
+      this.taskTombstones.set(task.name, this.now() + this.options.dedupWindowMs)
+    }
   }
 
   // ---------------------------------------------------------------------------------------
