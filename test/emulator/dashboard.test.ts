@@ -27,6 +27,8 @@ let emulator: RunningCloudTasksEmulator
 let target: Target
 let browser: Browser
 let page: Page
+/** Requests the page made to anything but the emulator. */
+const foreign: Array<string> = []
 
 /** Enqueues through the library (the cloud route, the official client, the emulator). */
 const enqueue = (path: string, payload: unknown, options: { readonly delay?: Duration.DurationInput } = {}) =>
@@ -61,10 +63,10 @@ describe.skipIf(!hasBrowser && process.env.CI === undefined)("the dashboard in a
     })
     browser = await chromium.launch({ executablePath: browserPath, headless: true })
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-    // The page must need nothing but the emulator: any other request fails the test.
+    // The page must need nothing but the emulator: other requests are refused and recorded.
     await page.route((url) => url.host !== emulator.host, (route) => route.abort())
-    page.on("requestfailed", (request) => {
-      if (new URL(request.url()).host !== emulator.host) throw new Error(`the page asked for ${request.url()}`)
+    page.on("request", (request) => {
+      if (new URL(request.url()).host !== emulator.host) foreign.push(request.url())
     })
   })
 
@@ -134,8 +136,52 @@ describe.skipIf(!hasBrowser && process.env.CI === undefined)("the dashboard in a
     expect(replayed.body.toString()).toBe('{"replay":"me"}')
     expect(replayed.headers["X-CloudTasks-TaskName"]).not.toBe(info.name.split("/").pop())
 
+    expect(foreign).toEqual([])
     mkdirSync(artifacts, { recursive: true })
     await page.screenshot({ path: `${artifacts}dashboard.png`, fullPage: true })
     expect(existsSync(`${artifacts}dashboard.png`)).toBe(true)
+  })
+})
+
+describe("the dashboard's state and actions over HTTP", () => {
+  let running: RunningCloudTasksEmulator
+  beforeAll(async () => {
+    running = await CloudTasksEmulator.start({ queues: [QUEUE] })
+  })
+  afterAll(() => running.stop())
+
+  const post = (op: string, name: string) =>
+    fetch(`${running.url}_dashboard/action?op=${op}&name=${encodeURIComponent(name)}`, { method: "POST" })
+      .then(async (response) => ({ status: response.status, body: (await response.json()) as any }))
+
+  it("masks X-Tasks-Auth and Authorization in the state it serves; 'purge' empties the queue", async () => {
+    await post("pause", QUEUE)
+    const create = (i: number) =>
+      fetch(`${running.url}v2/${QUEUE}/tasks`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          task: { httpRequest: { url: "http://127.0.0.1:9/x", headers: { "X-Tasks-Auth": SECRET, Authorization: `Bearer ${SECRET}`, "X-Other": `v${i}` } } }
+        })
+      })
+    await Promise.all([create(1), create(2)])
+    const text = await fetch(`${running.url}_dashboard/state`).then((response) => response.text())
+    expect(text).not.toContain(SECRET)
+    const state = JSON.parse(text)
+    expect(state.tasks.map((task: any) => task.state)).toEqual(["due", "due"])
+    expect(state.tasks[0].headers).toEqual(expect.arrayContaining([["X-Tasks-Auth", "••••••••"], ["Authorization", "••••••••"]]))
+    expect(state.queues[0]).toMatchObject({ name: QUEUE, state: "PAUSED", counts: { due: 2 } })
+
+    expect(await post("purge", QUEUE)).toEqual({ status: 200, body: { name: QUEUE } })
+    const after = await fetch(`${running.url}_dashboard/state`).then((response) => response.json() as Promise<any>)
+    expect(after.tasks.map((task: any) => task.state)).toEqual(["deleted", "deleted"])
+  })
+
+  it("answers an unknown action or task with Google's JSON error", async () => {
+    expect(await post("explode", QUEUE)).toMatchObject({ status: 400, body: { error: { status: "INVALID_ARGUMENT" } } })
+    expect(await post("replay", `${QUEUE}/tasks/never`)).toMatchObject({
+      status: 404,
+      body: { error: { status: "NOT_FOUND", message: "Requested entity was not found." } }
+    })
   })
 })

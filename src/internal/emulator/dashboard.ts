@@ -1,9 +1,10 @@
 /**
- * The emulator's dashboard, served on its own port at `/`: the page (one self-contained file,
- * no network), its state as JSON (`/_dashboard/state`), a stream of change notifications
- * (`/_dashboard/events`, server-sent events, so the page updates without reloading) and the one
- * action the v2 API has no method for, replaying a finished task (`POST /_dashboard/replay`).
- * Run now, delete, purge, pause and resume go through the REST API itself.
+ * The dashboard of a queue engine, served at `/` by the emulator on its port: the page (one
+ * self-contained file, no network), its state as JSON (`/_dashboard/state`), a stream of change
+ * notifications (`/_dashboard/events`, server-sent events, so the page updates without
+ * reloading) and its actions (`POST /_dashboard/action?op=…&name=…`: run now, delete, purge,
+ * pause, resume, replay). It needs nothing but an {@link Engine} (no gRPC runtime, no protos),
+ * so any server holding an engine can mount it.
  *
  * The values of `X-Tasks-Auth` and `Authorization` never reach the page: they are masked in the
  * state before it is sent.
@@ -11,7 +12,7 @@
  * @internal
  */
 import type * as http from "node:http"
-import { ApiError } from "../engine/apiError.js"
+import { ApiError, Status } from "../engine/apiError.js"
 import type { Engine, LiveTaskState } from "../engine/engine.js"
 import type { DeliveryAttempt, StoredTask, TaskOutcome } from "../engine/model.js"
 import { restErrorBody, toApiError } from "./apiStatus.js"
@@ -134,6 +135,19 @@ const json = (response: http.ServerResponse, status: number, body: unknown) => {
   }).end(text)
 }
 
+/** What the page's buttons do, by `op`: each returns the name of the task or queue it acted on. */
+const ACTIONS: Readonly<Record<string, (engine: Engine, name: string) => string>> = {
+  run: (engine, name) => engine.runTask(name).name,
+  delete: (engine, name) => {
+    engine.deleteTask(name)
+    return name
+  },
+  replay: (engine, name) => engine.replayTask(name).name,
+  purge: (engine, name) => engine.purgeQueue(name).name,
+  pause: (engine, name) => engine.pauseQueue(name).name,
+  resume: (engine, name) => engine.resumeQueue(name).name
+}
+
 /** The dashboard's HTTP handling. */
 export interface Dashboard {
   /** Answers a dashboard request; `false` when the path is not the dashboard's. */
@@ -182,12 +196,15 @@ export const makeDashboard = (engine: Engine): Dashboard => {
       response.on("close", () => streams.delete(response))
       return true
     }
-    if (url.pathname === "/_dashboard/replay" && method === "POST") {
-      const task = url.searchParams.get("task") ?? ""
+    if (url.pathname === "/_dashboard/action" && method === "POST") {
+      const name = url.searchParams.get("name") ?? ""
+      const op = url.searchParams.get("op") ?? ""
       try {
-        json(response, 200, { name: engine.replayTask(task).name })
+        const action = ACTIONS[op]
+        if (action === undefined) throw new ApiError(Status.INVALID_ARGUMENT, `Unknown dashboard action "${op}".`)
+        json(response, 200, { name: action(engine, name) })
       } catch (error) {
-        const body = restErrorBody(error instanceof ApiError ? error : toApiError(error))
+        const body = restErrorBody(toApiError(error))
         json(response, body.error.code, body)
       }
       return true
