@@ -5,6 +5,8 @@
  * The official client in REST mode runs the whole emulator suite (the `emulator-rest` project).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fc from "effect/FastCheck"
 import { execFile } from "node:child_process"
 import { promisify } from "node:util"
 import { CloudTasksEmulator, type RunningCloudTasksEmulator } from "../../src/CloudTasksEmulator.js"
@@ -156,4 +158,65 @@ describe("REST with curl", () => {
     const noTask = await curl("POST", `/${QUEUE}/tasks`, [])
     expect(noTask.json.error).toMatchObject({ code: 400, status: "INVALID_ARGUMENT", message: "The request has no task." })
   })
+})
+
+describe("REST and gRPC agree", () => {
+  // Header names the service does not reserve (X-Google-*, X-AppEngine-*, X-CloudTasks-* are dropped).
+  const headerName = fc.stringMatching(/^X-[A-Za-z0-9-]{1,20}$/).filter((name) => !/^x-(google|appengine|cloudtasks)-/i.test(name))
+  const headerValue = fc.stringMatching(/^[!-~][ -~]{0,30}$/)
+  const taskSpec = fc.record({
+    id: fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/),
+    method: fc.constantFrom("POST", "PUT", "PATCH"),
+    headers: fc.dictionary(headerName, headerValue, { maxKeys: 4 }),
+    body: fc.uint8Array({ maxLength: 300 }),
+    path: fc.stringMatching(/^[a-z0-9/_-]{0,30}$/),
+    deadlineSeconds: fc.integer({ min: 15, max: 1800 })
+  })
+
+  it.live.prop("a task created over REST reads back over gRPC exactly as created", { spec: taskSpec }, ({ spec }) =>
+    Effect.promise(async () => {
+      const queue = `${LOCATION}/queues/agree`
+      const existing = await curl("GET", `/v2/${queue}`)
+      if (existing.status === 404) {
+        await curl("POST", `/v2/${LOCATION}/queues`, { name: queue })
+        await curl("POST", `/v2/${queue}:pause`, {})
+      }
+      const name = `${queue}/tasks/${spec.id}`
+      await curl("DELETE", `/v2/${name}`)
+      const created = await curl("POST", `/v2/${queue}/tasks`, {
+        task: {
+          name,
+          dispatchDeadline: `${spec.deadlineSeconds}s`,
+          httpRequest: {
+            url: `${target.url}/${spec.path}`,
+            httpMethod: spec.method,
+            headers: spec.headers,
+            body: Buffer.from(spec.body).toString("base64")
+          }
+        }
+      })
+      // A name used before is taken for the dedup window: ALREADY_EXISTS, as over gRPC.
+      if (created.status === 409) return
+      expect(created.status).toBe(200)
+      const client = makeClient(emulator.host, "grpc")
+      try {
+        const [task] = await client.getTask({ name, responseView: "FULL" })
+        expect({
+          url: task.httpRequest?.url,
+          method: task.httpRequest?.httpMethod,
+          headers: task.httpRequest?.headers,
+          body: Buffer.from(task.httpRequest?.body as Uint8Array),
+          deadline: Number(task.dispatchDeadline?.seconds)
+        }).toEqual({
+          url: `${target.url}/${spec.path}`,
+          method: spec.method,
+          headers: { ...spec.headers, "User-Agent": "Google-Cloud-Tasks" },
+          body: Buffer.from(spec.body),
+          deadline: spec.deadlineSeconds
+        })
+        expect(created.json.name).toBe(name)
+      } finally {
+        await client.close()
+      }
+    }), { fastCheck: { numRuns: 15 } })
 })
