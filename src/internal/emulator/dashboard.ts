@@ -27,8 +27,11 @@ export const MASK = "••••••••"
 /** How many bytes of a body the page previews. */
 const PREVIEW_BYTES = 2048
 
-/** How many finished tasks the page lists (the most recent). */
+/** How many finished tasks the page lists (the most recent); the counts include them all. */
 const FINISHED_SHOWN = 300
+
+/** How many live tasks the page lists (the oldest first); the counts include them all. */
+const LIVE_SHOWN = 1000
 
 /** How often, at most, the page is told that something changed. */
 const NOTIFY_EVERY_MS = 100
@@ -66,6 +69,16 @@ const attemptView = (attempt: DeliveryAttempt) => ({
   body: preview(attempt.body)
 })
 
+const zeroCounts = (): Record<DashboardTaskState, number> => ({
+  scheduled: 0,
+  due: 0,
+  running: 0,
+  retrying: 0,
+  succeeded: 0,
+  exhausted: 0,
+  deleted: 0
+})
+
 const resultState = (result: TaskOutcome["result"]): DashboardTaskState =>
   result === "purged" ? "deleted" : result
 
@@ -94,35 +107,37 @@ export const dashboardState = (engine: Engine) => {
     finishedAt: finished?.at.toISOString() ?? null,
     attempts: attempts.map(attemptView)
   })
-  const live = views.flatMap(({ tasks }) =>
-    tasks.map(({ state, task }) => taskView(task, state, engine.attemptsOf(task.name), undefined))
+  const liveTasks = views.flatMap(({ tasks }) => tasks)
+  const finishedTasks = engine.finished()
+  const counts = new Map<string, Record<DashboardTaskState, number>>()
+  const count = (queue: string, state: DashboardTaskState) => {
+    let entry = counts.get(queue)
+    if (entry === undefined) {
+      entry = zeroCounts()
+      counts.set(queue, entry)
+    }
+    entry[state]++
+  }
+  for (const { state, task } of liveTasks) count(task.queueName, state)
+  for (const { outcome } of finishedTasks) count(outcome.queue, resultState(outcome.result))
+  const live = liveTasks.slice(0, LIVE_SHOWN).map(({ state, task }) =>
+    taskView(task, state, engine.attemptsOf(task.name), undefined)
   )
-  const finished = engine.finished().slice(-FINISHED_SHOWN).reverse().map(({ outcome, task }) =>
+  const finished = finishedTasks.slice(-FINISHED_SHOWN).reverse().map(({ outcome, task }) =>
     taskView(task, resultState(outcome.result), outcome.attempts, outcome)
   )
-  const tasks = [...live, ...finished]
   return {
     queues: views.map(({ queue }) => {
-      const counts: Record<DashboardTaskState, number> = {
-        scheduled: 0,
-        due: 0,
-        running: 0,
-        retrying: 0,
-        succeeded: 0,
-        exhausted: 0,
-        deleted: 0
-      }
-      for (const task of tasks) if (task.queue === queue.name) counts[task.state]++
       const { rateLimits, retryConfig } = queue.settings
       return {
         name: queue.name,
         state: queue.state,
         rateLimits: { ...rateLimits },
         retryConfig: { ...retryConfig },
-        counts
+        counts: counts.get(queue.name) ?? zeroCounts()
       }
     }),
-    tasks
+    tasks: [...live, ...finished]
   }
 }
 
