@@ -138,6 +138,20 @@ describe("CloudTasksEmulator.start", () => {
     await emulator.stop()
     await expect(pending).rejects.toThrow("The Cloud Tasks emulator stopped")
   })
+
+  it("waitForTask's timeout says that every attempt was refused, and why", async () => {
+    const emulator = await CloudTasksEmulator.start({ queues: [QUEUE], queueSettings: { minBackoff: "10 millis", maxBackoff: "20 millis" } })
+    const client = makeClient(emulator.host)
+    try {
+      const [task] = await client.createTask({ parent: QUEUE, task: { httpRequest: { url: "http://127.0.0.1:9/refused" } } })
+      await emulator.waitForAttempts(2, { task: task.name! })
+      const error = await emulator.waitForTask(task.name!, { timeout: "1 millis" }).then(() => undefined, (e: Error) => e)
+      expect(error?.message).toMatch(/^Timed out after 1 ms: waiting for task .* to finish \(\d+ attempts, every one failed: UNAVAILABLE: .*ECONNREFUSED/)
+    } finally {
+      await client.close()
+      await emulator.stop()
+    }
+  })
 })
 
 layer(CloudTasksEmulator.layer({ queues: [QUEUE] }))("CloudTasksEmulator.layer", (it) => {
