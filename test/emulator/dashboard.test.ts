@@ -61,7 +61,21 @@ describe.skipIf(!hasBrowser && process.env.CI === undefined)("the dashboard in a
       queues: [QUEUE],
       queueSettings: { maxAttempts: 3, minBackoff: "20 millis", maxBackoff: "50 millis" }
     })
-    browser = await chromium.launch({ executablePath: browserPath, headless: true })
+    // A fresh profile (Playwright gives each launch an empty temporary one) and nothing of
+    // Chromium's own that would reach the network.
+    browser = await chromium.launch({
+      executablePath: browserPath,
+      headless: true,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync"
+      ]
+    })
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     // The page must need nothing but the emulator: other requests are refused and recorded.
     await page.route((url) => url.host !== emulator.host, (route) => route.abort())
