@@ -9,9 +9,16 @@ import { Effect } from "effect"
 import * as fc from "effect/FastCheck"
 import { execFile } from "node:child_process"
 import { promisify } from "node:util"
+import { CloudTasksClient } from "@google-cloud/tasks"
+import { createRequire } from "node:module"
 import { CloudTasksEmulator, type RunningCloudTasksEmulator } from "../../src/CloudTasksEmulator.js"
 import { makeClient } from "../utils/emulatorClient.js"
 import { startTarget, type Target } from "../utils/emulatorTarget.js"
+
+// google-auth-library, as @google-cloud/tasks itself loads it (through google-gax).
+const { PassThroughClient } = createRequire(createRequire(import.meta.url).resolve("google-gax"))(
+  "google-auth-library"
+) as typeof import("google-auth-library")
 
 const LOCATION = "projects/curl-project/locations/us-central1"
 const QUEUE = `${LOCATION}/queues/curl-queue`
@@ -106,6 +113,20 @@ describe("REST with curl", () => {
     try {
       const [queues] = await client.listQueues({ parent: LOCATION })
       expect(queues.map((queue) => queue.name)).toContain(QUEUE)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("the README's client in REST mode talks to it", async () => {
+    const client = new CloudTasksClient({
+      fallback: true, protocol: "http", servicePath: "127.0.0.1", port: emulator.port,
+      authClient: new PassThroughClient(), // from google-auth-library: no credentials for an emulator
+      universeDomain: "googleapis.com"
+    })
+    try {
+      const [queue] = await client.getQueue({ name: QUEUE })
+      expect(queue.retryConfig?.maxAttempts).toBe(3)
     } finally {
       await client.close()
     }

@@ -36,8 +36,11 @@ const LIVE_SHOWN = 1000
 /** How often, at most, the page is told that something changed. */
 const NOTIFY_EVERY_MS = 100
 
-/** A task's state on the page. */
-export type DashboardTaskState = LiveTaskState | "succeeded" | "exhausted" | "deleted"
+/**
+ * A task's state on the page (`dropped`: its handler refused it for good, which an in-process
+ * queue on the engine reports).
+ */
+export type DashboardTaskState = LiveTaskState | "succeeded" | "dropped" | "exhausted" | "deleted"
 
 const masked = (headers: Iterable<readonly [string, string]>): Array<readonly [string, string]> =>
   [...headers].map(([key, value]) => [key, SECRET_HEADER.test(key) ? MASK : value] as const)
@@ -75,6 +78,7 @@ const zeroCounts = (): Record<DashboardTaskState, number> => ({
   running: 0,
   retrying: 0,
   succeeded: 0,
+  dropped: 0,
   exhausted: 0,
   deleted: 0
 })

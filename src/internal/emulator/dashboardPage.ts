@@ -28,7 +28,7 @@ h2 { font-size: 15px; margin: 22px 0 10px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; background: #eef0f3; color: var(--idle); }
 .badge.RUNNING, .badge.succeeded { background: #e3f3e8; color: var(--ok); }
 .badge.PAUSED, .badge.retrying { background: #fdf0dc; color: var(--warn); }
-.badge.exhausted { background: #fbe3e1; color: var(--bad); }
+.badge.exhausted, .badge.dropped { background: #fbe3e1; color: var(--bad); }
 .badge.running, .badge.due { background: #e4ecfb; color: var(--info); }
 button { font: inherit; font-size: 12.5px; padding: 3px 10px; border: 1px solid var(--line); border-radius: 6px; background: #fff; cursor: pointer; }
 button:hover { background: #eef0f3; }
@@ -55,7 +55,7 @@ pre { margin: 6px 0; padding: 8px; background: #fff; border: 1px solid var(--lin
 
 const SCRIPT = `
 "use strict";
-var STATES = ["scheduled", "due", "running", "retrying", "succeeded", "exhausted", "deleted"];
+var STATES = ["scheduled", "due", "running", "retrying", "succeeded", "dropped", "exhausted", "deleted"];
 var state = { queues: [], tasks: [] };
 var filter = "all";
 var open = {};
@@ -154,7 +154,7 @@ function renderTasks() {
   if (shown.length === 0) body.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "empty", text: "No tasks." })]));
   shown.forEach(function (task) {
     var last = task.attempts[task.attempts.length - 1];
-    var finished = ["succeeded", "exhausted", "deleted"].indexOf(task.state) >= 0;
+    var finished = ["succeeded", "dropped", "exhausted", "deleted"].indexOf(task.state) >= 0;
     var actions = finished
       ? [action("Replay", "replay", task.name)]
       : [action("Run now", "run", task.name), document.createTextNode(" "), action("Delete", "delete", task.name, true)];
