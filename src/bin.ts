@@ -14,9 +14,11 @@ import { parseArgs } from "node:util"
 const USAGE = `Usage: effect-http-tasks <command> [options]
 
 Commands:
-  emulator   Run the Cloud Tasks emulator until interrupted (Ctrl-C).
-             --port N        gRPC port on 127.0.0.1 (default: a free port)
-             --queue NAME    create the queue projects/<p>/locations/<l>/queues/<q> (repeatable)
+  emulator   Run the Cloud Tasks emulator until interrupted (Ctrl-C): gRPC, REST (/v2/...)
+             and the dashboard (/) on one port.
+             --port N                   port on 127.0.0.1 (default: a free port)
+             --queue NAME               create the queue projects/<p>/locations/<l>/queues/<q> (repeatable)
+             --app-engine-target URL    where App Engine tasks go (default: http://127.0.0.1:8080)
   queues sync
              Create or update the queues defined (defineQueue) in a module, in
              GOOGLE_CLOUD_PROJECT / TASKS_LOCATION (CLOUD_TASKS_EMULATOR_HOST for an
@@ -40,18 +42,24 @@ const parsePort = (value: string | undefined): number => {
 const emulator: Command = async (args) => {
   let port: number
   let queues: ReadonlyArray<string>
+  let appEngineTarget: string | undefined
   try {
     const { values } = parseArgs({
       args: [...args],
       options: {
         port: { type: "string" },
-        queue: { type: "string", multiple: true }
+        queue: { type: "string", multiple: true },
+        "app-engine-target": { type: "string" }
       },
       strict: true,
       allowPositionals: false
     })
     port = parsePort(values.port)
     queues = values.queue ?? []
+    appEngineTarget = values["app-engine-target"]
+    if (appEngineTarget !== undefined && !/^https?:\/\//.test(appEngineTarget)) {
+      throw new UsageError(`--app-engine-target must be an http(s) URL, got "${appEngineTarget}"`)
+    }
   } catch (error) {
     throw error instanceof UsageError ? error : new UsageError(error instanceof Error ? error.message : String(error))
   }
@@ -61,6 +69,7 @@ const emulator: Command = async (args) => {
   const running = await CloudTasksEmulator.start({
     port,
     queues,
+    ...(appEngineTarget === undefined ? {} : { appEngineTarget }),
     onAttempt: (attempt) =>
       process.stdout.write(
         `attempt ${attempt.attempt} ${attempt.method} ${attempt.url} task=${attempt.task} ${
@@ -69,6 +78,7 @@ const emulator: Command = async (args) => {
       )
   })
   process.stdout.write(`CLOUD_TASKS_EMULATOR_HOST=${running.host}\n`)
+  process.stdout.write(`Dashboard: ${running.url}  REST: ${running.url}v2/\n`)
   process.stdout.write(`OIDC JWKS: ${running.jwksUri}\n`)
   for (const queue of queues) process.stdout.write(`queue: ${queue}\n`)
 

@@ -138,6 +138,20 @@ describe("CloudTasksEmulator.start", () => {
     await emulator.stop()
     await expect(pending).rejects.toThrow("The Cloud Tasks emulator stopped")
   })
+
+  it("waitForTask's timeout says that every attempt was refused, and why", async () => {
+    const emulator = await CloudTasksEmulator.start({ queues: [QUEUE], queueSettings: { minBackoff: "10 millis", maxBackoff: "20 millis" } })
+    const client = makeClient(emulator.host)
+    try {
+      const [task] = await client.createTask({ parent: QUEUE, task: { httpRequest: { url: "http://127.0.0.1:9/refused" } } })
+      await emulator.waitForAttempts(2, { task: task.name! })
+      const error = await emulator.waitForTask(task.name!, { timeout: "1 millis" }).then(() => undefined, (e: Error) => e)
+      expect(error?.message).toMatch(/^Timed out after 1 ms: waiting for task .* to finish \(\d+ attempts, every one failed: UNAVAILABLE: .*ECONNREFUSED/)
+    } finally {
+      await client.close()
+      await emulator.stop()
+    }
+  })
 })
 
 layer(CloudTasksEmulator.layer({ queues: [QUEUE] }))("CloudTasksEmulator.layer", (it) => {
@@ -191,6 +205,10 @@ describe("effect-http-tasks emulator (bin)", () => {
             void (async () => {
               const [queue] = await client.getQueue({ name: `${QUEUE}-2` })
               expect(queue.name).toBe(`${QUEUE}-2`)
+              // The same port serves the dashboard and REST.
+              expect(await fetch(`http://${host}/`).then((response) => response.text())).toContain("<title>Cloud Tasks emulator</title>")
+              const rest = await fetch(`http://${host}/v2/${QUEUE}-2`).then((response) => response.json() as Promise<{ name: string }>)
+              expect(rest.name).toBe(`${QUEUE}-2`)
               // Work in every state: in flight, waiting on a retry backoff, due in an hour.
               await client.createTask({ parent: QUEUE, task: { httpRequest: { url: `${hangingUrl}/hang` } } })
               await client.createTask({ parent: QUEUE, task: { httpRequest: { url: "http://127.0.0.1:9/refused" } } })
@@ -212,6 +230,7 @@ describe("effect-http-tasks emulator (bin)", () => {
         }
       )
       expect(host).toMatch(/^127\.0\.0\.1:\d+$/)
+      expect(result.stdout).toContain(`Dashboard: http://${host}/  REST: http://${host}/v2/`)
       expect(result.stdout).toContain("error=\"UNAVAILABLE")
       expect(result.stdout).toContain("Cloud Tasks emulator stopped")
       expect(result.stderr).toBe("")
@@ -232,5 +251,8 @@ describe("effect-http-tasks emulator (bin)", () => {
     const badFlag = await runNode(["src/bin.ts", "emulator", "--prot", "1"])
     expect(badFlag.code).toBe(2)
     expect(badFlag.stderr).toContain("Usage: effect-http-tasks")
+    const badTarget = await runNode(["src/bin.ts", "emulator", "--app-engine-target", "localhost:8080"])
+    expect(badTarget.code).toBe(2)
+    expect(badTarget.stderr).toContain('--app-engine-target must be an http(s) URL, got "localhost:8080"')
   }, 30_000)
 })

@@ -5,11 +5,20 @@
  * The official client in REST mode runs the whole emulator suite (the `emulator-rest` project).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fc from "effect/FastCheck"
 import { execFile } from "node:child_process"
 import { promisify } from "node:util"
+import { CloudTasksClient } from "@google-cloud/tasks"
+import { createRequire } from "node:module"
 import { CloudTasksEmulator, type RunningCloudTasksEmulator } from "../../src/CloudTasksEmulator.js"
 import { makeClient } from "../utils/emulatorClient.js"
 import { startTarget, type Target } from "../utils/emulatorTarget.js"
+
+// google-auth-library, as @google-cloud/tasks itself loads it (through google-gax).
+const { PassThroughClient } = createRequire(createRequire(import.meta.url).resolve("google-gax"))(
+  "google-auth-library"
+) as typeof import("google-auth-library")
 
 const LOCATION = "projects/curl-project/locations/us-central1"
 const QUEUE = `${LOCATION}/queues/curl-queue`
@@ -109,6 +118,20 @@ describe("REST with curl", () => {
     }
   })
 
+  it("the README's client in REST mode talks to it", async () => {
+    const client = new CloudTasksClient({
+      fallback: true, protocol: "http", servicePath: "127.0.0.1", port: emulator.port,
+      authClient: new PassThroughClient(), // from google-auth-library: no credentials for an emulator
+      universeDomain: "googleapis.com"
+    })
+    try {
+      const [queue] = await client.getQueue({ name: QUEUE })
+      expect(queue.retryConfig?.maxAttempts).toBe(3)
+    } finally {
+      await client.close()
+    }
+  })
+
   it("answers failures in Google's error format, with details", async () => {
     const missing = await curl("GET", `/v2/${LOCATION}/queues/missing`)
     expect(missing).toEqual({
@@ -149,5 +172,72 @@ describe("REST with curl", () => {
     expect(JSON.parse(stdout.slice(0, stdout.lastIndexOf("\n"))).error.status).toBe("INVALID_ARGUMENT")
     const unknown = await curl("GET", "/v2/nothing/here")
     expect(unknown.json.error).toMatchObject({ code: 404, status: "NOT_FOUND" })
+    const badEscape = await curl("GET", `/v2/${QUEUE}/tasks/%E0%A4%A`)
+    expect(badEscape.json.error).toMatchObject({ code: 400, status: "INVALID_ARGUMENT" })
+    const wrongShape = await curl("POST", `/v2/${QUEUE}/tasks`, { task: { httpRequest: "not an object" } })
+    expect(wrongShape.json.error).toMatchObject({ code: 400, status: "INVALID_ARGUMENT" })
+    const noTask = await curl("POST", `/${QUEUE}/tasks`, [])
+    expect(noTask.json.error).toMatchObject({ code: 400, status: "INVALID_ARGUMENT", message: "The request has no task." })
   })
+})
+
+describe("REST and gRPC agree", () => {
+  // Header names the service does not reserve (X-Google-*, X-AppEngine-*, X-CloudTasks-* are dropped).
+  const headerName = fc.stringMatching(/^X-[A-Za-z0-9-]{1,20}$/).filter((name) => !/^x-(google|appengine|cloudtasks)-/i.test(name))
+  const headerValue = fc.stringMatching(/^[!-~][ -~]{0,30}$/)
+  const taskSpec = fc.record({
+    id: fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/),
+    method: fc.constantFrom("POST", "PUT", "PATCH"),
+    headers: fc.dictionary(headerName, headerValue, { maxKeys: 4 }),
+    body: fc.uint8Array({ maxLength: 300 }),
+    path: fc.stringMatching(/^[a-z0-9/_-]{0,30}$/),
+    deadlineSeconds: fc.integer({ min: 15, max: 1800 })
+  })
+
+  it.live.prop("a task created over REST reads back over gRPC exactly as created", { spec: taskSpec }, ({ spec }) =>
+    Effect.promise(async () => {
+      const queue = `${LOCATION}/queues/agree`
+      const existing = await curl("GET", `/v2/${queue}`)
+      if (existing.status === 404) {
+        await curl("POST", `/v2/${LOCATION}/queues`, { name: queue })
+        await curl("POST", `/v2/${queue}:pause`, {})
+      }
+      const name = `${queue}/tasks/${spec.id}`
+      await curl("DELETE", `/v2/${name}`)
+      const created = await curl("POST", `/v2/${queue}/tasks`, {
+        task: {
+          name,
+          dispatchDeadline: `${spec.deadlineSeconds}s`,
+          httpRequest: {
+            url: `${target.url}/${spec.path}`,
+            httpMethod: spec.method,
+            headers: spec.headers,
+            body: Buffer.from(spec.body).toString("base64")
+          }
+        }
+      })
+      // A name used before is taken for the dedup window: ALREADY_EXISTS, as over gRPC.
+      if (created.status === 409) return
+      expect(created.status).toBe(200)
+      const client = makeClient(emulator.host, "grpc")
+      try {
+        const [task] = await client.getTask({ name, responseView: "FULL" })
+        expect({
+          url: task.httpRequest?.url,
+          method: task.httpRequest?.httpMethod,
+          headers: task.httpRequest?.headers,
+          body: Buffer.from(task.httpRequest?.body as Uint8Array),
+          deadline: Number(task.dispatchDeadline?.seconds)
+        }).toEqual({
+          url: `${target.url}/${spec.path}`,
+          method: spec.method,
+          headers: { ...spec.headers, "User-Agent": "Google-Cloud-Tasks" },
+          body: Buffer.from(spec.body),
+          deadline: spec.deadlineSeconds
+        })
+        expect(created.json.name).toBe(name)
+      } finally {
+        await client.close()
+      }
+    }), { fastCheck: { numRuns: 15 } })
 })

@@ -593,6 +593,29 @@ describe("the clock", () => {
     expect(await pending).toBe("engine closed")
   })
 
+  it("a wait for a task that times out says what its attempts got", async () => {
+    const { clock, engine } = setup(inTurn({ fail: "connect ECONNREFUSED 127.0.0.1:9" }), BACKOFF)
+    const refused = engine.createTask(QUEUE, task(named("refused")))
+    const timedOut = engine.waitForTask(refused.name, 60 * SECOND).then(() => undefined, (e: Error) => e.message)
+    await clock.advance(60 * SECOND)
+    expect(await timedOut).toBe(
+      `Timed out after 60000 ms: waiting for task ${refused.name} to finish (3 attempts, every one failed: UNAVAILABLE: connect ECONNREFUSED 127.0.0.1:9)`
+    )
+
+    const mixed = setup(inTurn({ fail: "socket hang up" }, 503), BACKOFF)
+    const retried = mixed.engine.createTask(QUEUE, task(named("mixed")))
+    const waited = mixed.engine.waitForTask(retried.name, 15 * SECOND).then(() => undefined, (e: Error) => e.message)
+    await mixed.clock.advance(15 * SECOND)
+    expect(await waited).toMatch(/\(2 attempts, the last answered 503\)$/)
+
+    const idle = setup(inTurn(200))
+    idle.engine.pauseQueue(QUEUE)
+    const paused = idle.engine.createTask(QUEUE, task(named("paused")))
+    const never = idle.engine.waitForTask(paused.name, SECOND).then(() => undefined, (e: Error) => e.message)
+    await idle.clock.advance(SECOND)
+    expect(await never).toMatch(/\(no attempt yet\)$/)
+  })
+
   it("close aborts attempts in flight and stops every timer", async () => {
     const { clock, target, engine } = setup(inTurn("hang"))
     engine.createTask(QUEUE, task())

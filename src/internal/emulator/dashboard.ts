@@ -1,9 +1,10 @@
 /**
- * The emulator's dashboard, served on its own port at `/`: the page (one self-contained file,
- * no network), its state as JSON (`/_dashboard/state`), a stream of change notifications
- * (`/_dashboard/events`, server-sent events, so the page updates without reloading) and the one
- * action the v2 API has no method for, replaying a finished task (`POST /_dashboard/replay`).
- * Run now, delete, purge, pause and resume go through the REST API itself.
+ * The dashboard of a queue engine, served at `/` by the emulator on its port: the page (one
+ * self-contained file, no network), its state as JSON (`/_dashboard/state`), a stream of change
+ * notifications (`/_dashboard/events`, server-sent events, so the page updates without
+ * reloading) and its actions (`POST /_dashboard/action?op=…&name=…`: run now, delete, purge,
+ * pause, resume, replay). It needs nothing but an {@link Engine} (no gRPC runtime, no protos),
+ * so any server holding an engine can mount it.
  *
  * The values of `X-Tasks-Auth` and `Authorization` never reach the page: they are masked in the
  * state before it is sent.
@@ -11,7 +12,7 @@
  * @internal
  */
 import type * as http from "node:http"
-import { ApiError } from "../engine/apiError.js"
+import { ApiError, Status } from "../engine/apiError.js"
 import type { Engine, LiveTaskState } from "../engine/engine.js"
 import type { DeliveryAttempt, StoredTask, TaskOutcome } from "../engine/model.js"
 import { restErrorBody, toApiError } from "./apiStatus.js"
@@ -26,13 +27,19 @@ export const MASK = "••••••••"
 /** How many bytes of a body the page previews. */
 const PREVIEW_BYTES = 2048
 
-/** How many finished tasks the page lists (the most recent). */
+/** How many finished tasks the page lists (the most recent); the counts include them all. */
 const FINISHED_SHOWN = 300
+
+/** How many live tasks the page lists (the oldest first); the counts include them all. */
+const LIVE_SHOWN = 1000
 
 /** How often, at most, the page is told that something changed. */
 const NOTIFY_EVERY_MS = 100
 
-/** A task's state on the page. */
+/**
+ * A task's state on the page (`dropped`: its handler refused it for good, which an in-process
+ * queue on the engine reports).
+ */
 export type DashboardTaskState = LiveTaskState | "succeeded" | "dropped" | "exhausted" | "deleted"
 
 const masked = (headers: Iterable<readonly [string, string]>): Array<readonly [string, string]> =>
@@ -65,6 +72,17 @@ const attemptView = (attempt: DeliveryAttempt) => ({
   body: preview(attempt.body)
 })
 
+const zeroCounts = (): Record<DashboardTaskState, number> => ({
+  scheduled: 0,
+  due: 0,
+  running: 0,
+  retrying: 0,
+  succeeded: 0,
+  dropped: 0,
+  exhausted: 0,
+  deleted: 0
+})
+
 const resultState = (result: TaskOutcome["result"]): DashboardTaskState =>
   result === "purged" ? "deleted" : result
 
@@ -93,36 +111,37 @@ export const dashboardState = (engine: Engine) => {
     finishedAt: finished?.at.toISOString() ?? null,
     attempts: attempts.map(attemptView)
   })
-  const live = views.flatMap(({ tasks }) =>
-    tasks.map(({ state, task }) => taskView(task, state, engine.attemptsOf(task.name), undefined))
+  const liveTasks = views.flatMap(({ tasks }) => tasks)
+  const finishedTasks = engine.finished()
+  const counts = new Map<string, Record<DashboardTaskState, number>>()
+  const count = (queue: string, state: DashboardTaskState) => {
+    let entry = counts.get(queue)
+    if (entry === undefined) {
+      entry = zeroCounts()
+      counts.set(queue, entry)
+    }
+    entry[state]++
+  }
+  for (const { state, task } of liveTasks) count(task.queueName, state)
+  for (const { outcome } of finishedTasks) count(outcome.queue, resultState(outcome.result))
+  const live = liveTasks.slice(0, LIVE_SHOWN).map(({ state, task }) =>
+    taskView(task, state, engine.attemptsOf(task.name), undefined)
   )
-  const finished = engine.finished().slice(-FINISHED_SHOWN).reverse().map(({ outcome, task }) =>
+  const finished = finishedTasks.slice(-FINISHED_SHOWN).reverse().map(({ outcome, task }) =>
     taskView(task, resultState(outcome.result), outcome.attempts, outcome)
   )
-  const tasks = [...live, ...finished]
   return {
     queues: views.map(({ queue }) => {
-      const counts: Record<DashboardTaskState, number> = {
-        scheduled: 0,
-        due: 0,
-        running: 0,
-        retrying: 0,
-        succeeded: 0,
-        dropped: 0,
-        exhausted: 0,
-        deleted: 0
-      }
-      for (const task of tasks) if (task.queue === queue.name) counts[task.state]++
       const { rateLimits, retryConfig } = queue.settings
       return {
         name: queue.name,
         state: queue.state,
         rateLimits: { ...rateLimits },
         retryConfig: { ...retryConfig },
-        counts
+        counts: counts.get(queue.name) ?? zeroCounts()
       }
     }),
-    tasks
+    tasks: [...live, ...finished]
   }
 }
 
@@ -133,6 +152,19 @@ const json = (response: http.ServerResponse, status: number, body: unknown) => {
     "cache-control": "no-store",
     "content-length": Buffer.byteLength(text)
   }).end(text)
+}
+
+/** What the page's buttons do, by `op`: each returns the name of the task or queue it acted on. */
+const ACTIONS: Readonly<Record<string, (engine: Engine, name: string) => string>> = {
+  run: (engine, name) => engine.runTask(name).name,
+  delete: (engine, name) => {
+    engine.deleteTask(name)
+    return name
+  },
+  replay: (engine, name) => engine.replayTask(name).name,
+  purge: (engine, name) => engine.purgeQueue(name).name,
+  pause: (engine, name) => engine.pauseQueue(name).name,
+  resume: (engine, name) => engine.resumeQueue(name).name
 }
 
 /** The dashboard's HTTP handling. */
@@ -183,12 +215,15 @@ export const makeDashboard = (engine: Engine): Dashboard => {
       response.on("close", () => streams.delete(response))
       return true
     }
-    if (url.pathname === "/_dashboard/replay" && method === "POST") {
-      const task = url.searchParams.get("task") ?? ""
+    if (url.pathname === "/_dashboard/action" && method === "POST") {
+      const name = url.searchParams.get("name") ?? ""
+      const op = url.searchParams.get("op") ?? ""
       try {
-        json(response, 200, { name: engine.replayTask(task).name })
+        const action = ACTIONS[op]
+        if (action === undefined) throw new ApiError(Status.INVALID_ARGUMENT, `Unknown dashboard action "${op}".`)
+        json(response, 200, { name: action(engine, name) })
       } catch (error) {
-        const body = restErrorBody(error instanceof ApiError ? error : toApiError(error))
+        const body = restErrorBody(toApiError(error))
         json(response, body.error.code, body)
       }
       return true

@@ -1,8 +1,7 @@
 /**
  * The dashboard page: one HTML document with its style and script inline, so that it works
  * offline and loads nothing from anywhere. It reads `/_dashboard/state`, listens to
- * `/_dashboard/events` to refresh itself, and acts through the REST API (`/v2/…:run`,
- * `DELETE /v2/…`, `:purge`, `:pause`, `:resume`) and `/_dashboard/replay`.
+ * `/_dashboard/events` to refresh itself, and acts through `/_dashboard/action`.
  *
  * The script builds every element with `textContent`, never `innerHTML`: task bodies and
  * headers are shown as text, whatever they contain.
@@ -29,7 +28,7 @@ h2 { font-size: 15px; margin: 22px 0 10px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; background: #eef0f3; color: var(--idle); }
 .badge.RUNNING, .badge.succeeded { background: #e3f3e8; color: var(--ok); }
 .badge.PAUSED, .badge.retrying { background: #fdf0dc; color: var(--warn); }
-.badge.exhausted { background: #fbe3e1; color: var(--bad); }
+.badge.exhausted, .badge.dropped { background: #fbe3e1; color: var(--bad); }
 .badge.running, .badge.due { background: #e4ecfb; color: var(--info); }
 button { font: inherit; font-size: 12.5px; padding: 3px 10px; border: 1px solid var(--line); border-radius: 6px; background: #fff; cursor: pointer; }
 button:hover { background: #eef0f3; }
@@ -56,7 +55,7 @@ pre { margin: 6px 0; padding: 8px; background: #fff; border: 1px solid var(--lin
 
 const SCRIPT = `
 "use strict";
-var STATES = ["scheduled", "due", "running", "retrying", "succeeded", "exhausted", "deleted"];
+var STATES = ["scheduled", "due", "running", "retrying", "succeeded", "dropped", "exhausted", "deleted"];
 var state = { queues: [], tasks: [] };
 var filter = "all";
 var open = {};
@@ -76,16 +75,16 @@ function time(iso) { return iso ? new Date(iso).toLocaleTimeString() : ""; }
 function ms(value) { return value >= 1000 ? (value / 1000) + " s" : value + " ms"; }
 function showError(message) { document.getElementById("error").textContent = message || ""; }
 
-function api(method, path) {
-  return fetch(path, { method: method, headers: { "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined })
+function act(op, name) {
+  return fetch("/_dashboard/action?op=" + op + "&name=" + encodeURIComponent(name), { method: "POST" })
     .then(function (response) {
       if (response.ok) { showError(""); return refresh(); }
       return response.json().then(function (body) { showError(body.error ? body.error.message : response.statusText); });
     });
 }
-function action(label, method, path, danger) {
+function action(label, op, name, danger) {
   return el("button", { text: label, "data-action": label.toLowerCase().replace(/ /g, "-"), class: danger ? "danger" : "",
-    onclick: function (event) { event.stopPropagation(); api(method, path); } });
+    onclick: function (event) { event.stopPropagation(); act(op, name); } });
 }
 
 function kv(pairs) {
@@ -120,9 +119,9 @@ function renderQueues() {
         (retry.maxRetryDurationMs > 0 ? ", retry for " + ms(retry.maxRetryDurationMs) : "") }),
       counts,
       el("div", {}, [
-        queue.state === "PAUSED" ? action("Resume", "POST", "/v2/" + queue.name + ":resume") : action("Pause", "POST", "/v2/" + queue.name + ":pause"),
+        queue.state === "PAUSED" ? action("Resume", "resume", queue.name) : action("Pause", "pause", queue.name),
         document.createTextNode(" "),
-        action("Purge", "POST", "/v2/" + queue.name + ":purge", true)
+        action("Purge", "purge", queue.name, true)
       ])
     ]));
   });
@@ -155,10 +154,10 @@ function renderTasks() {
   if (shown.length === 0) body.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "empty", text: "No tasks." })]));
   shown.forEach(function (task) {
     var last = task.attempts[task.attempts.length - 1];
-    var finished = ["succeeded", "exhausted", "deleted"].indexOf(task.state) >= 0;
+    var finished = ["succeeded", "dropped", "exhausted", "deleted"].indexOf(task.state) >= 0;
     var actions = finished
-      ? [action("Replay", "POST", "/_dashboard/replay?task=" + encodeURIComponent(task.name))]
-      : [action("Run now", "POST", "/v2/" + task.name + ":run"), document.createTextNode(" "), action("Delete", "DELETE", "/v2/" + task.name, true)];
+      ? [action("Replay", "replay", task.name)]
+      : [action("Run now", "run", task.name), document.createTextNode(" "), action("Delete", "delete", task.name, true)];
     var row = el("tr", { class: "task", "data-task": task.name, "data-state": task.state, onclick: function () {
       open[task.name] = !open[task.name]; render();
     } }, [

@@ -135,7 +135,7 @@ const decodeRequest = (
     : route.body !== undefined
     ? { [camel(route.body)]: body }
     : {}
-  route.fields.forEach((field, index) => setPath(json, field.split("."), decodeURIComponent(match[index + 1]!)))
+  route.fields.forEach((field, index) => setPath(json, field.split("."), pathParameter(match[index + 1]!)))
   for (const [key, value] of query) {
     if (key.startsWith("$") || key === "alt" || key === "prettyPrint" || key === "key") continue
     const path = key.split(".").map(camel)
@@ -147,9 +147,31 @@ const decodeRequest = (
       setPath(json, path, queryValue(field, value))
     }
   }
-  const message = runtime.json.fromProto3JSON(type, json)
+  return fromJson(runtime, type, json)
+}
+
+/**
+ * `json` decoded as a `type` into the shape the gRPC server gives its handlers; JSON that does
+ * not fit the type is `INVALID_ARGUMENT`, as the service answers it.
+ */
+const fromJson = (runtime: GrpcRuntime, type: ProtoType, json: unknown): unknown => {
+  let message: unknown
+  try {
+    message = runtime.json.fromProto3JSON(type, json)
+  } catch (error) {
+    throw new ApiError(Status.INVALID_ARGUMENT, `Invalid JSON payload received. ${error instanceof Error ? error.message : ""}`.trim())
+  }
   if (message === null) throw new ApiError(Status.INVALID_ARGUMENT, "Invalid JSON payload received.")
   return type.toObject(message, OBJECT_OPTIONS)
+}
+
+/** A path parameter, percent-decoded; a malformed escape is `INVALID_ARGUMENT`. */
+const pathParameter = (raw: string): string => {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    throw new ApiError(Status.INVALID_ARGUMENT, `Invalid path parameter "${raw}".`)
+  }
 }
 
 /**
@@ -227,19 +249,19 @@ export const makeRestHandler = (options: RestOptions): RestHandler => {
   /** firebase-admin's enqueue and delete, as the v2 methods `CreateTask` and `DeleteTask`. */
   const firebase = (verb: string, queue: string, id: string | undefined, body: unknown): unknown => {
     if (verb === "POST" && id === undefined) {
-      const task = { ...((body as { task?: Record<string, unknown> }).task ?? {}) }
+      const given = typeof body === "object" && body !== null ? (body as { task?: unknown }).task : undefined
+      if (typeof given !== "object" || given === null) throw new ApiError(Status.INVALID_ARGUMENT, "The request has no task.")
+      const task = { ...(given as Record<string, unknown>) }
       const httpRequest = task.httpRequest as Record<string, unknown> | undefined
       if (httpRequest !== undefined && (httpRequest.url === undefined || httpRequest.url === "")) {
         task.httpRequest = { ...httpRequest, url: options.firebaseTarget(queue) }
       }
       const createTask = byName.get("CreateTask")!
-      const type = createTask.resolvedRequestType!
-      const message = runtime.json.fromProto3JSON(type, { parent: queue, task })
-      if (message === null) throw new ApiError(Status.INVALID_ARGUMENT, "Invalid JSON payload received.")
-      return encodeResponse(runtime, createTask, call("CreateTask", type.toObject(message, OBJECT_OPTIONS)))
+      const request = fromJson(runtime, createTask.resolvedRequestType!, { parent: queue, task })
+      return encodeResponse(runtime, createTask, call("CreateTask", request))
     }
     if (verb === "DELETE" && id !== undefined) {
-      call("DeleteTask", { name: `${queue}/tasks/${decodeURIComponent(id)}` })
+      call("DeleteTask", { name: `${queue}/tasks/${pathParameter(id)}` })
       return {}
     }
     throw new ApiError(Status.UNIMPLEMENTED, `${verb} is not supported on the Firebase task path.`)
@@ -269,12 +291,7 @@ export const makeRestHandler = (options: RestOptions): RestHandler => {
       }
       throw new ApiError(Status.NOT_FOUND, `The requested URL ${url.pathname} was not found on this server.`)
     } catch (error) {
-      const apiError = error instanceof ApiError
-        ? error
-        : error instanceof Error && /fromProto3JSON|JSON representation|Invalid/.test(error.message)
-        ? new ApiError(Status.INVALID_ARGUMENT, `Invalid JSON payload received. ${error.message}`)
-        : toApiError(error)
-      const body = restErrorBody(apiError)
+      const body = restErrorBody(toApiError(error))
       if (!response.headersSent) send(response, body.error.code, body)
       return true
     }

@@ -78,6 +78,24 @@ interface Waiter {
   readonly cancelTimeout: () => void
 }
 
+/** How an attempt ended, in words: `answered 503` or `failed: UNAVAILABLE: connect ECONNREFUSED …`. */
+const ended = (attempt: DeliveryAttempt): string =>
+  attempt.status !== undefined ? `answered ${attempt.status}` : `failed: ${attempt.error ?? "no answer"}`
+
+/**
+ * What a task's attempts got, for the message of a wait that timed out, so that it shows why the
+ * task has not finished: `no attempt yet`, `3 attempts, every one failed: UNAVAILABLE: connect
+ * ECONNREFUSED 127.0.0.1:9`, `2 attempts, the last answered 503`.
+ */
+export const describeAttempts = (attempts: ReadonlyArray<DeliveryAttempt>): string => {
+  const last = attempts[attempts.length - 1]
+  if (last === undefined) return "no attempt yet"
+  const count = `${attempts.length} attempt${attempts.length === 1 ? "" : "s"}`
+  const outcome = ended(last)
+  if (attempts.length === 1) return `${count}, which ${outcome}`
+  return attempts.every((attempt) => ended(attempt) === outcome) ? `${count}, every one ${outcome}` : `${count}, the last ${outcome}`
+}
+
 /** Recorded attempts and outcomes, and the waits on them. */
 export class AttemptLog {
   /** The recorded attempts, oldest first; trimmed to the limit in batches. */

@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import { AttemptLog, type FinishedTask } from "./attemptLog.js"
+import { AttemptLog, describeAttempts, type FinishedTask } from "./attemptLog.js"
 import type { EngineClock } from "./clock.js"
 import type { Deliver } from "./deliver.js"
 import type {
@@ -347,7 +347,7 @@ export class Engine {
     await this.waitUntil(
       () => this.outcome(name) !== undefined,
       timeoutMs,
-      () => `waiting for task ${name} to finish (${this.attempts({ task: name }).length} attempt(s) so far)`
+      () => `waiting for task ${name} to finish (${describeAttempts(this.attempts({ task: name }))})`
     )
     return this.outcome(name)!
   }
