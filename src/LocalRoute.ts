@@ -33,7 +33,7 @@ import { type Outcome, outcomeOf } from "./internal/outcome.js"
 import { queueSettings } from "./internal/queues.js"
 import { makeSupervisor } from "./internal/supervisor.js"
 import type { RouteShape, TaskInfo, TaskRequest } from "./Route.js"
-import { TaskContext } from "./TaskContext.js"
+import { TaskContext, type TaskContextShape } from "./TaskContext.js"
 import { type TaskHandler, TaskHandlers } from "./TaskHandlers.js"
 import { TasksConfig } from "./TasksConfig.js"
 
@@ -139,7 +139,7 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
         logAs(task, Log.LogLevel.Warning, Log.warn(
           Events.taskAbandoned,
           `The local route closed before ${task.info.name} ran to its end (${stored.dispatchCount} attempt(s) made)`,
-          { ...task.fields, name: task.info.name, attempts: stored.dispatchCount }
+          { ...task.fields, attempts: stored.dispatchCount }
         ))
       }
       live.clear()
@@ -155,31 +155,37 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
   })
 
   /** One attempt: the handler on a fiber of the task's own, answering as the task server would. */
-  const deliver: Deliver = (request) => {
+  const deliver: Deliver = (request, done) => {
     const task = live.get(request.task)
     if (task === undefined) {
-      return { result: Promise.resolve({ _tag: "Failed", message: "The task is no longer live" }), abort: () => {} }
+      done({ _tag: "Failed", message: "The task is no longer live" })
+      return { abort: () => {} }
     }
-    const headers: Record<string, string> = {}
-    for (const [key, value] of request.headers) headers[key] = value
-    const context = { ...TaskContext.fromHeaders(headers), lastAttempt: Option.some(request.lastAttempt) }
-    const fields = { ...task.fields, name: task.info.name, attempt: request.attempt }
-    let settle: (result: DeliveryResult) => void = () => {}
-    const result = new Promise<DeliveryResult>((resolve) => (settle = resolve))
+    const { context } = request
+    const taskContext: TaskContextShape = {
+      taskName: Option.some(context.taskId),
+      queueName: Option.some(context.queueId),
+      retryCount: Option.some(context.retryCount),
+      executionCount: Option.some(context.executionCount),
+      eta: Option.some(new Date(context.etaMs)),
+      previousResponse: context.previousResponse === undefined ? Option.none() : Option.some(Number(context.previousResponse)),
+      retryReason: Option.fromNullable(context.retryReason),
+      lastAttempt: Option.some(request.lastAttempt)
+    }
     let aborted = false
-    const attempt = Log.debug(Events.taskAttempt, `Attempt ${request.attempt} of ${task.info.name}`, fields).pipe(
-      Effect.zipRight(Effect.suspend(() => task.handler.decode(Either.getOrThrow(parseTaskJson(request.body.toString()))))),
+    const attempt = Effect.suspend(() => task.handler.decode(Either.getOrThrow(parseTaskJson(request.body.toString())))).pipe(
       Effect.flatMap((payload) => task.handler.handle(payload) as Effect.Effect<unknown, unknown>),
       Effect.exit,
       Effect.flatMap((exit: Exit.Exit<unknown, unknown>) => {
         const outcome = outcomeOf(exit)
-        settle(deliveryResult(outcome))
+        done(deliveryResult(outcome))
         if (aborted || outcome._tag === "Succeeded" || outcome._tag === "Dropped") return Effect.void
+        const level = request.lastAttempt ? Log.LogLevel.Error : Log.LogLevel.Warning
         return Log.logEvent(
-          request.lastAttempt ? Log.LogLevel.Error : Log.LogLevel.Warning,
+          level,
           Events.taskFailed,
           `In-process task failed (attempt ${request.attempt}, answered ${outcome.status} as the task server would)`,
-          { ...fields, status: outcome.status },
+          { ...task.fields, attempt: request.attempt, status: outcome.status },
           exit._tag === "Failure" ? exit.cause : Cause.empty
         )
       })
@@ -188,13 +194,18 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
     // TaskContext) rather than providing them around the handler: a context update per
     // attempt costs more than the rest of an in-process dispatch (benchmark B5).
     const runtime = Runtime.make({
-      context: Context.add(task.services, TaskContext, context),
+      context: Context.add(task.services, TaskContext, taskContext),
       fiberRefs: task.runtime.fiberRefs,
       runtimeFlags: task.runtime.runtimeFlags
     })
-    const fiber = supervisor.track(Runtime.runFork(runtime)(attempt), fields)
+    const fiber = supervisor.track(Runtime.runFork(runtime)(attempt), task.fields)
+    if (Log.enabledIn(task.runtime, Log.LogLevel.Debug)) {
+      logAs(task, Log.LogLevel.Debug, Log.debug(Events.taskAttempt, `Attempt ${request.attempt} of ${task.info.name}`, {
+        ...task.fields,
+        attempt: request.attempt
+      }))
+    }
     return {
-      result,
       abort: () => {
         aborted = true
         fiber.unsafeInterruptAsFork(fiber.id())
@@ -222,7 +233,7 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
   const onAttemptEnded = ({ attempt, next, task: stored }: AttemptEnded) => {
     const task = live.get(stored.name)
     if (task === undefined) return
-    const fields = { ...task.fields, name: task.info.name, attempts: attempt }
+    const fields = { ...task.fields, attempts: attempt }
     switch (next) {
       case "retrying": {
         const delay = Math.max(0, stored.scheduleTime - clock.now())
@@ -337,7 +348,7 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
       const task = created.right
       const info: TaskInfo = { name: `${NAME_PREFIX}/${task.queueName.slice(task.queueName.lastIndexOf("/") + 1)}/${task.id}`, route: "local" }
       const services = Context.merge(runtime.context, handler.services) as Context.Context<never>
-      live.set(task.name, { info, path: request.path, handler, runtime, services, fields })
+      live.set(task.name, { info, path: request.path, handler, runtime, services, fields: { ...fields, name: info.name } })
       yield* Log.debug(Events.dispatch, "Task dispatched to the in-process queue", { ...fields, name: info.name })
       return info
     })
@@ -366,7 +377,7 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
       engine.deleteTask(full)
       live.delete(full)
       settle(full, undefined)
-      return Log.info(Events.taskCancelled, `${name} was cancelled`, { ...task.fields, name })
+      return Log.info(Events.taskCancelled, `${name} was cancelled`, task.fields)
     })
 
   const report = (gaveUp: ReadonlyArray<[LocalTask, StoredTask]>) =>
@@ -376,7 +387,7 @@ const make = Effect.fnUntraced(function*(options: LocalRouteOptions) {
         `drain does not wait for ${task.info.name}: after ${stored.dispatchCount} attempt(s) its next one is due at ${
           new Date(stored.scheduleTime).toISOString()
         }; it stays queued until the layer closes`,
-        { ...task.fields, name: task.info.name, attempts: stored.dispatchCount }
+        { ...task.fields, attempts: stored.dispatchCount }
       ), { discard: true })
 
   const drain = Effect.suspend(() => {

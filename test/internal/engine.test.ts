@@ -89,20 +89,18 @@ const scriptedTarget = (clock: ManualClock, script: (request: DeliveryRequest, i
   const sent: Array<Sent> = []
   let inFlight = 0
   let maxInFlight = 0
-  const deliver: Deliver = (request) => {
+  const deliver: Deliver = (request, report) => {
     const record: Sent = { request, at: clock.now(), abortedAt: undefined }
     const reply = script(request, sent.length)
     sent.push(record)
     inFlight++
     maxInFlight = Math.max(maxInFlight, inFlight)
-    let resolve: (result: DeliveryResult) => void = () => {}
     let done = false
-    const result = new Promise<DeliveryResult>((r) => (resolve = r))
     const answer = (value: DeliveryResult) => {
       if (done) return
       done = true
       inFlight--
-      resolve(value)
+      report(value)
     }
     let cancel = () => {}
     let ignoresAbort = false
@@ -115,7 +113,7 @@ const scriptedTarget = (clock: ManualClock, script: (request: DeliveryRequest, i
     } else if ("reject" in reply) {
       done = true
       inFlight--
-      return { result: Promise.reject(new Error(reply.reject)), abort: () => {} }
+      throw new Error(reply.reject)
     } else {
       const response: DeliveryResult = { _tag: "Response", status: reply.status, retryAfter: reply.retryAfter }
       ignoresAbort = reply.ignoresAbort === true
@@ -123,7 +121,6 @@ const scriptedTarget = (clock: ManualClock, script: (request: DeliveryRequest, i
       else cancel = clock.setTimer(reply.afterMs, () => answer(response))
     }
     return {
-      result,
       abort: () => {
         record.abortedAt = clock.now()
         if (ignoresAbort) return

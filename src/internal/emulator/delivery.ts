@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import type { Deliver, DeliveryResult } from "../engine/deliver.js"
+import type { Deliver } from "../engine/deliver.js"
 import { destroyAgents, makeAgents, sendHttpTask } from "../httpPost.js"
 
 /** HTTP delivery and its connection pools. */
@@ -19,21 +19,9 @@ export interface HttpDelivery {
 /** Creates the connection pools and the delivery that uses them. */
 export const makeHttpDelivery = (): HttpDelivery => {
   const agents = makeAgents()
-  const deliver: Deliver = (request) => {
-    let cancel: () => void = () => {}
-    let settle: (result: DeliveryResult) => void = () => {}
-    const result = new Promise<DeliveryResult>((resolve) => {
-      settle = resolve
-      cancel = sendHttpTask(agents, request, (outcome) =>
-        resolve(outcome._tag === "Response" ? outcome : { _tag: "Failed", message: outcome.message }))
-    })
-    return {
-      result,
-      abort: () => {
-        cancel()
-        settle({ _tag: "Aborted" })
-      }
-    }
-  }
+  const deliver: Deliver = (request, done) => ({
+    abort: sendHttpTask(agents, request, (outcome) =>
+      done(outcome._tag === "Response" ? outcome : { _tag: "Failed", message: outcome.message }))
+  })
   return { deliver, close: () => destroyAgents(agents) }
 }

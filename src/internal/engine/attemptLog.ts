@@ -6,6 +6,7 @@
  * @internal
  */
 import type { EngineClock } from "./clock.js"
+import type { DeliveryRequest } from "./deliver.js"
 import type { AttemptFilter, DeliveryAttempt, StoredTask, TaskOutcome } from "./model.js"
 
 /** A finished task: how it ended, and the task as it was stored (to replay it). */
@@ -21,13 +22,7 @@ export interface FinishedTask {
  * in-process task or of the emulator would otherwise pay for it (benchmarks B5, B8).
  */
 export interface RawAttempt {
-  readonly task: string
-  readonly queue: string
-  readonly attempt: number
-  readonly url: string
-  readonly method: string
-  readonly headers: ReadonlyArray<readonly [string, string]>
-  readonly body: Uint8Array
+  readonly request: DeliveryRequest
   readonly status: number | undefined
   readonly error: string | undefined
   readonly succeeded: boolean
@@ -36,10 +31,21 @@ export interface RawAttempt {
 }
 
 /** The public shape of a recorded attempt. */
-const materialize = (raw: RawAttempt): DeliveryAttempt => {
+const materialize = ({ request, ...raw }: RawAttempt): DeliveryAttempt => {
   const headers: Record<string, string> = {}
-  for (const [key, value] of raw.headers) headers[key] = value
-  return { ...raw, headers, startedAt: new Date(raw.startedAt), endedAt: new Date(raw.endedAt) }
+  for (const [key, value] of request.headers) headers[key] = value
+  return {
+    task: request.task,
+    queue: request.queue,
+    attempt: request.attempt,
+    url: request.url,
+    method: request.method,
+    headers,
+    body: request.body,
+    ...raw,
+    startedAt: new Date(raw.startedAt),
+    endedAt: new Date(raw.endedAt)
+  }
 }
 
 interface Finished {
@@ -115,8 +121,8 @@ export class AttemptLog {
       this.log.push(attempt)
       if (this.log.length >= 2 * limit) this.log = this.log.slice(-limit)
       if (live) {
-        const attempts = this.liveAttempts.get(attempt.task)
-        if (attempts === undefined) this.liveAttempts.set(attempt.task, [attempt])
+        const attempts = this.liveAttempts.get(attempt.request.task)
+        if (attempts === undefined) this.liveAttempts.set(attempt.request.task, [attempt])
         else attempts.push(attempt)
       }
     }
@@ -148,9 +154,9 @@ export class AttemptLog {
 
   /** Recorded attempts, oldest first. */
   attempts(filter: AttemptFilter = {}): ReadonlyArray<DeliveryAttempt> {
-    return this.log.slice(-this.options.limit).filter((attempt) =>
-      (filter.task === undefined || attempt.task === filter.task) &&
-      (filter.queue === undefined || attempt.queue === filter.queue)
+    return this.log.slice(-this.options.limit).filter(({ request }) =>
+      (filter.task === undefined || request.task === filter.task) &&
+      (filter.queue === undefined || request.queue === filter.queue)
     ).map(materialize)
   }
 

@@ -11,7 +11,7 @@ import { Status, statusForHttp } from "./apiError.js"
 import type { AttemptLog, RawAttempt } from "./attemptLog.js"
 import { mayRetry, parseRetryAfter, retryDelay } from "./backoff.js"
 import type { EngineClock } from "./clock.js"
-import type { Deliver, DeliveryResult } from "./deliver.js"
+import type { AttemptContext, Deliver, Delivery, DeliveryRequest, DeliveryResult } from "./deliver.js"
 import { MinHeap } from "./heap.js"
 import {
   appEngineMethodSendsBody,
@@ -92,6 +92,56 @@ const httpRetryHeaders = (previous: PreviousAttempt): readonly [string | undefin
 const appEngineRetryHeaders = (previous: PreviousAttempt): readonly [string, string] =>
   previous._tag === "Response" ? [String(previous.status), "App Error"] : ["0", "Instance Unavailable"]
 
+const hosts = new Map<string, string>()
+
+/** The `Host` of `url`, parsed once per URL (a task's URL is usually one of a few). */
+const hostOf = (url: string): string => {
+  let host = hosts.get(url)
+  if (host === undefined) {
+    if (hosts.size >= 1024) hosts.clear()
+    host = new URL(url).host
+    hosts.set(url, host)
+  }
+  return host
+}
+
+/**
+ * The request headers of an attempt, as Cloud Tasks sends them: `Host`, the stored headers,
+ * then the queue and task name, retry and execution counts, the ETA and, on a retry, the
+ * previous response and retry reason (`X-CloudTasks-*` for HTTP tasks, `X-AppEngine-*` for
+ * App Engine tasks); `Authorization` for a task with a token; `Content-Length` when the
+ * method carries a body.
+ */
+const dispatchHeaders = (
+  task: StoredTask,
+  url: string,
+  context: AttemptContext,
+  authorization: string | undefined
+): ReadonlyArray<readonly [string, string]> => {
+  const http = task.request._tag === "Http"
+  const prefix = http ? "X-CloudTasks-" : "X-AppEngine-"
+  const injected: Array<readonly [string, string]> = [
+    [`${prefix}QueueName`, context.queueId],
+    [`${prefix}TaskName`, context.taskId],
+    [`${prefix}TaskRetryCount`, String(context.retryCount)],
+    [`${prefix}TaskExecutionCount`, String(context.executionCount)],
+    [`${prefix}TaskETA`, (context.etaMs / 1000).toFixed(6)]
+  ]
+  if (context.previousResponse !== undefined) injected.push([`${prefix}TaskPreviousResponse`, context.previousResponse])
+  if (context.retryReason !== undefined) injected.push([`${prefix}TaskRetryReason`, context.retryReason])
+  if (authorization !== undefined) injected.push(["Authorization", authorization])
+  const overridden = new Set(injected.map(([key]) => key.toLowerCase()))
+  overridden.add("content-length")
+  const { headers, httpMethod, body } = task.request
+  const sendsBody = http ? methodSendsBody(httpMethod) : appEngineMethodSendsBody(httpMethod)
+  return [
+    ["Host", hostOf(url)],
+    ...headers.filter(([key]) => !overridden.has(key.toLowerCase())),
+    ...injected,
+    ...(sendsBody ? [["Content-Length", String(body.length)] as const] : [])
+  ]
+}
+
 /** The result of the attempt that missed its deadline. */
 const DEADLINE_EXCEEDED: DeliveryResult = { _tag: "DeadlineExceeded" }
 
@@ -99,7 +149,6 @@ const DEADLINE_EXCEEDED: DeliveryResult = { _tag: "DeadlineExceeded" }
 export class Scheduler {
   private readonly lanes = new Map<StoredQueue, Lane>()
   private readonly inFlight = new Set<InFlight>()
-  private readonly hosts = new Map<string, string>()
   private closed = false
 
   constructor(
@@ -183,17 +232,6 @@ export class Scheduler {
     this.log.finish(task, result, this.now())
   }
 
-  /** The `Host` of `url`, parsed once per URL. */
-  private hostOf(url: string): string {
-    let host = this.hosts.get(url)
-    if (host === undefined) {
-      if (this.hosts.size >= 1024) this.hosts.clear()
-      host = new URL(url).host
-      this.hosts.set(url, host)
-    }
-    return host
-  }
-
   /** The URL an attempt of `task` goes to. */
   urlOf(task: StoredTask): string {
     const request = task.request
@@ -263,92 +301,74 @@ export class Scheduler {
     }
     task.lastAttempt = { scheduleTime: task.scheduleTime, dispatchTime: now, responseTime: undefined, responseStatus: undefined }
     const url = this.urlOf(task)
-    const headers = this.dispatchHeaders(queue, task, url, retryCount, now)
     const attempt = task.dispatchCount
-    const delivery = this.options.deliver({
+    const http = task.request._tag === "Http"
+    const [previousResponse, retryReason] = task.previous === undefined
+      ? [undefined, undefined]
+      : http
+      ? httpRetryHeaders(task.previous)
+      : appEngineRetryHeaders(task.previous)
+    const context: AttemptContext = {
+      queueId: shortName(queue.name),
+      taskId: task.id,
+      retryCount,
+      executionCount: task.executionCount,
+      etaMs: task.scheduleTime,
+      previousResponse,
+      retryReason
+    }
+    let headers: ReadonlyArray<readonly [string, string]> | undefined
+    const request: DeliveryRequest = {
       task: task.name,
       queue: queue.name,
       attempt,
       url,
       method: task.request.httpMethod,
-      headers,
+      // Built when read, from what holds at dispatch: an in-process delivery never reads them.
+      get headers() {
+        return headers ??= dispatchHeaders(task, url, context, authorization)
+      },
+      context,
       body: task.request.body,
       deadlineMs: task.dispatchDeadlineMs,
       lastAttempt: !mayRetry(queue.settings.retryConfig, task.dispatchCount, task.firstAttemptAt ?? now, now)
-    })
+    }
+    const authorization = this.authorization(task, now)
     // The attempt ends once: with the delivery's result, or at the deadline (the delivery is
     // aborted and what it reports later is ignored), or not at all when the engine closes.
     let ended = false
+    let delivery: Delivery | undefined
     const end = (result: DeliveryResult) => {
       if (ended) return
       ended = true
       this.inFlight.delete(inFlight)
       inFlight.cancelDeadline()
-      this.complete(queue, lane, task, result, { url, headers, startedAt: now, attempt })
+      this.complete(queue, lane, task, result, request, now)
     }
     const inFlight: InFlight = {
       cancelDeadline: this.options.clock.setTimer(task.dispatchDeadlineMs, () => {
-        delivery.abort()
+        // Counted first: what an aborted delivery reports afterwards is ignored.
         end(DEADLINE_EXCEEDED)
+        delivery?.abort()
       }),
       stop: () => {
         ended = true
         inFlight.cancelDeadline()
-        delivery.abort()
+        delivery?.abort()
       }
     }
     this.inFlight.add(inFlight)
-    void delivery.result.then(end, (error: unknown) =>
-      end({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) }))
-    this.options.onChange()
-  }
-
-  /**
-   * The request headers of an attempt, as Cloud Tasks sends them: `Host`, the stored headers,
-   * then `X-CloudTasks-QueueName`, `-TaskName`, `-TaskRetryCount` (every earlier attempt),
-   * `-TaskExecutionCount`, `-TaskETA`, and on a retry `-TaskPreviousResponse` and
-   * `-TaskRetryReason`; `Authorization` for a task with a token; `Content-Length` when the
-   * method carries a body. App Engine tasks get the same headers named `X-AppEngine-*`.
-   *
-   * What the retry headers say of the previous attempt, as recorded from the real service: for
-   * HTTP targets the status it got (`504` for a missed deadline, nothing when no answer came)
-   * and an empty reason; for App Engine the status and `App Error`, or `0` and `Instance
-   * Unavailable` when no answer came.
-   */
-  private dispatchHeaders(
-    queue: StoredQueue,
-    task: StoredTask,
-    url: string,
-    retryCount: number,
-    now: number
-  ): ReadonlyArray<readonly [string, string]> {
-    const http = task.request._tag === "Http"
-    const prefix = http ? "X-CloudTasks-" : "X-AppEngine-"
-    const injected: Array<readonly [string, string]> = [
-      [`${prefix}QueueName`, shortName(queue.name)],
-      [`${prefix}TaskName`, task.id],
-      [`${prefix}TaskRetryCount`, String(retryCount)],
-      [`${prefix}TaskExecutionCount`, String(task.executionCount)],
-      [`${prefix}TaskETA`, (task.scheduleTime / 1000).toFixed(6)]
-    ]
-    const previous = task.previous
-    if (previous !== undefined) {
-      const [response, reason] = http ? httpRetryHeaders(previous) : appEngineRetryHeaders(previous)
-      if (response !== undefined) injected.push([`${prefix}TaskPreviousResponse`, response])
-      injected.push([`${prefix}TaskRetryReason`, reason])
+    let synchronous = true
+    try {
+      delivery = this.options.deliver(request, (result) => {
+        if (synchronous) queueMicrotask(() => end(result))
+        else end(result)
+      })
+    } catch (error) {
+      queueMicrotask(() => end({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) }))
     }
-    const authorization = this.authorization(task, now)
-    if (authorization !== undefined) injected.push(["Authorization", authorization])
-    const overridden = new Set(injected.map(([key]) => key.toLowerCase()))
-    overridden.add("content-length")
-    const { headers, httpMethod, body } = task.request
-    const sendsBody = http ? methodSendsBody(httpMethod) : appEngineMethodSendsBody(httpMethod)
-    return [
-      ["Host", this.hostOf(url)],
-      ...headers.filter(([key]) => !overridden.has(key.toLowerCase())),
-      ...injected,
-      ...(sendsBody ? [["Content-Length", String(body.length)] as const] : [])
-    ]
+    synchronous = false
+    this.options.onChange()
   }
 
   private authorization(task: StoredTask, now: number): string | undefined {
@@ -370,12 +390,8 @@ export class Scheduler {
     lane: Lane,
     task: StoredTask,
     result: DeliveryResult,
-    meta: {
-      readonly url: string
-      readonly headers: ReadonlyArray<readonly [string, string]>
-      readonly startedAt: number
-      readonly attempt: number
-    }
+    request: DeliveryRequest,
+    startedAt: number
   ): void {
     lane.running--
     task.running = false
@@ -384,13 +400,7 @@ export class Scheduler {
     const status = result._tag === "Response" ? result.status : undefined
     const succeeded = status !== undefined && status >= 200 && status < 300
     const attempt: RawAttempt = {
-      task: task.name,
-      queue: queue.name,
-      attempt: meta.attempt,
-      url: meta.url,
-      method: task.request.httpMethod,
-      headers: meta.headers,
-      body: task.request.body,
+      request,
       status,
       error: result._tag === "DeadlineExceeded"
         ? `DEADLINE_EXCEEDED: no response within the dispatch deadline of ${task.dispatchDeadlineMs} ms`
@@ -400,12 +410,12 @@ export class Scheduler {
         ? "UNAVAILABLE: the delivery was aborted"
         : undefined,
       succeeded,
-      startedAt: meta.startedAt,
+      startedAt,
       endedAt: now
     }
     this.log.record(attempt, !task.removed)
     const ended = (next: AttemptEnded["next"]) =>
-      this.options.onAttemptEnded?.({ task, queue, attempt: meta.attempt, next })
+      this.options.onAttemptEnded?.({ task, queue, attempt: request.attempt, next })
 
     if (task.removed || !this.store.isCurrent(queue)) {
       this.pump(queue)
