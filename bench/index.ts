@@ -15,6 +15,7 @@ import { cloudCases } from "./cases/cloud.js"
 import { coldCases } from "./cases/cold.js"
 import { deliveryCase } from "./cases/delivery.js"
 import { localCases } from "./cases/local.js"
+import { serverCase } from "./cases/server.js"
 import { meets, time } from "./harness.js"
 import { here, only, quick, verbose } from "./options.js"
 import { rows } from "./report.js"
@@ -24,7 +25,8 @@ const cases = {
   cloud: cloudCases,
   cold: coldCases,
   local: localCases,
-  delivery: deliveryCase
+  delivery: deliveryCase,
+  server: serverCase
 }
 
 /** The 1, 5 and 15 minute load averages, as `uptime` prints them. */
