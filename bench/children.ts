@@ -1,6 +1,6 @@
 /**
- * The helper processes of B7 (bench/load/*.mjs), forked with an IPC channel: a load
- * generator.
+ * The helper processes of B7 and B8 (bench/load/*.mjs), forked with an IPC channel:
+ * a load generator, an HTTP target that counts what it receives, and an emulator.
  * Each speaks one message at a time: the parent sends, then awaits the next answer.
  */
 import { type ChildProcess, fork } from "node:child_process"
@@ -82,4 +82,24 @@ export const loadGenerator = () => {
     collect: () => collectIn(generator),
     stop: generator.stop
   }
+}
+
+/** The counting HTTP target (bench/load/target.mjs). */
+export const countingTarget = async () => {
+  const target = child("target.mjs")
+  const { port } = await target.next<{ port: number }>()
+  return {
+    url: `http://127.0.0.1:${port}/api/tasks/transcribe`,
+    /** Resolves once `total` requests have been answered since the target started. */
+    received: (total: number) => target.ask<{ received: number }>({ wait: total }),
+    collect: () => collectIn(target),
+    stop: target.stop
+  }
+}
+
+/** The emulator in a process of its own (bench/load/emulator.mjs), with `queues` created at start. */
+export const emulatorChild = async (queues: ReadonlyArray<string>, settings: object) => {
+  const emulator = child("emulator.mjs", [JSON.stringify(settings), ...queues])
+  const { host } = await emulator.next<{ host: string }>()
+  return { host, collect: () => collectIn(emulator), stop: emulator.stop }
 }

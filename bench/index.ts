@@ -11,6 +11,7 @@
 import { writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { join } from "node:path"
+import { capacityCase } from "./cases/capacity.js"
 import { cloudCases } from "./cases/cloud.js"
 import { coldCases } from "./cases/cold.js"
 import { deliveryCase } from "./cases/delivery.js"
@@ -26,7 +27,8 @@ const cases = {
   cold: coldCases,
   local: localCases,
   delivery: deliveryCase,
-  server: serverCase
+  server: serverCase,
+  capacity: capacityCase
 }
 
 /** The 1, 5 and 15 minute load averages, as `uptime` prints them. */

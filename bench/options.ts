@@ -3,7 +3,7 @@
  *
  *   --quick        the same cases, smaller and within tighter time budgets
  *   --verbose      every pair's ratio, and when each row was reported
- *   --only=a,b     run some cases (cloud, cold, local, delivery, server);
+ *   --only=a,b     run some cases (cloud, cold, local, delivery, server, capacity);
  *                  bench/results.json is then left as the last whole run wrote it
  */
 import { dirname, join } from "node:path"

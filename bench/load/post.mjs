@@ -1,4 +1,4 @@
-// The load generator of B7, forked with an IPC channel: for each message
+// The load generator of B7 and B8, forked with an IPC channel: for each message
 // { url, headers, body, concurrency, ms | count } it POSTs `body` to `url` from
 // `concurrency` keep-alive connections, for `ms` milliseconds or `count` requests,
 // and answers { requests, ms, p50, p99, failures } (latencies in milliseconds);
