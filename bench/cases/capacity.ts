@@ -21,7 +21,7 @@ const queues = Array.from({ length: 8 }, (_, i) => `projects/bench/locations/l/q
 const settings = { maxDispatchesPerSecond: 500, maxConcurrentDispatches: concurrency / queues.length }
 
 export const capacityCase = async () => {
-  const n = size(2000, 400)
+  const n = size(1000, 400)
   const target = await countingTarget()
   const emulator = await emulatorChild(queues, settings)
   const generator = loadGenerator()

@@ -107,7 +107,7 @@ export const cloudCases = async () => {
     report("B2c", "B2's client CPU per task, µs (vs raw client)", b2.cpu, "lower", null)
 
     // B3: a batch against a new client per task, as the original design did
-    const n3 = size(1000, 100)
+    const n3 = size(300, 100)
     const b3 = await pairs(
       { warmup: 0, min: 1, max: size(5, 1), seconds: size(20, 0) },
       async () => (await batch(n3, "ours")()).rate,
