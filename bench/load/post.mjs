@@ -19,6 +19,11 @@ const agentFor = (url, concurrency) => {
   return agent
 }
 
+/**
+ * The status of one POST, 0 when there was none. A kept-alive connection that the server
+ * closed while idle (Node's servers do after 5 s) fails as it is reused: that request is
+ * sent again on a new connection, as Node's documentation advises, not counted as failed.
+ */
 const post = (options, body) =>
   new Promise((resolve) => {
     const request = http.request(options, (response) => {
@@ -26,7 +31,9 @@ const post = (options, body) =>
       response.on("end", () => resolve(response.statusCode))
       response.on("error", () => resolve(0))
     })
-    request.on("error", () => resolve(0))
+    request.on("error", (error) => {
+      resolve(request.reusedSocket && error.code === "ECONNRESET" ? post(options, body) : 0)
+    })
     request.end(body)
   })
 
