@@ -2,7 +2,8 @@
  * Measurement helpers. On a shared machine whose speed drifts, absolute times lie and
  * so does the ratio of two medians of a few long rounds: each case therefore runs ours
  * and its baseline in many short, adjacent pairs (alternating which goes first, a full
- * GC before each side) and reports the median of the per-pair ratios, with their
+ * GC before each pair and a young-generation one between its sides) and reports the
+ * median of the per-pair ratios, with their
  * min-max spread and the number of pairs. A neighbour's burst of load then spoils a
  * few pairs, both sides of each alike, rather than one side of the result.
  */
@@ -70,8 +71,13 @@ export const repeat = async (times: number, seconds: number, f: () => Promise<un
   for (let i = 0; i < times && performance.now() < end; i++) await f()
 }
 
-/** A full collection (with --expose-gc): neither side pays for the other's garbage. */
-export const collect = () => (globalThis as { gc?: () => void }).gc?.()
+/**
+ * A full collection (with --expose-gc), or with `"minor"` a collection of the young
+ * generation only: neither side pays for the other's garbage. A full one takes 100 ms
+ * and more in this process once the cases have filled its heap, as long as a B1 side.
+ */
+export const collect = (type: "major" | "minor" = "major") =>
+  (globalThis as { gc?: (options: { type: string }) => void }).gc?.({ type })
 
 /** How many pairs to run: at least `min`, at most `max`, and no more once `seconds` have passed. */
 export interface PairOptions {
@@ -95,13 +101,14 @@ export const pairsOf = async <K extends string>(
   ours: () => Promise<Readonly<Record<K, number>>>,
   baseline: () => Promise<Readonly<Record<K, number>>>
 ): Promise<Record<K, Measured>> => {
-  const measure = async (side: () => Promise<Readonly<Record<K, number>>>) => {
-    collect()
+  /** The first side of a pair starts after a full collection, the second after a young-generation one. */
+  const measure = async (side: () => Promise<Readonly<Record<K, number>>>, first: boolean) => {
+    collect(first ? "major" : "minor")
     return side()
   }
   for (let i = 0; i < options.warmup; i++) {
-    await measure(ours)
-    await measure(baseline)
+    await measure(ours, true)
+    await measure(baseline, false)
   }
   const samples: Array<{ readonly ours: Readonly<Record<K, number>>; readonly baseline: Readonly<Record<K, number>> }> = []
   const deadline = performance.now() + options.seconds * 1000
@@ -109,11 +116,11 @@ export const pairsOf = async <K extends string>(
     // Alternate which side goes first: a side that always followed the other would
     // always inherit its leftovers (timers, sockets, the emulator's own garbage).
     if (samples.length % 2 === 0) {
-      const a = await measure(ours)
-      samples.push({ ours: a, baseline: await measure(baseline) })
+      const a = await measure(ours, true)
+      samples.push({ ours: a, baseline: await measure(baseline, false) })
     } else {
-      const b = await measure(baseline)
-      samples.push({ ours: await measure(ours), baseline: b })
+      const b = await measure(baseline, true)
+      samples.push({ ours: await measure(ours, false), baseline: b })
     }
   }
   const keys = Object.keys(samples[0]!.ours) as Array<K>
