@@ -29,7 +29,7 @@ export const markdownTable = (results: Results): string => {
     const met = r.target === null ? "" : meets(r) ? "yes" : "**no**"
     const spread = r.pairs > 1 ? `${r.spread[0].toFixed(2)}–${r.spread[1].toFixed(2)}` : ""
     lines.push(
-      `| ${r.id} | ${r.name} | ${figure(r.ours)} | ${figure(r.baseline)} | ${r.ratio.toFixed(2)} | ${spread} | ${r.pairs} | ${target} | ${met} |`
+      `| ${r.id} | ${r.name} | ${figure(r.ours)} | ${figure(r.baseline)} | ${r.ratio.toFixed(3)} | ${spread} | ${r.pairs} | ${target} | ${met} |`
     )
   }
   return lines.join("\n")
