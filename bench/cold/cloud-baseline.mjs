@@ -3,6 +3,7 @@
 import { CloudTasksClient } from "@google-cloud/tasks"
 import { Effect } from "effect"
 import { createRequire } from "node:module"
+import { done } from "./done.mjs"
 
 const require = createRequire(import.meta.url)
 const gax = createRequire(require.resolve("@google-cloud/tasks"))("google-gax")
@@ -23,3 +24,4 @@ await Effect.runPromise(Effect.promise(() =>
   })
 ))
 await client.close()
+done()

@@ -1,7 +1,8 @@
 // Cold start of the cloud route: the first enqueue to the emulator at the host given
 // in argv[2], with @google-cloud/tasks and gRPC loaded lazily on that first call.
-import { Effect, Layer } from "effect"
-import { enqueueHttpTask, TaskHandlers, TasksClient } from "effect-http-tasks"
+import { Effect } from "effect"
+import { enqueueHttpTask, TasksClient } from "effect-http-tasks"
+import { done } from "./done.mjs"
 
 await Effect.runPromise(
   enqueueHttpTask("/api/tasks/transcribe", { filename: "a.wav" }, { delay: "1 hour" }).pipe(
@@ -14,7 +15,8 @@ await Effect.runPromise(
         urlBase: "http://127.0.0.1:9",
         auth: "bench-secret",
         emulatorHost: process.argv[2]
-      }).pipe(Layer.provide(TaskHandlers.layer({})))
+      })
     )
   )
 )
+done()
