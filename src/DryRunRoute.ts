@@ -3,20 +3,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer } from "effect"
-import { Events } from "./Events.js"
-import * as Log from "./internal/log.js"
-import { isoTimestamp } from "./internal/routing.js"
-import type { RouteShape, TaskInfo, TaskRequest } from "./Route.js"
-
-const dispatch = (request: TaskRequest) =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const info: TaskInfo = { name: `dry-run-${isoTimestamp(now)}`, route: "dry-run" }
-    return Effect.as(
-      Log.info(Events.dryRun, "Dry run: task logged, not executed", { path: request.path, ...info }),
-      info
-    )
-  })
+import { Context, Layer } from "effect"
+import { dryRunRoute } from "./internal/dryRun.js"
+import type { RouteShape } from "./Route.js"
 
 /**
  * The dry-run route, as a service.
@@ -31,5 +20,5 @@ export class DryRunRoute extends Context.Tag("effect-http-tasks/DryRunRoute")<Dr
    * @since 0.1.0
    * @category layers
    */
-  static readonly layer: Layer.Layer<DryRunRoute> = Layer.succeed(this, DryRunRoute.of({ dispatch }))
+  static readonly layer: Layer.Layer<DryRunRoute> = Layer.succeed(this, DryRunRoute.of(dryRunRoute))
 }

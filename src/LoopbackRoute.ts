@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Layer } from "effect"
-import { loopbackSpec, makeHttpRoute } from "./internal/httpRoute.js"
+import { Context, Effect, Layer } from "effect"
+import { loadHttpRoute } from "./internal/routeModules.js"
 import type { RouteShape } from "./Route.js"
 import type { TasksConfig } from "./TasksConfig.js"
 
@@ -22,5 +22,8 @@ export class LoopbackRoute extends Context.Tag("effect-http-tasks/LoopbackRoute"
    * @since 0.1.0
    * @category layers
    */
-  static readonly layer: Layer.Layer<LoopbackRoute, never, TasksConfig> = Layer.scoped(this, makeHttpRoute(loopbackSpec))
+  static readonly layer: Layer.Layer<LoopbackRoute, never, TasksConfig> = Layer.scoped(
+    this,
+    Effect.flatMap(loadHttpRoute, ({ makeHttpRoute, loopbackSpec }) => makeHttpRoute(loopbackSpec))
+  )
 }

@@ -15,13 +15,15 @@ import { Events } from "./Events.js"
 import * as Log from "./internal/log.js"
 import { taskPayloadError } from "./internal/payloadIssues.js"
 import { makeTaskRequest, type PayloadEncoder, type Refusal } from "./internal/request.js"
-import { decideRoute, decisionEvents, startEvent } from "./internal/routing.js"
-import { LocalRoute } from "./LocalRoute.js"
+import { dryRunRoute } from "./internal/dryRun.js"
+import { loadCloudRoute, loadHttpRoute, loadLocalQueue } from "./internal/routeModules.js"
+import { decideRoute, decisionEvents, selectableRoutes, startEvent } from "./internal/routing.js"
+import { LocalRoute, type LocalRouteShape } from "./LocalRoute.js"
 import { LoopbackRoute } from "./LoopbackRoute.js"
-import type { EnqueueOptions, TaskInfo, TaskRequest } from "./Route.js"
+import type { EnqueueOptions, RouteShape, TaskInfo, TaskRequest } from "./Route.js"
 import type { TaskDefinition } from "./TaskDefinition.js"
 import { TaskHandlers } from "./TaskHandlers.js"
-import { TasksConfig, type TasksConfigInput } from "./TasksConfig.js"
+import { TasksConfig, type TasksConfigInput, type TasksConfigShape } from "./TasksConfig.js"
 import { WorkerRoute } from "./WorkerRoute.js"
 
 /**
@@ -72,24 +74,28 @@ const handlerProblem = (registered: ReadonlyArray<string>, path: string): string
     `Registered: ${registered.join(", ")}. Register it with TaskHandlers.layer({ "${path}": handler }) ` +
     `or taskHandlersLayer(handleTask(definition, handler)), provided to the client's layer`
 
-const make = Effect.gen(function*() {
-  const config = yield* TasksConfig
+/** The route services a client dispatches to: those its configuration can choose. */
+interface RouteServices {
+  readonly "dry-run"?: RouteShape | undefined
+  readonly "cloud-tasks"?: RouteShape | undefined
+  readonly loopback?: RouteShape | undefined
+  readonly worker?: RouteShape | undefined
+  readonly local?: LocalRouteShape | undefined
+}
+
+/** The route of `decision`, built because the configuration can choose it. */
+const routeOf = (routes: RouteServices, route: Route): RouteShape => routes[route]!
+
+const make = (config: TasksConfigShape, routes: RouteServices) => Effect.gen(function*() {
   const registered = Option.match(yield* Effect.serviceOption(TaskHandlers), {
     onNone: () => [],
     onSome: ({ handlers }) => Array.from(handlers.keys())
   })
-  const routes = {
-    "dry-run": yield* DryRunRoute,
-    "cloud-tasks": yield* CloudTasksRoute,
-    loopback: yield* LoopbackRoute,
-    worker: yield* WorkerRoute,
-    local: yield* LocalRoute
-  }
 
   const enqueue = (path: string, payload: unknown, options: EnqueueOptions | undefined, encoder?: PayloadEncoder) => {
     const decision = decideRoute(config, path)
     const fields = { path }
-    const route = routes[decision.route]
+    const route = routeOf(routes, decision.route)
     const refuse = (refusal: Refusal) =>
       Effect.zipRight(
         Log.events([startEvent, [
@@ -134,10 +140,12 @@ const make = Effect.gen(function*() {
     cancelTask: (name) => {
       const cannot = (why: string) =>
         Effect.fail(new CancelError({ message: `${name} cannot be cancelled: ${why}`, name, reason: "not_cancellable" }))
-      if (name.startsWith("local-direct-dispatch/")) return routes.local.cancel(name)
+      if (name.startsWith("local-direct-dispatch/")) {
+        return routes.local === undefined ? cannot("this configuration runs no task in-process") : routes.local.cancel(name)
+      }
       if (name.startsWith("projects/")) {
-        const cancel = routes["cloud-tasks"].cancel
-        return cancel === undefined ? cannot("the cloud-tasks route in use cannot cancel") : cancel(name)
+        const cancel = routes["cloud-tasks"]?.cancel
+        return cancel === undefined ? cannot("this configuration sends no task to Cloud Tasks") : cancel(name)
       }
       if (name.startsWith("dev-worker-dispatch-") || name.startsWith("local-loopback-")) {
         return cannot("the worker and loopback routes send a task at once; it was already sent")
@@ -147,7 +155,7 @@ const make = Effect.gen(function*() {
         new CancelError({ message: `${name} is not a task name that enqueueHttpTask returns`, name, reason: "invalid_name" })
       )
     },
-    drain: routes.local.drain,
+    drain: routes.local?.drain ?? Effect.void,
     route: (path) => decideRoute(config, path).route
   })
 })
@@ -163,6 +171,23 @@ const schemaEncoder = <A, I>(definition: TaskDefinition<A, I>): PayloadEncoder =
 }
 
 /**
+ * A client with the routes `config` can choose, each built in the client's scope: one
+ * layer for the whole client, where a layer per route would cost more than the rest of
+ * a cold start (benchmark B4), and the modules of routes it cannot choose never load.
+ */
+const withSelectedRoutes = (config: TasksConfigShape) =>
+  Effect.gen(function*() {
+    const can = selectableRoutes(config)
+    const routes: { -readonly [R in keyof RouteServices]: RouteServices[R] } = {}
+    if (can.has("dry-run")) routes["dry-run"] = dryRunRoute
+    if (can.has("cloud-tasks")) routes["cloud-tasks"] = yield* Effect.flatMap(loadCloudRoute, (m) => m.makeCloudRoute({}))
+    if (can.has("loopback")) routes.loopback = yield* Effect.flatMap(loadHttpRoute, (m) => m.makeHttpRoute(m.loopbackSpec))
+    if (can.has("worker")) routes.worker = yield* Effect.flatMap(loadHttpRoute, (m) => m.makeHttpRoute(m.workerSpec))
+    if (can.has("local")) routes.local = yield* Effect.flatMap(loadLocalQueue, (m) => m.makeLocalQueue({}))
+    return yield* make(config, routes)
+  }).pipe(Effect.provideService(TasksConfig, config))
+
+/**
  * The task client, as a service.
  *
  * @since 0.1.0
@@ -176,7 +201,18 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
    * @since 0.1.0
    * @category layers
    */
-  static readonly layerWithoutRoutes: Layer.Layer<TasksClient, never, TasksConfig | Routes> = Layer.effect(this, make)
+  static readonly layerWithoutRoutes: Layer.Layer<TasksClient, never, TasksConfig | Routes> = Layer.effect(
+    this,
+    Effect.gen(function*() {
+      return yield* make(yield* TasksConfig, {
+        "dry-run": yield* DryRunRoute,
+        "cloud-tasks": yield* CloudTasksRoute,
+        loopback: yield* LoopbackRoute,
+        worker: yield* WorkerRoute,
+        local: yield* LocalRoute
+      })
+    })
+  )
   /**
    * Every default route: dry-run, local, worker and loopback over fetch, cloud-tasks.
    *
@@ -191,14 +227,15 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
     CloudTasksRoute.layer
   )
   /**
-   * The client with every default route, configuration left open.
+   * The client with the default routes, configuration left open. Only the routes the
+   * configuration can choose are built (and their modules loaded).
    *
    * @since 0.1.0
    * @category layers
    */
-  static readonly layerWithoutConfig: Layer.Layer<TasksClient, never, TasksConfig> = Layer.provide(
-    TasksClient.layerWithoutRoutes,
-    TasksClient.routes
+  static readonly layerWithoutConfig: Layer.Layer<TasksClient, never, TasksConfig> = Layer.scoped(
+    this,
+    Effect.flatMap(TasksConfig, withSelectedRoutes)
   )
   /**
    * The one-line edge for applications: configuration read through effect's
@@ -210,9 +247,9 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
    * @since 0.1.0
    * @category layers
    */
-  static readonly layer: Layer.Layer<TasksClient, ConfigError> = Layer.provide(
-    TasksClient.layerWithoutConfig,
-    TasksConfig.layer
+  static readonly layer: Layer.Layer<TasksClient, ConfigError> = Layer.scoped(
+    this,
+    Effect.flatMap(TasksConfig.fromConfig(), withSelectedRoutes)
   )
   /**
    * The same, with explicit configuration values.
@@ -221,7 +258,7 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
    * @category layers
    */
   static readonly layerWith = (input: TasksConfigInput): Layer.Layer<TasksClient, ConfigError> =>
-    Layer.provide(TasksClient.layerWithoutConfig, TasksConfig.layerWith(input))
+    Layer.scoped(this, Effect.flatMap(TasksConfig.make(input), withSelectedRoutes))
 }
 
 /**

@@ -30,6 +30,7 @@ import {
   TasksConfig,
   type TasksConfigInput
 } from "../src/index.js"
+import { selectableRoutes } from "../src/internal/routing.js"
 import { closedPortUrl, recordingServer } from "./utils/httpServer.js"
 import { captureLogs, isSubsequence } from "./utils/logs.js"
 import { ancestors, recordingTracer } from "./utils/server.js"
@@ -323,11 +324,11 @@ describe("routing", () => {
         map.set("WORKER_URL_BASE", "127.0.0.1:8001")
       }
       const dispatched: Array<Dispatched> = []
-      const info = yield* enqueueHttpTask(env.path, { n: 1 }).pipe(
+      const [info, config] = yield* Effect.zip(enqueueHttpTask(env.path, { n: 1 }), TasksConfig).pipe(
         Effect.provide(
           TasksClient.layerWithoutRoutes.pipe(
             Layer.provide(recordingRoutes(dispatched)),
-            Layer.provide(TasksConfig.layer),
+            Layer.provideMerge(TasksConfig.layer),
             Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(map)))
           )
         )
@@ -335,6 +336,8 @@ describe("routing", () => {
       const expected = referenceRoute({ ...env, forceLoopback: env.forceLoopback && !production })
       expect(info.route).toBe(expected)
       expect(dispatched.map((d) => d.route)).toEqual([expected])
+      // TasksClient.layer builds only the selectable routes: the chosen one must be among them.
+      expect(selectableRoutes(config).has(expected as never)).toBe(true)
     }))
 
   const everyRoute: ReadonlyArray<[string, TasksConfigInput]> = [

@@ -30,6 +30,18 @@ export const decideRoute = (config: TasksConfigShape, path: string): Decision =>
   return { route: "worker" }
 }
 
+/**
+ * Every route `decideRoute` can choose under `config`, whatever the path: the routes a
+ * client must build (a dry run needs no queue engine, production no in-process one).
+ */
+export const selectableRoutes = (config: TasksConfigShape): ReadonlySet<Decision["route"]> => {
+  if (config.dryRun) return new Set(["dry-run"])
+  if (config.appEnv === "production") return new Set(["cloud-tasks"])
+  if (config.forceHttpLoopback) return new Set(["loopback"])
+  const worker = config.useWorkerInDev && Option.isNone(config.workerUrlProblem) && Option.isSome(config.workerUrlBase)
+  return new Set(worker ? ["local", "worker"] : ["local"])
+}
+
 const step = (event: Log.Event[1], message: string, fields?: Log.EventFields): Log.Event => [
   Log.LogLevel.Debug,
   event,

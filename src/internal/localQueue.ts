@@ -1,0 +1,382 @@
+/**
+ * The in-process queue of the local route: an engine of the Cloud Tasks emulator with a
+ * clock on effect's `Clock` and a delivery that runs each attempt's handler on a fiber of
+ * its own, with what Cloud Tasks would send in `TaskContext`. Loaded only by a
+ * configuration that can run tasks in-process.
+ */
+import { Cause, Context, Duration, Effect, Either, type Exit, Option, Runtime } from "effect"
+import { CancelError, DispatchError } from "../Errors.js"
+import { Events } from "../Events.js"
+import type { LocalRouteOptions, LocalRouteShape } from "../LocalRoute.js"
+import type { TaskInfo, TaskRequest } from "../Route.js"
+import { TaskContext, type TaskContextShape } from "../TaskContext.js"
+import { type TaskHandler, TaskHandlers } from "../TaskHandlers.js"
+import { TasksConfig } from "../TasksConfig.js"
+import { makeEffectClock } from "./effectClock.js"
+import { ApiError, Status } from "./engine/apiError.js"
+import type { Deliver, DeliveryResult } from "./engine/deliver.js"
+import { Engine } from "./engine/engine.js"
+import type { StoredTask } from "./engine/model.js"
+import type { AttemptEnded } from "./engine/scheduler.js"
+import { parseTaskJson } from "./json.js"
+import {
+  DEFAULT_DISPATCH_DEADLINE_MS,
+  MIN_DISPATCH_DEADLINE_MS,
+  QUEUE_ID,
+  QUEUE_NAME_REUSE_MS,
+  TASK_ID,
+  TASK_ID_REUSE_MS
+} from "./limits.js"
+import * as Log from "./log.js"
+import { type Outcome, outcomeOf } from "./outcome.js"
+import { queueSettings } from "./queues.js"
+import { makeSupervisor } from "./supervisor.js"
+
+/** The prefix of the names of in-process tasks: `local-direct-dispatch/<queue>/<task id>`. */
+const NAME_PREFIX = "local-direct-dispatch"
+
+/** What the route keeps of a live task besides what the engine stores. */
+interface LocalTask {
+  readonly info: TaskInfo
+  readonly path: string
+  readonly handler: TaskHandler
+  /** The enqueuing fiber's runtime: the task runs and logs as that fiber's child would. */
+  readonly runtime: Runtime.Runtime<never>
+  /** The enqueuing fiber's services, with the handler's own over them. */
+  readonly services: Context.Context<never>
+  readonly fields: Log.EventFields
+}
+
+/** A drain in progress: the tasks it still waits for, and what to do when it may return. */
+interface DrainWaiter {
+  readonly waiting: Set<string>
+  /** Tasks whose next attempt is beyond the patience: drain stopped waiting for them. */
+  readonly gaveUp: Array<[task: LocalTask, stored: StoredTask]>
+  done: (() => void) | undefined
+}
+
+/** What the queue records of an outcome: the answer Cloud Tasks would have seen. */
+const deliveryResult = (outcome: Outcome): DeliveryResult =>
+  outcome._tag === "RetryAfter"
+    ? { _tag: "Response", status: outcome.status, retryAfter: outcome.retryAfter }
+    : { _tag: "Response", status: outcome.status, retryAfter: undefined, dropped: outcome._tag === "Dropped" }
+
+/**
+ * The in-process queue over the `TasksConfig` (and `TaskHandlers`, if any) in context; it
+ * closes with the scope (draining within the grace period).
+ */
+export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOptions) {
+  const config = yield* TasksConfig
+  const handlers = Option.match(yield* Effect.serviceOption(TaskHandlers), {
+    onNone: (): ReadonlyMap<string, TaskHandler> => new Map(),
+    onSome: ({ handlers }) => handlers
+  })
+  const patience = Duration.toMillis(Duration.decode(options.drainPatience ?? Duration.seconds(10)))
+  const location = Option.match(config.location, {
+    onNone: () => "projects/local/locations/local",
+    onSome: ({ location, project }) => `projects/${project}/locations/${location}`
+  })
+  const defaultQueue = Option.match(config.queue, { onNone: () => "default", onSome: ({ queue }) => queue })
+  const baseUrl = Option.getOrElse(config.urlBase, () => "http://localhost")
+  const live = new Map<string, LocalTask>()
+  /** The drains in progress: each waits for its tasks, by engine name. */
+  const drains = new Set<DrainWaiter>()
+  let closing = false
+
+  /** Logs `log` as the task's own fiber would (its logger, level and annotations), if its level lets it through. */
+  const logAs = (task: LocalTask, level: Log.LogLevel.LogLevel, log: Effect.Effect<void>) => {
+    if (Log.enabledIn(task.runtime, level)) Runtime.runSync(task.runtime)(log)
+  }
+
+  const clock = yield* makeEffectClock
+  // Closed after the attempts below were drained or interrupted: what is left never ran to its end.
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      engine.close()
+      for (const [name, task] of live) {
+        const stored = storedTask(name)
+        if (stored === undefined || stored.running) continue
+        logAs(task, Log.LogLevel.Warning, Log.warn(
+          Events.taskAbandoned,
+          `The local route closed before ${task.info.name} ran to its end (${stored.dispatchCount} attempt(s) made)`,
+          { ...task.fields, attempts: stored.dispatchCount }
+        ))
+      }
+      live.clear()
+    })
+  )
+  const gracePeriod = Duration.decode(options.gracePeriod ?? Duration.seconds(10))
+  // The grace period is spent draining (below): what still runs after it is interrupted at once.
+  const supervisor = yield* makeSupervisor({
+    gracePeriod: Duration.zero,
+    closeTimedOutEvent: Events.closeTimedOut,
+    interruptedEvent: Events.taskInterrupted,
+    interruptedMessage: "In-process task interrupted"
+  })
+
+  /** One attempt: the handler on a fiber of the task's own, answering as the task server would. */
+  const deliver: Deliver = (request, done) => {
+    const task = live.get(request.task)
+    if (task === undefined) {
+      done({ _tag: "Failed", message: "The task is no longer live" })
+      return { abort: () => {} }
+    }
+    const { context } = request
+    const taskContext: TaskContextShape = {
+      taskName: Option.some(context.taskId),
+      queueName: Option.some(context.queueId),
+      retryCount: Option.some(context.retryCount),
+      executionCount: Option.some(context.executionCount),
+      eta: Option.some(new Date(context.etaMs)),
+      previousResponse: context.previousResponse === undefined ? Option.none() : Option.some(Number(context.previousResponse)),
+      retryReason: Option.fromNullable(context.retryReason),
+      lastAttempt: Option.some(request.lastAttempt)
+    }
+    let aborted = false
+    const attempt = Effect.suspend(() => task.handler.decode(Either.getOrThrow(parseTaskJson(request.body.toString())))).pipe(
+      Effect.flatMap((payload) => task.handler.handle(payload) as Effect.Effect<unknown, unknown>),
+      Effect.exit,
+      Effect.flatMap((exit: Exit.Exit<unknown, unknown>) => {
+        const outcome = outcomeOf(exit)
+        done(deliveryResult(outcome))
+        if (aborted || outcome._tag === "Succeeded" || outcome._tag === "Dropped") return Effect.void
+        const level = request.lastAttempt ? Log.LogLevel.Error : Log.LogLevel.Warning
+        return Log.logEvent(
+          level,
+          Events.taskFailed,
+          `In-process task failed (attempt ${request.attempt}, answered ${outcome.status} as the task server would)`,
+          { ...task.fields, attempt: request.attempt, status: outcome.status },
+          exit._tag === "Failure" ? exit.cause : Cause.empty
+        )
+      })
+    )
+    // The attempt's fiber starts with its services already in place (the handler's, and
+    // TaskContext) rather than providing them around the handler: a context update per
+    // attempt costs more than the rest of an in-process dispatch (benchmark B5).
+    const runtime = Runtime.make({
+      context: Context.add(task.services, TaskContext, taskContext),
+      fiberRefs: task.runtime.fiberRefs,
+      runtimeFlags: task.runtime.runtimeFlags
+    })
+    const fiber = supervisor.track(Runtime.runFork(runtime)(attempt), task.fields)
+    if (Log.enabledIn(task.runtime, Log.LogLevel.Debug)) {
+      logAs(task, Log.LogLevel.Debug, Log.debug(Events.taskAttempt, `Attempt ${request.attempt} of ${task.info.name}`, {
+        ...task.fields,
+        attempt: request.attempt
+      }))
+    }
+    return {
+      abort: () => {
+        aborted = true
+        fiber.unsafeInterruptAsFork(fiber.id())
+      }
+    }
+  }
+
+  /** Tells each drain that `name` ended, or now waits for an attempt beyond the patience. */
+  const settle = (name: string, stored: StoredTask | undefined) => {
+    const now = clock.now()
+    for (const drain of drains) {
+      if (!drain.waiting.has(name)) continue
+      if (stored === undefined) {
+        drain.waiting.delete(name)
+      } else if (!stored.running && stored.scheduleTime - now > patience) {
+        drain.waiting.delete(name)
+        const task = live.get(name)
+        if (task !== undefined) drain.gaveUp.push([task, stored])
+      }
+      if (drain.waiting.size === 0) drain.done?.()
+    }
+  }
+
+  /** Logs what follows an attempt, and forgets a task that has ended. */
+  const onAttemptEnded = ({ attempt, next, task: stored }: AttemptEnded) => {
+    const task = live.get(stored.name)
+    if (task === undefined) return
+    const fields = { ...task.fields, attempts: attempt }
+    switch (next) {
+      case "retrying": {
+        const delay = Math.max(0, stored.scheduleTime - clock.now())
+        logAs(task, Log.LogLevel.Info, Log.info(
+          Events.taskRetrying,
+          `Retrying ${task.info.name} in ${Duration.format(Duration.millis(delay))}, as its queue's backoff says`,
+          { ...fields, next_attempt: new Date(stored.scheduleTime).toISOString() }
+        ))
+        settle(stored.name, stored)
+        return
+      }
+      case "succeeded":
+        logAs(task, Log.LogLevel.Info, Log.info(Events.taskSucceeded, "In-process task succeeded", fields))
+        break
+      case "dropped":
+        logAs(task, Log.LogLevel.Error, Log.error(Events.taskDropped, `${task.info.name} was dropped, not retried`, fields))
+        break
+      case "exhausted":
+        logAs(task, Log.LogLevel.Error, Log.error(
+          Events.taskExhausted,
+          `${task.info.name} failed ${attempt} time(s): its queue allows no more retries`,
+          fields
+        ))
+        break
+      case "gone":
+        break
+    }
+    live.delete(stored.name)
+    settle(stored.name, undefined)
+  }
+
+  const engine = new Engine({
+    clock,
+    deliver,
+    onAttemptEnded,
+    dedupWindowMs: TASK_ID_REUSE_MS,
+    queueReuseWindowMs: QUEUE_NAME_REUSE_MS,
+    minDispatchDeadlineMs: MIN_DISPATCH_DEADLINE_MS,
+    attemptLogLimit: 1000,
+    tombstoneGenerated: false,
+    closedMessage: "The local route is closed"
+  })
+
+  /** The engine's stored task `name`, if it is live. */
+  const storedTask = (name: string): StoredTask | undefined => {
+    try {
+      return engine.getTask(name)
+    } catch {
+      return undefined
+    }
+  }
+
+
+  /** The engine queue of `request`: its definition's settings; no rate limit for a queue no definition describes. */
+  const queueOf = (request: TaskRequest): string => {
+    const queue = Option.getOrUndefined(request.queue)
+    const name = `${location}/queues/${queue?.id ?? defaultQueue}`
+    const declared = queue !== undefined && Object.keys(queue.settings).length > 0
+    engine.ensureQueue(name, declared ? Either.getOrThrow(queueSettings(queue)) : {}, declared)
+    return name
+  }
+
+  const dispatch = (request: TaskRequest) =>
+    Effect.gen(function*() {
+      const fields = { path: request.path, route: "local" }
+      const refuse = (message: string, reason: DispatchError["reason"]) =>
+        Effect.zipRight(
+          Log.error(reason === "no_handler" ? Events.handlerMissing : Events.taskRefused, message, { ...fields, reason }),
+          Effect.fail(new DispatchError({ message, path: request.path, route: "local", reason }))
+        )
+      const handler = handlers.get(request.path)
+      if (handler === undefined) {
+        return yield* refuse(
+          `No in-process handler is registered for ${request.path}: provide TaskHandlers to the client's layer`,
+          "no_handler"
+        )
+      }
+      if (closing) {
+        return yield* refuse(`The local route is closing; the task for ${request.path} was not started`, "shutting_down")
+      }
+      const runtime = yield* Effect.runtime<never>()
+      const queue = queueOf(request)
+      const created = Either.try({
+        try: () =>
+          engine.createTask(queue, {
+            name: Option.match(request.taskId, { onNone: () => "", onSome: (id) => `${queue}/tasks/${id}` }),
+            httpRequest: {
+              url: baseUrl + request.path,
+              httpMethod: "POST",
+              headers: [...Object.entries(request.headers), ["Content-Type", "application/json"]],
+              body: Buffer.from(request.body),
+              oidcToken: undefined,
+              oauthToken: undefined
+            },
+            scheduleTime: Option.getOrUndefined(Option.map(request.scheduleTime, (date) => date.getTime())),
+            dispatchDeadlineMs: Option.match(request.dispatchDeadline, {
+              onNone: () => DEFAULT_DISPATCH_DEADLINE_MS,
+              onSome: Duration.toMillis
+            })
+          }),
+        catch: (error) => error
+      })
+      if (Either.isLeft(created)) {
+        const error = created.left
+        if (error instanceof ApiError && error.code === Status.ALREADY_EXISTS) {
+          const message = `A task named ${Option.getOrElse(request.taskId, () => "")} already exists or ran recently`
+          yield* Log.error(Events.createTaskFailed, message, { ...fields, reason: "already_exists" })
+          return yield* new DispatchError({ message, path: request.path, route: "local", reason: "already_exists" })
+        }
+        return yield* Effect.die(error)
+      }
+      const task = created.right
+      const info: TaskInfo = { name: `${NAME_PREFIX}/${task.queueName.slice(task.queueName.lastIndexOf("/") + 1)}/${task.id}`, route: "local" }
+      const services = Context.merge(runtime.context, handler.services) as Context.Context<never>
+      live.set(task.name, { info, path: request.path, handler, runtime, services, fields: { ...fields, name: info.name } })
+      yield* Log.debug(Events.dispatch, "Task dispatched to the in-process queue", { ...fields, name: info.name })
+      return info
+    })
+
+  /** The engine's name of the in-process task `name`, or `undefined` when it is not one. */
+  const engineName = (name: string): string | undefined => {
+    const [prefix, queue, id, ...rest] = name.split("/")
+    return prefix === NAME_PREFIX && queue !== undefined && QUEUE_ID.test(queue) && id !== undefined && TASK_ID.test(id) &&
+        rest.length === 0
+      ? `${location}/queues/${queue}/tasks/${id}`
+      : undefined
+  }
+
+  const cancel = (name: string) =>
+    Effect.suspend(() => {
+      const full = engineName(name)
+      if (full === undefined) {
+        return Effect.fail(
+          new CancelError({ message: `${name} is not the name of an in-process task`, name, reason: "invalid_name" })
+        )
+      }
+      const task = live.get(full)
+      if (task === undefined || storedTask(full) === undefined) {
+        return Effect.fail(new CancelError({ message: `No in-process task ${name} is waiting to run`, name, reason: "not_found" }))
+      }
+      engine.deleteTask(full)
+      live.delete(full)
+      settle(full, undefined)
+      return Log.info(Events.taskCancelled, `${name} was cancelled`, task.fields)
+    })
+
+  const report = (gaveUp: ReadonlyArray<[LocalTask, StoredTask]>) =>
+    Effect.forEach(gaveUp, ([task, stored]) =>
+      Log.warn(
+        Events.drainGaveUp,
+        `drain does not wait for ${task.info.name}: after ${stored.dispatchCount} attempt(s) its next one is due at ${
+          new Date(stored.scheduleTime).toISOString()
+        }; it stays queued until the layer closes`,
+        { ...task.fields, attempts: stored.dispatchCount }
+      ), { discard: true })
+
+  const drain = Effect.suspend(() => {
+    const waiter: DrainWaiter = { waiting: new Set(live.keys()), gaveUp: [], done: undefined }
+    drains.add(waiter)
+    for (const name of live.keys()) settle(name, storedTask(name))
+    const wait = waiter.waiting.size === 0 ? Effect.void : Effect.async<void>((resume) => {
+      waiter.done = () => resume(Effect.void)
+    })
+    return wait.pipe(
+      Effect.ensuring(Effect.sync(() => drains.delete(waiter))),
+      Effect.zipRight(Effect.suspend(() => report(waiter.gaveUp)))
+    )
+  })
+
+  // Closing refuses new tasks and drains the accepted ones within the grace period (finalizers
+  // are uninterruptible: the wait is made interruptible for the timeout to end it); then no
+  // new attempt starts, running ones are interrupted, and what is left is logged as abandoned.
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() => {
+      closing = true
+      return Effect.interruptible(drain).pipe(Effect.timeoutOption(gracePeriod))
+    }).pipe(
+      Effect.zipRight(Effect.sync(() => {
+        for (const { queue } of engine.inspect()) engine.pauseQueue(queue.name)
+      }))
+    )
+  )
+
+  return { dispatch, drain, cancel } satisfies LocalRouteShape
+})
+
