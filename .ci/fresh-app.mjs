@@ -137,12 +137,15 @@ const appFiles = [
   ["test/examples/readme", "readme"]
 ]
 
+/** A task's generated id: 20 random digits, different on every run. */
+const anyId = (line) => line.replace(/\/\d{20}\b/g, "/<id>")
+
 /** What the README says the app prints (the ```text block after it), timestamps and fibers left out. */
 const expectedOutput = () => {
   const after = readme.slice(readme.indexOf("## Using it in an Effect application"))
   const block = after.match(/^```text\n([\s\S]*?)^```$/m)?.[1]
   if (block === undefined) fail("README.md shows no ```text output for the application example")
-  return block.trim().split("\n")
+  return block.trim().split("\n").map(anyId)
 }
 
 const main = () => {
@@ -194,7 +197,7 @@ const main = () => {
 
   // In dev: no variables but what finds node.
   const printed = run("node build/app.js", app, { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" })
-    .trim().split("\n").map((line) => line.replace(/^timestamp=\S+ /, "").replace(/ fiber=#\d+/, ""))
+    .trim().split("\n").map((line) => line.replace(/^timestamp=\S+ /, "").replace(/ fiber=#\d+/, "")).map(anyId)
   const expected = expectedOutput()
   if (printed.length !== expected.length || expected.some((line) => !printed.includes(line))) {
     fail(`the app printed:\n  ${printed.join("\n  ")}\nwhere the README says:\n  ${expected.join("\n  ")}`)
