@@ -73,24 +73,17 @@ interface Lane {
   timerAt: number
 }
 
-/** An attempt in flight. */
-interface InFlight {
-  readonly cancelDeadline: () => void
-  /** Aborts the attempt without counting it (the engine is closing). */
-  readonly stop: () => void
-}
+/** `TaskPreviousResponse` of an HTTP task after `previous` (its `TaskRetryReason` is empty). */
+const httpPreviousResponse = (previous: PreviousAttempt): string | undefined =>
+  previous._tag === "Response" ? String(previous.status) : previous._tag === "DeadlineExceeded" ? "504" : undefined
 
-/** `TaskPreviousResponse` and `TaskRetryReason` of an HTTP task after `previous`. */
-const httpRetryHeaders = (previous: PreviousAttempt): readonly [string | undefined, string] =>
-  previous._tag === "Response"
-    ? [String(previous.status), ""]
-    : previous._tag === "DeadlineExceeded"
-    ? ["504", ""]
-    : [undefined, ""]
+/** `TaskPreviousResponse` of an App Engine task after `previous`. */
+const appEnginePreviousResponse = (previous: PreviousAttempt): string =>
+  previous._tag === "Response" ? String(previous.status) : "0"
 
-/** `TaskPreviousResponse` and `TaskRetryReason` of an App Engine task after `previous`. */
-const appEngineRetryHeaders = (previous: PreviousAttempt): readonly [string, string] =>
-  previous._tag === "Response" ? [String(previous.status), "App Error"] : ["0", "Instance Unavailable"]
+/** `TaskRetryReason` of an App Engine task after `previous`. */
+const appEngineRetryReason = (previous: PreviousAttempt): string =>
+  previous._tag === "Response" ? "App Error" : "Instance Unavailable"
 
 const hosts = new Map<string, string>()
 
@@ -145,10 +138,80 @@ const dispatchHeaders = (
 /** The result of the attempt that missed its deadline. */
 const DEADLINE_EXCEEDED: DeliveryResult = { _tag: "DeadlineExceeded" }
 
+/**
+ * An attempt in flight, and the request its delivery gets. One object per attempt, its
+ * headers built only when read: an in-process delivery never reads them (benchmark B5).
+ */
+class Attempt implements DeliveryRequest {
+  readonly task: string
+  readonly queue: string
+  readonly attempt: number
+  readonly method: string
+  readonly body: Buffer
+  readonly deadlineMs: number
+  /** The delivery, once started: aborted at the deadline or when the engine closes. */
+  delivery: Delivery | undefined = undefined
+  /** Cancels the deadline timer. */
+  cancelDeadline: () => void = () => {}
+  /** `deliver` has not returned yet: a result reported now is taken after it returns. */
+  synchronous = true
+  /** The attempt was counted, or stopped: what the delivery reports afterwards is ignored. */
+  private over = false
+  private builtHeaders: ReadonlyArray<readonly [string, string]> | undefined = undefined
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    readonly storedQueue: StoredQueue,
+    readonly lane: Lane,
+    readonly stored: StoredTask,
+    readonly url: string,
+    readonly context: AttemptContext,
+    readonly lastAttempt: boolean,
+    readonly startedAt: number,
+    private readonly authorization: string | undefined
+  ) {
+    this.task = stored.name
+    this.queue = storedQueue.name
+    this.attempt = stored.dispatchCount
+    this.method = stored.request.httpMethod
+    this.body = stored.request.body
+    this.deadlineMs = stored.dispatchDeadlineMs
+  }
+
+  get headers(): ReadonlyArray<readonly [string, string]> {
+    return this.builtHeaders ??= dispatchHeaders(this.stored, this.url, this.context, this.authorization)
+  }
+
+  /** The delivery's callback: counts the attempt, once. */
+  readonly done = (result: DeliveryResult): void => {
+    if (this.synchronous) queueMicrotask(() => this.end(result))
+    else this.end(result)
+  }
+
+  /** The deadline passed: counted first, so what the aborted delivery reports afterwards is ignored. */
+  readonly deadlinePassed = (): void => {
+    this.end(DEADLINE_EXCEEDED)
+    this.delivery?.abort()
+  }
+
+  private end(result: DeliveryResult): void {
+    if (this.over) return
+    this.over = true
+    this.scheduler.ended(this, result)
+  }
+
+  /** Aborts the attempt without counting it (the engine is closing). */
+  stop(): void {
+    this.over = true
+    this.cancelDeadline()
+    this.delivery?.abort()
+  }
+}
+
 /** Dispatches, retries and finishes the tasks of every queue. */
 export class Scheduler {
   private readonly lanes = new Map<StoredQueue, Lane>()
-  private readonly inFlight = new Set<InFlight>()
+  private readonly inFlight = new Set<Attempt>()
   private closed = false
 
   constructor(
@@ -300,75 +363,44 @@ export class Scheduler {
       task.firstAttemptAt = now
     }
     task.lastAttempt = { scheduleTime: task.scheduleTime, dispatchTime: now, responseTime: undefined, responseStatus: undefined }
-    const url = this.urlOf(task)
-    const attempt = task.dispatchCount
+    const previous = task.previous
     const http = task.request._tag === "Http"
-    const [previousResponse, retryReason] = task.previous === undefined
-      ? [undefined, undefined]
-      : http
-      ? httpRetryHeaders(task.previous)
-      : appEngineRetryHeaders(task.previous)
     const context: AttemptContext = {
       queueId: shortName(queue.name),
       taskId: task.id,
       retryCount,
       executionCount: task.executionCount,
       etaMs: task.scheduleTime,
-      previousResponse,
-      retryReason
+      previousResponse: previous === undefined ? undefined : http ? httpPreviousResponse(previous) : appEnginePreviousResponse(previous),
+      retryReason: previous === undefined ? undefined : http ? "" : appEngineRetryReason(previous)
     }
-    let headers: ReadonlyArray<readonly [string, string]> | undefined
-    const request: DeliveryRequest = {
-      task: task.name,
-      queue: queue.name,
-      attempt,
-      url,
-      method: task.request.httpMethod,
-      // Built when read, from what holds at dispatch: an in-process delivery never reads them.
-      get headers() {
-        return headers ??= dispatchHeaders(task, url, context, authorization)
-      },
+    const attempt = new Attempt(
+      this,
+      queue,
+      lane,
+      task,
+      this.urlOf(task),
       context,
-      body: task.request.body,
-      deadlineMs: task.dispatchDeadlineMs,
-      lastAttempt: !mayRetry(queue.settings.retryConfig, task.dispatchCount, task.firstAttemptAt ?? now, now)
-    }
-    const authorization = this.authorization(task, now)
-    // The attempt ends once: with the delivery's result, or at the deadline (the delivery is
-    // aborted and what it reports later is ignored), or not at all when the engine closes.
-    let ended = false
-    let delivery: Delivery | undefined
-    const end = (result: DeliveryResult) => {
-      if (ended) return
-      ended = true
-      this.inFlight.delete(inFlight)
-      inFlight.cancelDeadline()
-      this.complete(queue, lane, task, result, request, now)
-    }
-    const inFlight: InFlight = {
-      cancelDeadline: this.options.clock.setTimer(task.dispatchDeadlineMs, () => {
-        // Counted first: what an aborted delivery reports afterwards is ignored.
-        end(DEADLINE_EXCEEDED)
-        delivery?.abort()
-      }),
-      stop: () => {
-        ended = true
-        inFlight.cancelDeadline()
-        delivery?.abort()
-      }
-    }
-    this.inFlight.add(inFlight)
-    let synchronous = true
+      !mayRetry(queue.settings.retryConfig, task.dispatchCount, task.firstAttemptAt ?? now, now),
+      now,
+      this.authorization(task, now)
+    )
+    attempt.cancelDeadline = this.options.clock.setTimer(task.dispatchDeadlineMs, attempt.deadlinePassed)
+    this.inFlight.add(attempt)
     try {
-      delivery = this.options.deliver(request, (result) => {
-        if (synchronous) queueMicrotask(() => end(result))
-        else end(result)
-      })
+      attempt.delivery = this.options.deliver(attempt, attempt.done)
     } catch (error) {
-      queueMicrotask(() => end({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) }))
+      attempt.done({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) })
     }
-    synchronous = false
+    attempt.synchronous = false
     this.options.onChange()
+  }
+
+  /** Counts an attempt that ended (once: with the delivery's result, or at its deadline). */
+  ended(attempt: Attempt, result: DeliveryResult): void {
+    this.inFlight.delete(attempt)
+    attempt.cancelDeadline()
+    this.complete(attempt.storedQueue, attempt.lane, attempt.stored, result, attempt, attempt.startedAt)
   }
 
   private authorization(task: StoredTask, now: number): string | undefined {
