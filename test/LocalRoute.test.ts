@@ -141,6 +141,8 @@ describe("LocalRoute: the in-process queue", () => {
       yield* drainAdvancing("1 minute")
       expect(dropped).toHaveLength(1)
       expect(logs.of(Events.taskDropped).map((entry) => entry.level)).toEqual(["ERROR"])
+      // It says why, as the task server's `tasks.server.dropped` does.
+      expect(logs.of(Events.taskDropped)[0]?.message).toMatch(/ was dropped, not retried: the upload is gone$/)
       // Not the queue's 0.1 s backoff: five minutes, as asked; the retry then succeeds.
       expect(later.map(({ at }) => at)).toEqual([0, 300_000])
       expect(later[1]?.context.previousResponse).toEqual(Option.some(503))

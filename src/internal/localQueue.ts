@@ -5,7 +5,7 @@
  * configuration that can run tasks in-process.
  */
 import { Cause, Context, Duration, Effect, Either, type Exit, type Fiber, Option, Runtime, type RuntimeFlags } from "effect"
-import { CancelError, DispatchError } from "../Errors.js"
+import { CancelError, DispatchError, type NonRetryableError } from "../Errors.js"
 import { Events } from "../Events.js"
 import type { LocalRouteOptions, LocalRouteShape } from "../LocalRoute.js"
 import type { TaskInfo, TaskRequest } from "../Route.js"
@@ -47,6 +47,8 @@ interface LocalTask {
   /** The enqueuing fiber's services, with the handler's own over them. */
   readonly services: Context.Context<never>
   readonly fields: Log.EventFields
+  /** Why the handler dropped the task (its `NonRetryableError`), once it has. */
+  dropped?: NonRetryableError
 }
 
 /** A drain in progress: the tasks it still waits for, and what to do when it may return. */
@@ -144,6 +146,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       Effect.exit,
       Effect.flatMap((exit: Exit.Exit<unknown, unknown>) => {
         const outcome = outcomeOf(exit)
+        if (outcome._tag === "Dropped") task.dropped = outcome.error
         done(deliveryResult(outcome))
         if (aborted || outcome._tag === "Succeeded" || outcome._tag === "Dropped") return Effect.void
         const level = request.lastAttempt ? Log.LogLevel.Error : Log.LogLevel.Warning
@@ -195,7 +198,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   }
 
   /** Logs what follows an attempt, and forgets a task that has ended. */
-  const onAttemptEnded = ({ attempt, next, task: stored }: AttemptEnded) => {
+  const onAttemptEnded = ({ attempt, endedAt, next, task: stored }: AttemptEnded) => {
     const task = live.get(stored.name)
     if (task === undefined) return
     const fields = () => ({ ...task.fields, attempts: attempt })
@@ -205,7 +208,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
           Log.info(
             Events.taskRetrying,
             `Retrying ${task.info.name} in ${
-              Duration.format(Duration.millis(Math.max(0, stored.scheduleTime - clock.now())))
+              Duration.format(Duration.millis(stored.scheduleTime - endedAt))
             }, as its queue's backoff says`,
             { ...fields(), next_attempt: new Date(stored.scheduleTime).toISOString() }
           ))
@@ -216,7 +219,14 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
         logAs(task, Log.LogLevel.Info, () => Log.info(Events.taskSucceeded, "In-process task succeeded", fields()))
         break
       case "dropped":
-        logAs(task, Log.LogLevel.Error, () => Log.error(Events.taskDropped, `${task.info.name} was dropped, not retried`, fields()))
+        logAs(task, Log.LogLevel.Error, () =>
+          Log.logEvent(
+            Log.LogLevel.Error,
+            Events.taskDropped,
+            `${task.info.name} was dropped, not retried: ${task.dropped?.message}`,
+            fields(),
+            task.dropped === undefined ? Cause.empty : Cause.fail(task.dropped)
+          ))
         break
       case "exhausted":
         logAs(task, Log.LogLevel.Error, () =>

@@ -44,6 +44,23 @@ describe("examples", () => {
     expect(output.match(/message=transcribing/g)).toHaveLength(1)
   }, 60_000)
 
+  it("lifecycle retries, drops, waits and cancels as Cloud Tasks would, and drain waits for every outcome", async () => {
+    const { code, output } = await run("lifecycle.ts")
+    expect(code, output).toBe(0)
+    expect(output).toContain('message="sent to ada@example.com after 0 retries"')
+    // two failures, retried after the queue's 100 ms and 200 ms, then success
+    expect(output).toMatch(/Retrying local-direct-dispatch\/emails\/\d{20} in 100ms/)
+    expect(output).toMatch(/Retrying local-direct-dispatch\/emails\/\d{20} in 200ms/)
+    expect(output).toContain('message="sent to flaky@example.com after 2 retries"')
+    // RetryAfterError: 503 with Retry-After, and the retry waits as long
+    expect(output).toMatch(/Retrying local-direct-dispatch\/emails\/\d{20} in 1s/)
+    expect(output).toContain('message="sent to busy@example.com after 1 retries"')
+    expect(output).toMatch(/was dropped, not retried: no such domain: bob@invalid/)
+    expect(output).toMatch(/event=tasks.dev.task_cancelled/)
+    expect(output).not.toContain("carol@example.com")
+    expect(output.match(/event=tasks.dev.task_succeeded/g)).toHaveLength(3)
+  }, 60_000)
+
   it("app runs in dev with no variables set and handles the task with its own service", async () => {
     const { code, output } = await run("app.ts")
     expect(code, output).toBe(0)

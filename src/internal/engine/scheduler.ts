@@ -51,6 +51,8 @@ export interface AttemptEnded {
   readonly queue: StoredQueue
   /** 1 for the first attempt, 2 for the first retry, … */
   readonly attempt: number
+  /** When the attempt ended (the queue's clock): a retry's delay counts from here. */
+  readonly endedAt: number
   readonly next: "succeeded" | "dropped" | "exhausted" | "retrying" | "gone"
 }
 
@@ -447,7 +449,7 @@ export class Scheduler {
     }
     this.log.record(attempt, !task.removed)
     const ended = (next: AttemptEnded["next"]) =>
-      this.options.onAttemptEnded?.({ task, queue, attempt: request.attempt, next })
+      this.options.onAttemptEnded?.({ task, queue, attempt: request.attempt, endedAt: now, next })
 
     if (task.removed || !this.store.isCurrent(queue)) {
       this.pump(queue)
