@@ -17,7 +17,7 @@ import { taskPayloadError } from "./internal/payloadIssues.js"
 import { makeTaskRequest, type PayloadEncoder, type Refusal } from "./internal/request.js"
 import { dryRunRoute } from "./internal/dryRun.js"
 import { loadCloudRoute, loadHttpRoute, loadLocalQueue } from "./internal/routeModules.js"
-import { decideRoute, decisionEvents, selectableRoutes, startEvent } from "./internal/routing.js"
+import { type Decision, decideRoute, decisionEvents, selectableRoutes, startEvent } from "./internal/routing.js"
 import { LocalRoute, type LocalRouteShape } from "./LocalRoute.js"
 import { LoopbackRoute } from "./LoopbackRoute.js"
 import type { EnqueueOptions, RouteShape, TaskInfo, TaskRequest } from "./Route.js"
@@ -91,6 +91,13 @@ const make = (config: TasksConfigShape, routes: RouteServices) => Effect.gen(fun
     onNone: () => [],
     onSome: ({ handlers }) => Array.from(handlers.keys())
   })
+  // A decision is one of a few shared values: its events are built once each.
+  const eventsByDecision = new Map<Decision, ReadonlyArray<Log.Event>>()
+  const eventsOf = (decision: Decision) => {
+    let events = eventsByDecision.get(decision)
+    if (events === undefined) eventsByDecision.set(decision, events = decisionEvents(config, decision))
+    return events
+  }
 
   const enqueue = (path: string, payload: unknown, options: EnqueueOptions | undefined, encoder?: PayloadEncoder) => {
     const decision = decideRoute(config, path)
@@ -107,7 +114,7 @@ const make = (config: TasksConfigShape, routes: RouteServices) => Effect.gen(fun
         Effect.fail(new DispatchError({ ...refusal, path, route: decision.route }))
       )
     const dispatch = (request: TaskRequest) =>
-      Effect.zipRight(Log.events(decisionEvents(config, decision), fields), route.dispatch(request))
+      Effect.zipRight(Log.events(eventsOf(decision), fields), route.dispatch(request))
     return Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const request = makeTaskRequest(path, payload, options, now, encoder)
       if (Either.isLeft(request)) return refuse(request.left)

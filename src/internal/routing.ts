@@ -19,15 +19,30 @@ export type Decision =
   | { readonly route: "worker" }
   | { readonly route: "local"; readonly workerProblem: WorkerConfigProblem }
 
+const decisions = {
+  dryRun: { route: "dry-run" },
+  cloudTasks: { route: "cloud-tasks" },
+  loopback: { route: "loopback" },
+  worker: { route: "worker" },
+  workerDisabled: { route: "local", workerProblem: "worker_disabled" },
+  workerUrlInvalid: { route: "local", workerProblem: "worker_url_invalid" },
+  workerUrlMissing: { route: "local", workerProblem: "worker_url_missing" },
+  notWorkerPath: { route: "local", workerProblem: "not_worker_path" }
+} as const satisfies Record<string, Decision>
+
+/**
+ * The route for a task to `path` under `config`. One of a few shared values, so that
+ * what is derived from a decision (its events) can be kept per decision.
+ */
 export const decideRoute = (config: TasksConfigShape, path: string): Decision => {
-  if (config.dryRun) return { route: "dry-run" }
-  if (config.appEnv === "production") return { route: "cloud-tasks" }
-  if (config.forceHttpLoopback) return { route: "loopback" }
-  if (!config.useWorkerInDev) return { route: "local", workerProblem: "worker_disabled" }
-  if (Option.isSome(config.workerUrlProblem)) return { route: "local", workerProblem: "worker_url_invalid" }
-  if (Option.isNone(config.workerUrlBase)) return { route: "local", workerProblem: "worker_url_missing" }
-  if (!config.workerPaths.has(path)) return { route: "local", workerProblem: "not_worker_path" }
-  return { route: "worker" }
+  if (config.dryRun) return decisions.dryRun
+  if (config.appEnv === "production") return decisions.cloudTasks
+  if (config.forceHttpLoopback) return decisions.loopback
+  if (!config.useWorkerInDev) return decisions.workerDisabled
+  if (Option.isSome(config.workerUrlProblem)) return decisions.workerUrlInvalid
+  if (Option.isNone(config.workerUrlBase)) return decisions.workerUrlMissing
+  if (!config.workerPaths.has(path)) return decisions.notWorkerPath
+  return decisions.worker
 }
 
 /**
