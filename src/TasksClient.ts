@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Either, Layer, Option, Schema, type Tracer } from "effect"
 import { CloudTasksRoute } from "./CloudTasksRoute.js"
 import { DryRunRoute } from "./DryRunRoute.js"
 import { CancelError, type ConfigError, DispatchError, type ImportError, type Route } from "./Errors.js"
@@ -86,6 +86,18 @@ interface RouteServices {
 /** The route of `decision`, built because the configuration can choose it. */
 const routeOf = (routes: RouteServices, route: Route): RouteShape => routes[route]!
 
+const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/
+const SPAN_ID = /^(?!0{16})[0-9a-f]{16}$/
+
+/**
+ * The W3C `traceparent` of `span`; none for a span without valid W3C IDs, such as the
+ * no-op span of `Layer.setTracerEnabled(false)` (its IDs are "noop").
+ */
+const traceparentOf = (span: Tracer.Span): Option.Option<string> =>
+  TRACE_ID.test(span.traceId) && SPAN_ID.test(span.spanId)
+    ? Option.some(`00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`)
+    : Option.none()
+
 const make = (config: TasksConfigShape, routes: RouteServices) => Effect.gen(function*() {
   const registered = Option.match(yield* Effect.serviceOption(TaskHandlers), {
     onNone: () => [],
@@ -128,11 +140,7 @@ const make = (config: TasksConfigShape, routes: RouteServices) => Effect.gen(fun
         kind: "producer",
         // not captured per call: this runs on every request path
         captureStackTrace: false
-      }, (span) =>
-        dispatch({
-          ...request.right,
-          traceparent: Option.some(`00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`)
-        }))
+      }, (span) => dispatch({ ...request.right, traceparent: traceparentOf(span) }))
     })
   }
 

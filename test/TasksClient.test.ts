@@ -561,6 +561,17 @@ describe("spans", () => {
       })
   )
 
+  it.scoped("with tracing turned off, the task carries no traceparent (not the no-op span's \"noop\" IDs)", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer(() => ({ status: 202 }))
+      yield* enqueueHttpTask("/api/tasks/other", {}).pipe(
+        Effect.provide(clientWith({ appEnv: "dev", forceHttpLoopback: true, urlBase: server.url })),
+        Effect.provide(Layer.setTracerEnabled(false))
+      )
+      expect(server.requests).toHaveLength(1)
+      expect(server.requests[0]?.headers).not.toHaveProperty("traceparent")
+    }))
+
   it.effect("dry-run adds no span either", () =>
     Effect.gen(function*() {
       const { spans, tracer } = recordingTracer()
