@@ -1,6 +1,6 @@
 // The main demo (`npm start`): every route of enqueueHttpTask on embedded
 // defaults, no cloud account and no Docker. A task server on 127.0.0.1 serves the
-// seed's three tasks; the development routes (dry-run, local, worker, loopback)
+// three tasks of examples/tasks.ts; the development routes (dry-run, local, worker, loopback)
 // dispatch to it or run in-process, and the production route creates real Cloud
 // Tasks through the official client and the bundled emulator, which delivers them
 // to the same server. Each step prints the route, the task name, the events the

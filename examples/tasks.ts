@@ -1,4 +1,4 @@
-// The seed's three tasks, defined once: the path, the payload Schema, and a
+// The three tasks of a transcription pipeline, defined once: the path, the payload Schema, and a
 // handler that logs what it receives. Shared by the worker server and the demo.
 import { Effect, Option, Schema } from "effect"
 import { defineTask, handleTask, TaskContext, taskHandlersLayer } from "effect-http-tasks"

@@ -31,7 +31,7 @@ export interface TaskInfo {
 export interface EnqueueOptions {
   /**
    * How long the task's HTTP request may take, 15 seconds to 30 minutes.
-   * Overrides the per-path default (30 minutes for the seed's three task paths,
+   * Overrides the per-path default (30 minutes for the three transcription paths,
    * otherwise the route's default of 10 minutes).
    */
   readonly dispatchDeadline?: Duration.DurationInput | undefined

@@ -284,7 +284,7 @@ export class TasksClient extends Context.Tag("effect-http-tasks/TasksClient")<Ta
  * @example
  * ```ts
  * const info = yield* enqueueHttpTask("/api/tasks/transcribe", { filename: "a.wav", user_id: "123" })
- * // info.name: "local-direct-dispatch" in dev, "projects/…/tasks/…" in production
+ * // info.name: "local-direct-dispatch/default/<20 digits>" in dev, "projects/…/tasks/…" in production
  * ```
  *
  * @since 0.1.0

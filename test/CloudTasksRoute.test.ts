@@ -81,7 +81,7 @@ describe("CloudTasksRoute through the emulator", () => {
       expect(logs.entries.map((entry) => entry.line).join("\n")).not.toContain("prod-secret")
     }))
 
-  it.scopedLive("sets the 30-minute deadline for the seed's paths and sends worker paths to WORKER_URL_BASE", () =>
+  it.scopedLive("sets the 30-minute deadline for the transcription paths and sends worker paths to WORKER_URL_BASE", () =>
     Effect.gen(function*() {
       const { layer, logs } = captureLogs()
       const running = yield* emulator

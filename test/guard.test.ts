@@ -90,7 +90,7 @@ describe("guard", () => {
     expect(loaded).toContain("TaskServer.ts")
     const enqueuing = loaded.filter((file) =>
       /^(TasksClient|TasksConfig|TaskDefinition|\w+Route|CloudTasksEmulator)\.ts$/.test(file) ||
-      /^internal\/(routing|request|encode|httpRoute|httpPost|engine\/|emulator\/)/.test(file)
+      /^internal\/(routing|routeModules|request|encode|httpRoute|httpPost|localQueue|cloudRoute|cloudClient|dryRun|engine\/|emulator\/)/.test(file)
     )
     expect(enqueuing).toEqual([])
     const all = JSON.parse(stderr.trim().split("\n").pop()!) as Array<string>

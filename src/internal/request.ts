@@ -18,7 +18,7 @@ import {
   TASK_ID
 } from "./limits.js"
 
-/** The seed's long-running task paths, whose deadline defaults to 30 minutes. */
+/** The long-running transcription paths (transcribe, assemble, process-chunk), whose deadline defaults to 30 minutes. */
 export const longRunningPaths: ReadonlySet<string> = new Set([
   "/api/tasks/transcribe",
   "/api/tasks/assemble",

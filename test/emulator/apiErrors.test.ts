@@ -1,6 +1,6 @@
 /**
- * Every status code and message of facts/cloud-tasks.md ("Errors the API returns" and
- * "Limits"), through the official client over real gRPC.
+ * Every status code and message the real Cloud Tasks API was recorded answering (its errors
+ * and limits), through the official client over real gRPC.
  */
 import type { CloudTasksClient } from "@google-cloud/tasks"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"

@@ -138,7 +138,7 @@ describe("what an invalid path's message says", () => {
 })
 
 describe("options", () => {
-  it.effect("the seed's long-running paths default to a 30-minute deadline; options override", () =>
+  it.effect("the long-running transcription paths default to a 30-minute deadline; options override", () =>
     Effect.gen(function*() {
       const long = yield* enqueue("/api/tasks/transcribe", {})
       expect(Option.map(long.dispatched[0]!.request.dispatchDeadline, Duration.toMinutes)).toEqual(Option.some(30))
