@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { CloudTasksEmulator } from "../src/CloudTasksEmulator.js"
 import {
+  cancelTask,
   CloudTasksRoute,
   enqueueHttpTask,
   Events,
@@ -284,5 +285,52 @@ describe("CloudTasksRoute through the emulator", () => {
       expect(error.message).toContain("npm install @google-cloud/tasks-not-installed")
       expect(logs.events()).toContain(Events.cloudTasksUnavailable)
       expect(server.requests).toEqual([])
+    }))
+})
+
+describe("cancelTask", () => {
+  it.scopedLive("in production deletes the Cloud Task: it never runs, and a second cancel is not_found", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const running = yield* emulator
+      const server = yield* recordingServer()
+      const tasks = makeClient(running.host)
+      yield* Effect.addFinalizer(() => Effect.promise(() => tasks.close()))
+      yield* Effect.gen(function*() {
+        const info = yield* enqueueHttpTask("/api/tasks/reminder", { user: "u-1" }, { delay: "1 hour" })
+        const [stored] = yield* Effect.promise(() => tasks.getTask({ name: info.name }))
+        expect(stored.name).toBe(info.name)
+
+        yield* cancelTask(info.name)
+        expect(logs.of(Events.cloudCancelled).map((entry) => entry.annotations.name)).toEqual([info.name])
+        const gone = yield* Effect.flip(Effect.tryPromise(() => tasks.getTask({ name: info.name })))
+        expect(String(gone.error)).toMatch(/NOT_FOUND|not found/i)
+
+        const again = yield* Effect.flip(cancelTask(info.name))
+        expect(again).toMatchObject({ _tag: "CancelError", reason: "not_found", name: info.name, grpcStatus: 5 })
+        expect(again.message).toContain(`No task ${info.name} is waiting in Cloud Tasks`)
+      }).pipe(Effect.provide(client(production(running.host, server))), Effect.provide(layer))
+      expect(server.requests).toEqual([])
+    }))
+
+  it.scoped("a task already sent (worker, loopback) or never queued (dry run) is not_cancellable, by name", () =>
+    Effect.gen(function*() {
+      const server = yield* recordingServer(() => ({ status: 202 }))
+      const refusal = (name: string) => Effect.flip(cancelTask(name))
+      const loopback = yield* enqueueHttpTask("/api/tasks/other", {}).pipe(
+        Effect.flatMap((info) => refusal(info.name)),
+        Effect.provide(client({ appEnv: "dev", forceHttpLoopback: true, urlBase: server.url }))
+      )
+      expect(loopback).toMatchObject({ reason: "not_cancellable" })
+      expect(loopback.message).toMatch(/^local-loopback-\S+ cannot be cancelled: /)
+      const dryRun = yield* enqueueHttpTask("/api/tasks/other", {}).pipe(
+        Effect.flatMap((info) => refusal(info.name)),
+        Effect.provide(client({ dryRun: true }))
+      )
+      expect(dryRun).toMatchObject({ reason: "not_cancellable" })
+      // A Cloud Task's name, given to a client that sends nothing to Cloud Tasks
+      const elsewhere = yield* refusal(`${queue}/tasks/abc`).pipe(Effect.provide(client({ appEnv: "dev" })))
+      expect(elsewhere.message).toContain("this configuration sends no task to Cloud Tasks")
+      expect(server.requests).toHaveLength(1)
     }))
 })

@@ -192,6 +192,24 @@ describe("LocalRoute: the in-process queue", () => {
       }).pipe(Effect.provide(client({ "/later": recording(seen, () => Effect.void) })))
     }))
 
+  it.effect("a task scheduled an hour ahead does not hold drain, and closing the layer logs it as abandoned", () => {
+    const { layer, logs } = captureLogs()
+    const seen: Array<Seen> = []
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(client({ "/later": recording(seen, () => Effect.void) }), scope)
+      const info = yield* enqueueHttpTask("/later", {}, { delay: "1 hour" }).pipe(Effect.provide(context))
+      yield* drain.pipe(Effect.provide(context))
+      expect(logs.of(Events.drainGaveUp).map((entry) => entry.annotations.name)).toEqual([info.name])
+      yield* Scope.close(scope, Exit.void)
+      const [abandoned] = logs.of(Events.taskAbandoned)
+      expect(abandoned?.level).toBe("WARN")
+      expect(abandoned?.annotations).toMatchObject({ name: info.name, attempts: 0 })
+      expect(abandoned?.message).toContain("(0 attempt(s) made)")
+      expect(seen).toEqual([])
+    }).pipe(Effect.provide(layer))
+  })
+
   it.effect("a named task runs once: the same taskId is already_exists while it waits and after it ran", () =>
     Effect.gen(function*() {
       const seen: Array<Seen> = []

@@ -7,6 +7,7 @@ import {
   Either,
   Exit,
   FastCheck as fc,
+  HashMap,
   Layer,
   Logger,
   LogLevel,
@@ -40,6 +41,35 @@ const noHandlers = TaskHandlers.layer({})
 
 const clientWith = (config: TasksConfigInput, handlers = noHandlers) =>
   TasksClient.layerWith(config).pipe(Layer.provide(handlers))
+
+describe("quiet by default", () => {
+  it.effect("a dev dispatch prints one Info line, its outcome; the steps are Debug, with their names", () => {
+    const everything = captureLogs()
+    const printed: Array<string> = []
+    const atDefaultLevel = Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ annotations, logLevel }) => printed.push(`${logLevel.label} ${HashMap.unsafeGet(annotations, "event")}`))
+    )
+    const once = Effect.zipRight(enqueueHttpTask("/api/tasks/other", {}), drain).pipe(
+      Effect.provide(clientWith({ appEnv: "dev" }, TaskHandlers.layer({ "/api/tasks/other": () => Effect.void })))
+    )
+    return Effect.gen(function*() {
+      yield* Effect.provide(once, atDefaultLevel)
+      expect(printed).toEqual([`INFO ${Events.taskSucceeded}`])
+      yield* Effect.provide(once, everything.layer)
+      expect(everything.logs.entries.map((entry) => `${entry.level} ${entry.annotations.event}`)).toEqual([
+        `DEBUG ${Events.start}`,
+        `DEBUG ${Events.cloudDisabled}`,
+        `DEBUG ${Events.usingLocalDispatch}`,
+        `DEBUG ${Events.checkingWorkerConfig}`,
+        `DEBUG ${Events.workerConfigInvalid}`,
+        `DEBUG ${Events.dispatch}`,
+        `DEBUG ${Events.taskAttempt}`,
+        `INFO ${Events.taskSucceeded}`
+      ])
+    })
+  })
+})
 
 describe("enqueueHttpTask: one smoke test per route", () => {
   it.scoped("dry-run logs the task, runs nothing and names it dry-run-<ISO>", () => {
