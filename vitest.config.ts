@@ -12,13 +12,13 @@ export default defineConfig({
     projects: [
       // Every test; the emulator's suite with the official client over gRPC.
       { extends: true, test: { name: "all", include: ["test/**/*.test.ts"], provide: { clientMode: "grpc" } } },
-      // The emulator's suite again, the official client in REST mode (fallback: true).
+      // The emulator's suites again, the official client in REST mode (fallback: true).
       // (rest, firebase and dashboard do not depend on the client's mode: they run once.)
       {
         extends: true,
         test: {
           name: "emulator-rest",
-          include: ["test/emulator/**/*.test.ts"],
+          include: ["test/emulator/**/*.test.ts", "test/CloudTasksEmulator.test.ts"],
           exclude: ["test/emulator/{rest,firebase,dashboard}.test.ts"],
           provide: { clientMode: "rest" }
         }

@@ -1,6 +1,6 @@
 // Shows the two routes that need no server: dry-run (log and return a name, run
 // nothing) and local (run the registered handler in-process on its own fiber).
-// Run: npx tsx examples/dry-run-and-local.ts
+// Run: npx tsx --conditions=@effect-http-tasks/source examples/dry-run-and-local.ts
 import { Effect, Layer, Logger } from "effect"
 import { drain, enqueueHttpTask, TaskHandlers, TasksClient } from "effect-http-tasks"
 

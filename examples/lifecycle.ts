@@ -1,7 +1,7 @@
 // The task lifecycle in-process, as Cloud Tasks runs it in production: a queue defined in
 // code, retries with its backoff, a handler that says "never again" or "not before",
 // a cancelled task, and drain waiting for every outcome.
-// Run: npx tsx examples/lifecycle.ts
+// Run: npx tsx --conditions=@effect-http-tasks/source examples/lifecycle.ts
 import { Effect, Layer, Logger, Option, Schema } from "effect"
 import {
   cancelTask,

@@ -525,7 +525,11 @@ describe("TaskServer: handler outcomes mean what they mean to Cloud Tasks", () =
   const steered = (seen: Array<Option.Option<boolean>>) =>
     taskHandlersLayer(handleTask(Steered, ({ outcome }) =>
       Effect.gen(function*() {
-        seen.push((yield* TaskContext).lastAttempt)
+        const context = yield* TaskContext
+        seen.push(context.lastAttempt)
+        if (outcome === "soon" && Option.getOrElse(context.retryCount, () => 0) === 0) {
+          return yield* new RetryAfterError({ after: "1 second", message: "not ready" })
+        }
         if (outcome === "drop") return yield* new NonRetryableError({ message: "the upload is gone" })
         if (outcome === "later") return yield* new RetryAfterError({ after: "90 seconds", message: "quota" })
         if (outcome === "fail") return yield* Effect.fail("boom")
@@ -607,5 +611,12 @@ describe("TaskServer: handler outcomes mean what they mean to Cloud Tasks", () =
       const exhausted = yield* Effect.promise(() => emulator.waitForTask(failing.name))
       expect(exhausted.result).toBe("exhausted")
       expect(exhausted.attempts.map((attempt) => attempt.status)).toEqual([500, 500, 500])
+      // 503 with Retry-After: 1, so the retry waits a second, not the queue's 10 ms backoff
+      const soon = yield* enqueueTask(Steered, { outcome: "soon" }).pipe(Effect.provide(client))
+      const retried = yield* Effect.promise(() => emulator.waitForTask(soon.name))
+      expect(retried.result).toBe("succeeded")
+      const [first, second] = retried.attempts
+      expect([first?.status, second?.status]).toEqual([503, 200])
+      expect(second!.startedAt.getTime() - first!.endedAt.getTime()).toBeGreaterThanOrEqual(1000)
     }))
 })
