@@ -40,6 +40,7 @@ import {
   taskHandlersLayer
 } from "../src/index.js"
 import { TaskContext } from "../src/TaskContext.js"
+import { modelDelay } from "./utils/backoffModel.js"
 import { captureLogs } from "./utils/logs.js"
 
 const client = (
@@ -396,20 +397,9 @@ describe("LocalRoute: the in-process queue", () => {
     }))
 })
 
-/**
- * Cloud Tasks' backoff, written from its documentation independently of the engine: the
- * delay before retry k starts at minBackoff, doubles maxDoublings times, then grows by
- * the last doubled interval each retry, and never exceeds maxBackoff.
- */
-const modelDelay = (min: number, max: number, doublings: number, k: number): number => {
-  let interval = min
-  for (let i = 1; i < k; i++) interval = i <= doublings ? interval * 2 : interval + min * 2 ** doublings
-  return Math.min(interval, max)
-}
-
 describe("the in-process queue against the backoff model", () => {
   it.effect.prop(
-    "attempt times, retry counts and the last-attempt flag follow the model for any retry settings",
+    "attempt times and every TaskContext value (ETA, counts, previous response, retry reason, last attempt) follow the model for any retry settings",
     {
       settings: fc.record({
         minBackoff: fc.integer({ min: 1, max: 2000 }),
@@ -438,13 +428,17 @@ describe("the in-process queue against the backoff model", () => {
         expect(seen).toHaveLength(maxAttempts)
         expect(seen[0]?.at).toBe(0)
         seen.forEach(({ at, context }, k) => {
-          if (k > 0) {
-            const gap = at - seen[k - 1]!.at
-            const delay = modelDelay(minBackoff, maxBackoff, maxDoublings, k)
-            expect(gap).toBeGreaterThanOrEqual(delay)
-            expect(gap).toBeLessThanOrEqual(delay + step)
-          }
+          // The attempt is due when the previous one ended plus the model's delay: its ETA.
+          const due = k === 0 ? 0 : seen[k - 1]!.at + modelDelay(minBackoff, maxBackoff, maxDoublings, k)
+          expect(at).toBeGreaterThanOrEqual(due)
+          expect(at).toBeLessThanOrEqual(due + step)
+          expect(context.eta).toEqual(Option.some(new Date(due)))
           expect(context.retryCount).toEqual(Option.some(k))
+          // Headers as Cloud Tasks sends them after 500s: a 5xx is not an execution.
+          expect(context.executionCount).toEqual(Option.some(0))
+          expect(context.previousResponse).toEqual(k === 0 ? Option.none() : Option.some(500))
+          // HTTP targets get the header empty on a retry, absent on the first attempt.
+          expect(context.retryReason).toEqual(k === 0 ? Option.none() : Option.some(""))
           expect(context.lastAttempt).toEqual(Option.some(k === maxAttempts - 1))
         })
       }),

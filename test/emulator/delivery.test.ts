@@ -7,6 +7,7 @@
 import type { CloudTasksClient } from "@google-cloud/tasks"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
 import { CloudTasksEmulator, type RunningCloudTasksEmulator } from "../../src/CloudTasksEmulator.js"
+import { modelDelay } from "../utils/backoffModel.js"
 import { createQueue, expectGrpcError, FAST_RETRY, sleep } from "../utils/emulator.js"
 import { grpc, makeClient } from "../utils/emulatorClient.js"
 import { header, type Reply, startTarget, type Target } from "../utils/emulatorTarget.js"
@@ -293,12 +294,14 @@ describe("retries", () => {
     const [task] = await client.createTask({ parent: queue, task: { httpRequest: { url: `${server.url}/backoff` } } })
     const outcome = await emulator.waitForTask(task.name!)
     expect(outcome.attempts).toHaveLength(7)
-    const starts = server.requests.map((request) => request.receivedAt)
-    const gaps = starts.slice(1).map((start, i) => start - starts[i]!)
-    // 40, 80 (one doubling), 160, 240 (linear by 80), 250, 250 (capped)
-    const expected = [40, 80, 160, 240, 250, 250]
-    gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(expected[i]! - 5))
-    expect(gaps[3]!).toBeGreaterThan(gaps[0]!)
+    // 40, 80 (one doubling), 160, 240 (linear by 80), 250, 250 (capped): each retry is due
+    // (its X-CloudTasks-TaskETA) exactly the model's delay after the previous attempt ended.
+    expect([1, 2, 3, 4, 5, 6].map((k) => modelDelay(40, 250, 1, k))).toEqual([40, 80, 160, 240, 250, 250])
+    outcome.attempts.slice(1).forEach((attempt, i) => {
+      const eta = Math.round(Number(attempt.headers["X-CloudTasks-TaskETA"]) * 1000)
+      expect(eta).toBe(outcome.attempts[i]!.endedAt.getTime() + modelDelay(40, 250, 1, i + 1))
+      expect(attempt.startedAt.getTime()).toBeGreaterThanOrEqual(eta)
+    })
   })
 
   it("with unlimited attempts, stops after maxRetryDuration", async () => {
