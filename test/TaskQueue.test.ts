@@ -116,8 +116,13 @@ describe("ensureQueues", () => {
       const [listed] = yield* Effect.promise(() => client.listQueues({ parent: location }))
       expect(listed.map((queue) => queue.name)).toEqual([`${location}/queues/unrelated`])
 
+      expect(logs.of(Events.queueCreated)).toEqual([])
       const created = yield* sync([Transcription, Email])
       expect(created.map(({ action }) => action)).toEqual(["create", "create"])
+      expect(logs.of(Events.queueCreated).map((entry) => entry.annotations.queue)).toEqual([
+        `${location}/queues/transcription`,
+        `${location}/queues/email`
+      ])
       const [queue] = yield* Effect.promise(() => client.getQueue({ name: `${location}/queues/transcription` }))
       expect(queue.retryConfig?.maxAttempts).toBe(5)
       expect(Number(queue.retryConfig?.minBackoff?.seconds)).toBe(10)

@@ -70,6 +70,33 @@ describe("TaskServer: answers", () => {
     }).pipe(Effect.provide(logLayer))
   })
 
+  it.scopedLive("in production with neither TASKS_AUTH nor OIDC it says so at start and refuses every request", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer, { config: { appEnv: "production" } })
+      const [missing] = logs.of(Events.serverAuthMissing)
+      expect(missing?.level).toBe("WARN")
+      expect(missing?.message).toContain("Neither TASKS_AUTH nor TASKS_OIDC_AUDIENCE is set")
+      const refused = yield* server.post(Transcribe.path, transcribe, { "x-tasks-auth": "anything" })
+      expect(refused.status).toBe(401)
+      expect(logs.of(Events.serverUnauthorized).map((entry) => entry.annotations.reason)).toEqual(["not_configured"])
+      yield* server.server.drain
+      expect(yield* Queue.size(received)).toBe(0)
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("allowUnauthenticated leaves authentication to the platform: no warning, the handler runs", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer, { config: { appEnv: "production" }, server: { allowUnauthenticated: true } })
+      expect((yield* server.post(Transcribe.path, transcribe)).status).toBe(200)
+      expect(yield* Queue.size(received)).toBe(1)
+      expect(logs.of(Events.serverAuthMissing)).toEqual([])
+    }).pipe(Effect.provide(logLayer))
+  })
+
   it.scopedLive("compares X-Tasks-Auth with crypto.timingSafeEqual on equal-length digests", () =>
     Effect.gen(function*() {
       const { layer } = yield* recordingHandlers
@@ -549,8 +576,9 @@ describe("TaskServer: handler outcomes mean what they mean to Cloud Tasks", () =
     }).pipe(Effect.provide(logLayer))
   })
 
-  it.scopedLive("RetryAfterError: 503 with Retry-After in whole seconds; any other failure: 500", () =>
-    Effect.gen(function*() {
+  it.scopedLive("RetryAfterError: 503 with Retry-After in whole seconds; any other failure: 500", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
       const server = yield* startTaskServer(steered([]))
       const later = yield* Effect.promise(() =>
         fetch(server.url + Steered.path, {
@@ -561,9 +589,14 @@ describe("TaskServer: handler outcomes mean what they mean to Cloud Tasks", () =
       )
       expect(later.status).toBe(503)
       expect(later.headers.get("retry-after")).toBe("90")
+      const [asked] = logs.of(Events.serverRetryLater)
+      expect(asked?.level).toBe("WARN")
+      expect(asked?.message).toBe("Task asks to be retried: quota")
+      expect(asked?.annotations).toMatchObject({ status: 503, retry_after: "90" })
       expect((yield* server.post(Steered.path, { outcome: "fail" }, auth)).status).toBe(500)
       expect((yield* server.post(Steered.path, { outcome: "ok" }, auth)).status).toBe(200)
-    }))
+    }).pipe(Effect.provide(logLayer))
+  })
 
   it.scopedLive("TaskContext says whether an attempt is the last its queue allows, for a request from that queue", () =>
     Effect.gen(function*() {

@@ -42,6 +42,22 @@ const noHandlers = TaskHandlers.layer({})
 const clientWith = (config: TasksConfigInput, handlers = noHandlers) =>
   TasksClient.layerWith(config).pipe(Layer.provide(handlers))
 
+describe("worker and loopback send at once", () => {
+  it.scoped("a delay or schedule time is ignored there, with a warning that says so", () =>
+    Effect.gen(function*() {
+      const { layer, logs } = captureLogs()
+      const server = yield* recordingServer(() => ({ status: 202 }))
+      yield* enqueueHttpTask("/api/tasks/other", {}, { delay: "1 hour" }).pipe(
+        Effect.provide(clientWith({ appEnv: "dev", forceHttpLoopback: true, urlBase: server.url })),
+        Effect.provide(layer)
+      )
+      expect(server.requests).toHaveLength(1)
+      const [ignored] = logs.of(Events.scheduleIgnored)
+      expect(ignored?.level).toBe("WARN")
+      expect(ignored?.message).toBe("The loopback route sends at once; scheduleTime is ignored")
+    }))
+})
+
 describe("quiet by default", () => {
   it.effect("a dev dispatch prints one Info line, its outcome; the steps are Debug, with their names", () => {
     const everything = captureLogs()
