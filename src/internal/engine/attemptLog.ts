@@ -53,6 +53,8 @@ interface Finished {
   readonly result: TaskOutcome["result"]
   readonly attempts: ReadonlyArray<RawAttempt>
   readonly at: number
+  /** Its place in the order tasks finished in. */
+  readonly seq: number
 }
 
 const finishedTask = (finished: Finished): FinishedTask => ({
@@ -107,6 +109,14 @@ export class AttemptLog {
   /** The recorded attempts, oldest first; trimmed to the limit in batches. */
   private log: Array<RawAttempt> = []
   private readonly outcomes = new Map<string, Finished>()
+  /**
+   * The outcomes in the order they were recorded, oldest from `oldest` on: the next to drop.
+   * (Taking the oldest key of `outcomes` instead walks past every key deleted before it.)
+   * An entry whose task finished again later no longer matches its outcome's `seq`.
+   */
+  private finishOrder: Array<readonly [name: string, seq: number]> = []
+  private oldest = 0
+  private finishSeq = 0
   /** The attempts of tasks that have not finished, by task name. */
   private readonly liveAttempts = new Map<string, Array<RawAttempt>>()
   private readonly waiters = new Set<Waiter>()
@@ -143,11 +153,18 @@ export class AttemptLog {
     this.liveAttempts.delete(name)
     // Deleted first, so that a name used again moves to the end of the insertion order.
     this.outcomes.delete(name)
-    if (this.options.limit > 0) this.outcomes.set(name, { task, result, attempts, at })
-    while (this.outcomes.size > this.options.limit) {
-      const oldest = this.outcomes.keys().next()
-      if (oldest.done === true) break
-      this.outcomes.delete(oldest.value)
+    if (this.options.limit > 0) {
+      const seq = this.finishSeq++
+      this.outcomes.set(name, { task, result, attempts, at, seq })
+      this.finishOrder.push([name, seq])
+    }
+    while (this.outcomes.size > this.options.limit && this.oldest < this.finishOrder.length) {
+      const [oldest, seq] = this.finishOrder[this.oldest++]!
+      if (this.outcomes.get(oldest)?.seq === seq) this.outcomes.delete(oldest)
+    }
+    if (this.oldest > 1024 && this.oldest * 2 > this.finishOrder.length) {
+      this.finishOrder = this.finishOrder.slice(this.oldest)
+      this.oldest = 0
     }
     this.notify()
   }
