@@ -109,7 +109,7 @@ export interface TestTasksShape {
   /**
    * Runs the `enqueued` tasks through their handlers until each has ended (see
    * {@link TestTasks.runAll}); returns them, as they ended. Fails with the `DispatchError`
-   * `no_handler` for a task whose path has no handler to run it.
+   * `no_handler`, and runs nothing, when a task's path has no handler to run it.
    */
   readonly runAll: Effect.Effect<ReadonlyArray<RecordedTask>, DispatchError>
   /** Forgets every recorded task. */
@@ -184,7 +184,10 @@ export class TestTasks extends Context.Tag("effect-http-tasks/TestTasks")<TestTa
    * Cloud Tasks would. The queue's clock starts at the test's own time and moves straight to
    * each next attempt, so a run takes only the time its handlers take. Returns the tasks
    * run, as each ended (`state`, `attempts`). A task enqueued while they run (by a handler)
-   * is recorded and left for the next `runAll`.
+   * is recorded and left for the next `runAll`. Handlers run with the services of the fiber
+   * that calls `runAll` (the kit's `TasksClient` among them) and on its clock: a handler that
+   * sleeps under `TestClock` waits for the test to move it. A task whose path has no handler
+   * fails the call with the `DispatchError` `no_handler`, before any task runs.
    *
    * @since 0.1.0
    * @category accessors

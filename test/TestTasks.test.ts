@@ -258,10 +258,47 @@ describe("TestTasks.runAll", () => {
     }).pipe(Effect.provide(kit({ "/flaky": () => ++attempts < 3 ? Effect.fail("not yet") : Effect.void })))
   })
 
-  it.effect("a path that has no handler to run it fails runAll with no_handler", () =>
+  it.effect("a path that has no handler to run it fails runAll with no_handler, and nothing runs", () =>
     Effect.gen(function*() {
       yield* enqueueHttpTask("/api/tasks/a", {})
       const error = yield* Effect.flip(TestTasks.runAll)
-      expect(error).toMatchObject({ _tag: "DispatchError", reason: "no_handler" })
+      expect(error).toMatchObject({ _tag: "DispatchError", reason: "no_handler", path: "/api/tasks/a" })
+      expect((yield* TestTasks.recorded).map(({ state }) => state)).toEqual(["enqueued"])
     }).pipe(Effect.provide(TestTasks.layerWith({ appEnv: "test" }))))
+
+  it.effect("a task cancelled while the others run is not run again", () => {
+    const names: Array<string> = []
+    return Effect.gen(function*() {
+      names.push((yield* enqueueHttpTask("/remind", {}, { delay: "1 hour" })).name)
+      yield* enqueueHttpTask("/unsubscribe", {})
+      const ran = yield* TestTasks.runAll
+      expect(ran.map(({ attempts, path, state }) => [path, state, attempts])).toEqual([
+        ["/remind", "cancelled", 0],
+        ["/unsubscribe", "succeeded", 1]
+      ])
+    }).pipe(Effect.provide(kit({
+      "/remind": () => Effect.void,
+      // As with the enqueue above: the kit's TasksClient is among the services of the fiber that runs it.
+      "/unsubscribe": () => cancelTask(names[0]!) as Effect.Effect<unknown, unknown>
+    })))
+  })
+
+  it.effect("a queue's concurrency limit holds, and its rate limit paces the run on the kit's clock without stalling it", () => {
+    const Paced = defineQueue("paced", { maxDispatchesPerSecond: 1, maxConcurrentDispatches: 1 })
+    let running = 0
+    let most = 0
+    return Effect.gen(function*() {
+      for (let n = 0; n < 5; n++) yield* enqueueHttpTask("/one-at-a-time", { n }, { queue: Paced })
+      const ran = yield* TestTasks.runAll
+      expect(ran.map(({ state }) => state)).toEqual(Array(5).fill("succeeded"))
+      expect(most).toBe(1)
+    }).pipe(Effect.provide(kit({
+      "/one-at-a-time": () =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => (most = Math.max(most, ++running))),
+          () => Effect.promise(() => new Promise((resolve) => setImmediate(resolve))),
+          () => Effect.sync(() => running--)
+        )
+    })))
+  })
 })

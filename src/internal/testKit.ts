@@ -116,6 +116,12 @@ export const makeTestKit = (config: TasksConfigShape, handlers: Option.Option<Ta
   const runAll = Effect.gen(function*() {
     const pending = entries.filter((entry) => entry.task.state === "enqueued")
     if (pending.length === 0) return []
+    const unhandled = pending.find(({ task }) => Option.isNone(handlers) || !handlers.value.handlers.has(task.path))
+    if (unhandled !== undefined) {
+      const { path, route } = unhandled.task
+      const message = `No task handler is registered for ${path}: provide TaskHandlers to TestTasks.layer; no task was run`
+      return yield* new DispatchError({ message, path, route, reason: "no_handler" })
+    }
     const start = yield* Clock.currentTimeMillis
     const clock = makeVirtualClock(start)
     /** The tasks of this run that have not ended, by in-process name. */
