@@ -86,12 +86,15 @@ export interface RecordedTask {
   readonly name: string
   /** The route configuration chose for the task (nothing was dispatched). */
   readonly route: Route
+  /** The task path given to the enqueue. */
   readonly path: string
   /** The payload as its handler receives it: JSON, after a task definition's Schema encoding. */
   readonly payload: unknown
   /** The ID of the task's queue: the `queue` option's, the task definition's, or `TASKS_QUEUE` (`default` when unset). */
   readonly queue: string
+  /** The options of the enqueue, validated. */
   readonly options: RecordedOptions
+  /** Whether it still waits for {@link TestTasks.runAll}, or how its run ended. */
   readonly state: RecordedTaskState
   /** How many times {@link TestTasks.runAll} ran its handler. */
   readonly attempts: number
