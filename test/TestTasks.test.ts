@@ -220,14 +220,16 @@ describe("TestTasks.runAll", () => {
     }).pipe(Effect.provide(kit({ "/always": seeing(seen, () => Effect.die("no")) })))
   })
 
-  it.effect("a queue that retries without end leaves the task abandoned past Cloud Tasks' 31-day task lifetime", () => {
+  it.effect("a queue that retries without end leaves the task abandoned past Cloud Tasks' 31-day task lifetime, and says so", () => {
+    const { layer, logs } = captureLogs()
     const Forever = defineQueue("forever", { maxAttempts: -1, minBackoff: "1 hour", maxBackoff: "1 day" })
     return Effect.gen(function*() {
       yield* enqueueHttpTask("/always", {}, { queue: Forever })
       const [task] = yield* TestTasks.runAll
       expect(task?.state).toBe("abandoned")
       expect(task?.attempts).toBeGreaterThan(30)
-    }).pipe(Effect.provide(kit({ "/always": () => Effect.fail("no") })))
+      expect(logs.of(Events.taskAbandoned).map((entry) => entry.annotations.attempts)).toEqual([task?.attempts])
+    }).pipe(Effect.provide(kit({ "/always": () => Effect.fail("no") })), Effect.provide(layer))
   })
 
   it.effect("a delayed task runs at its time; a task its handler enqueues is recorded for the next runAll", () => {
