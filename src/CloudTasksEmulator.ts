@@ -15,6 +15,8 @@
  * import { CloudTasksEmulator } from "effect-http-tasks/emulator"
  *
  * const emulator = await CloudTasksEmulator.start({ queues: ["projects/p/locations/l/queues/q"] })
+ * // or from the application's queue definitions, with their settings:
+ * // CloudTasksEmulator.start({ project: "p", location: "l", queues: [Transcription, Email] })
  * // CLOUD_TASKS_EMULATOR_HOST=emulator.host, or the official client:
  * // new CloudTasksClient({ servicePath: "127.0.0.1", port: emulator.port, sslCreds: grpc.credentials.createInsecure() })
  * const [attempt] = await emulator.waitForAttempts(1)
@@ -23,12 +25,15 @@
  *
  * @since 0.1.0
  */
-import { Context, Data, Duration, Effect, Layer } from "effect"
+import { Context, Data, Duration, Effect, Either, Layer } from "effect"
 import { type ResolvedOptions, startEmulator } from "./internal/emulator/emulator.js"
 import { GrpcRuntimeMissing } from "./internal/emulator/grpcRuntime.js"
 import { DEFAULT_APP_ENGINE_TARGET } from "./internal/engine/engine.js"
 import type * as EngineModel from "./internal/engine/model.js"
+import type { SettingsPatch } from "./internal/engine/model.js"
 import { MIN_DISPATCH_DEADLINE_MS, QUEUE_NAME_REUSE_MS, TASK_ID_REUSE_MS } from "./internal/limits.js"
+import { queueSettings as definitionSettings } from "./internal/queues.js"
+import type { TaskQueue } from "./TaskQueue.js"
 
 /**
  * Retry and rate settings for the queues the emulator creates at start (`options.queues`).
@@ -64,9 +69,21 @@ export interface CloudTasksEmulatorQueueSettings {
 export interface CloudTasksEmulatorOptions {
   /** The port on 127.0.0.1 of gRPC, REST and the dashboard; 0 or absent picks a free port. */
   readonly port?: number
-  /** Full queue names (`projects/<p>/locations/<l>/queues/<q>`) created at start. */
-  readonly queues?: ReadonlyArray<string>
-  /** Settings of the queues created at start; queues created through the API get the Cloud Tasks defaults. */
+  /**
+   * The queues created at start: full queue names (`projects/<p>/locations/<l>/queues/<q>`),
+   * or queues defined with `defineQueue`, created in {@link CloudTasksEmulatorOptions.project}
+   * and {@link CloudTasksEmulatorOptions.location} with the settings they define (over
+   * `queueSettings`). A definition Cloud Tasks would refuse fails the start (`InvalidOptions`).
+   */
+  readonly queues?: ReadonlyArray<string | TaskQueue>
+  /** The project of the queues given as definitions (as `GOOGLE_CLOUD_PROJECT`). */
+  readonly project?: string
+  /** The location of the queues given as definitions (as `TASKS_LOCATION`). */
+  readonly location?: string
+  /**
+   * Settings of the queues created at start (a definition's own settings win); queues created
+   * through the API get the Cloud Tasks defaults.
+   */
   readonly queueSettings?: CloudTasksEmulatorQueueSettings
   /**
    * How long the name of a task that ran or was deleted stays taken (`ALREADY_EXISTS` on
@@ -193,13 +210,14 @@ export interface RunningCloudTasksEmulator {
 
 /**
  * The emulator could not start: `@google-cloud/tasks` is not installed
- * (`DependencyMissing`), or the server could not bind (`StartFailed`).
+ * (`DependencyMissing`), a queue definition is invalid or has no project and location
+ * (`InvalidOptions`), or the server could not bind (`StartFailed`).
  *
  * @since 0.1.0
  * @category errors
  */
 export class CloudTasksEmulatorError extends Data.TaggedError("CloudTasksEmulatorError")<{
-  readonly reason: "DependencyMissing" | "StartFailed"
+  readonly reason: "DependencyMissing" | "InvalidOptions" | "StartFailed"
   readonly message: string
   readonly cause?: unknown
 }> {}
@@ -209,9 +227,31 @@ const DEFAULT_WAIT_MS = 10_000
 const millis = (input: Duration.DurationInput | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
 
-const resolveOptions = (options: CloudTasksEmulatorOptions): ResolvedOptions => {
+/** The queues to create at start with their settings, or why the definitions among them cannot be created. */
+const startQueues = (
+  options: CloudTasksEmulatorOptions,
+  base: SettingsPatch
+): Either.Either<ResolvedOptions["queues"], string> => {
+  const given = options.queues ?? []
+  const problems: Array<string> = []
+  if (given.some((queue) => typeof queue !== "string") && (!options.project || !options.location)) {
+    problems.push("queues given as definitions need the options project and location")
+  }
+  const queues = given.map((queue): readonly [string, SettingsPatch] => {
+    if (typeof queue === "string") return [queue, base]
+    const settings = definitionSettings(queue)
+    if (Either.isLeft(settings)) problems.push(settings.left)
+    return [
+      `projects/${options.project}/locations/${options.location}/queues/${queue.id}`,
+      { ...base, ...Either.getOrElse(settings, () => ({})) }
+    ]
+  })
+  return problems.length === 0 ? Either.right(queues) : Either.left(problems.join("; "))
+}
+
+const resolveOptions = (options: CloudTasksEmulatorOptions): Either.Either<ResolvedOptions, string> => {
   const settings = options.queueSettings ?? {}
-  const patch: Record<string, number> = {}
+  const patch: { -readonly [K in keyof SettingsPatch]: SettingsPatch[K] } = {}
   if (settings.maxDispatchesPerSecond !== undefined) patch.maxDispatchesPerSecond = settings.maxDispatchesPerSecond
   if (settings.maxConcurrentDispatches !== undefined) patch.maxConcurrentDispatches = settings.maxConcurrentDispatches
   if (settings.maxAttempts !== undefined) patch.maxAttempts = settings.maxAttempts
@@ -219,10 +259,9 @@ const resolveOptions = (options: CloudTasksEmulatorOptions): ResolvedOptions => 
   if (settings.maxRetryDuration !== undefined) patch.maxRetryDurationMs = millis(settings.maxRetryDuration, 0)
   if (settings.minBackoff !== undefined) patch.minBackoffMs = millis(settings.minBackoff, 0)
   if (settings.maxBackoff !== undefined) patch.maxBackoffMs = millis(settings.maxBackoff, 0)
-  return {
+  return Either.map(startQueues(options, patch), (queues): ResolvedOptions => ({
     port: options.port ?? 0,
-    queues: options.queues ?? [],
-    queueSettings: patch,
+    queues,
     dedupWindowMs: millis(options.dedupWindow, TASK_ID_REUSE_MS),
     queueReuseWindowMs: millis(options.queueReuseWindow, QUEUE_NAME_REUSE_MS),
     minDispatchDeadlineMs: millis(options.minDispatchDeadline, MIN_DISPATCH_DEADLINE_MS),
@@ -233,7 +272,7 @@ const resolveOptions = (options: CloudTasksEmulatorOptions): ResolvedOptions => 
     onAttempt: options.onAttempt,
     appEngineTarget: options.appEngineTarget ?? DEFAULT_APP_ENGINE_TARGET,
     firebaseTarget: firebaseTarget(options.firebaseTarget)
-  }
+  }))
 }
 
 /** The Firebase Functions emulator's URL of the function named like the queue. */
@@ -246,9 +285,16 @@ const firebaseTarget = (option: CloudTasksEmulatorOptions["firebaseTarget"]): (q
   option === undefined ? firebaseFunctionUrl : typeof option === "string" ? () => option : option
 
 const start = async (options: CloudTasksEmulatorOptions = {}): Promise<RunningCloudTasksEmulator> => {
+  const resolved = resolveOptions(options)
+  if (Either.isLeft(resolved)) {
+    throw new CloudTasksEmulatorError({
+      reason: "InvalidOptions",
+      message: `The Cloud Tasks emulator cannot create its queues: ${resolved.left}`
+    })
+  }
   let running
   try {
-    running = await startEmulator(resolveOptions(options))
+    running = await startEmulator(resolved.right)
   } catch (cause) {
     throw cause instanceof GrpcRuntimeMissing
       ? new CloudTasksEmulatorError({ reason: "DependencyMissing", message: cause.message, cause: cause.cause })

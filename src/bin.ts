@@ -3,13 +3,14 @@
  * The `effect-http-tasks` command.
  *
  * ```
- * effect-http-tasks emulator [--port 8123] [--queue projects/p/locations/l/queues/q]...
+ * effect-http-tasks emulator [--port 8123] [--queue projects/p/locations/l/queues/q]... [--from ./dist/queues.js]
  * effect-http-tasks queues sync --from ./dist/queues.js [--dry-run]
  * ```
  *
  * @since 0.1.0
  */
 import { parseArgs } from "node:util"
+import type { TaskQueue } from "./TaskQueue.js"
 
 const USAGE = `Usage: effect-http-tasks <command> [options]
 
@@ -18,6 +19,9 @@ Commands:
              and the dashboard (/) on one port.
              --port N                   port on 127.0.0.1 (default: a free port)
              --queue NAME               create the queue projects/<p>/locations/<l>/queues/<q> (repeatable)
+             --from MODULE              create the queues defined (defineQueue) in a module, with their
+                                        settings, in GOOGLE_CLOUD_PROJECT / TASKS_LOCATION (and
+                                        TASKS_QUEUE, the default queue, when it is set), as queues sync does
              --app-engine-target URL    where App Engine tasks go (default: http://127.0.0.1:8080)
   queues sync
              Create or update the queues defined (defineQueue) in a module, in
@@ -39,16 +43,55 @@ const parsePort = (value: string | undefined): number => {
   return port
 }
 
+/** Whether `value` is a queue defined with `defineQueue`. */
+const isQueue = (value: unknown): value is TaskQueue =>
+  typeof value === "object" && value !== null && typeof (value as { id?: unknown }).id === "string" &&
+  typeof (value as { settings?: unknown }).settings === "object"
+
+/** The queues defined (defineQueue) among the exports of the module `from`; none is a usage error. */
+const loadQueues = async (from: string): Promise<ReadonlyArray<TaskQueue>> => {
+  const { pathToFileURL } = await import("node:url")
+  const { resolve } = await import("node:path")
+  const exported = await import(pathToFileURL(resolve(from)).href) as Record<string, unknown>
+  const definitions = Object.values(exported).filter(isQueue)
+  if (definitions.length === 0) throw new UsageError(`${from} exports no queue defined with defineQueue`)
+  return definitions
+}
+
+/**
+ * The queues of `emulator --from`: those the module defines and the default queue
+ * (`TASKS_QUEUE`, when set and not defined there), in `GOOGLE_CLOUD_PROJECT` / `TASKS_LOCATION`,
+ * read through effect's `Config` as the library reads them.
+ */
+const definedQueues = async (from: string) => {
+  const definitions = await loadQueues(from)
+  const { Config, Effect, Option } = await import("effect")
+  const where = await Effect.runPromise(Effect.either(Config.all({
+    project: Config.nonEmptyString("GOOGLE_CLOUD_PROJECT"),
+    location: Config.nonEmptyString("TASKS_LOCATION"),
+    queue: Config.option(Config.nonEmptyString("TASKS_QUEUE"))
+  })))
+  if (where._tag === "Left") {
+    throw new UsageError("emulator --from needs GOOGLE_CLOUD_PROJECT and TASKS_LOCATION, where the queues are created")
+  }
+  const { location, project, queue } = where.right
+  const fallback = Option.filter(queue, (id) => !definitions.some((definition) => definition.id === id))
+  const queues: ReadonlyArray<TaskQueue> = [...definitions, ...Option.toArray(Option.map(fallback, (id) => ({ id, settings: {} })))]
+  return { project, location, queues }
+}
+
 const emulator: Command = async (args) => {
   let port: number
   let queues: ReadonlyArray<string>
   let appEngineTarget: string | undefined
+  let from: string | undefined
   try {
     const { values } = parseArgs({
       args: [...args],
       options: {
         port: { type: "string" },
         queue: { type: "string", multiple: true },
+        from: { type: "string" },
         "app-engine-target": { type: "string" }
       },
       strict: true,
@@ -56,6 +99,7 @@ const emulator: Command = async (args) => {
     })
     port = parsePort(values.port)
     queues = values.queue ?? []
+    from = values.from
     appEngineTarget = values["app-engine-target"]
     if (appEngineTarget !== undefined && !/^https?:\/\//.test(appEngineTarget)) {
       throw new UsageError(`--app-engine-target must be an http(s) URL, got "${appEngineTarget}"`)
@@ -64,11 +108,13 @@ const emulator: Command = async (args) => {
     throw error instanceof UsageError ? error : new UsageError(error instanceof Error ? error.message : String(error))
   }
 
+  const defined = from === undefined ? { queues: [] } : await definedQueues(from)
   // Loaded here, not at the top, so that usage errors answer without loading the emulator.
   const { CloudTasksEmulator } = await import("./CloudTasksEmulator.js")
   const running = await CloudTasksEmulator.start({
     port,
-    queues,
+    queues: [...queues, ...defined.queues],
+    ...("project" in defined ? { project: defined.project, location: defined.location } : {}),
     ...(appEngineTarget === undefined ? {} : { appEngineTarget }),
     onAttempt: (attempt) =>
       process.stdout.write(
@@ -81,6 +127,11 @@ const emulator: Command = async (args) => {
   process.stdout.write(`Dashboard: ${running.url}  REST: ${running.url}v2/\n`)
   process.stdout.write(`OIDC JWKS: ${running.jwksUri}\n`)
   for (const queue of queues) process.stdout.write(`queue: ${queue}\n`)
+  if ("project" in defined) {
+    for (const { id } of defined.queues) {
+      process.stdout.write(`queue: projects/${defined.project}/locations/${defined.location}/queues/${id}\n`)
+    }
+  }
 
   await new Promise<void>((resolve) => {
     const onSignal = () => {
@@ -96,10 +147,6 @@ const emulator: Command = async (args) => {
   return 0
 }
 
-/** Whether `value` is a queue defined with `defineQueue`. */
-const isQueue = (value: unknown): value is { readonly id: string; readonly settings: object } =>
-  typeof value === "object" && value !== null && typeof (value as { id?: unknown }).id === "string" &&
-  typeof (value as { settings?: unknown }).settings === "object"
 
 const queues: Command = async (args) => {
   const [sub, ...rest] = args
@@ -119,11 +166,7 @@ const queues: Command = async (args) => {
   } catch (error) {
     throw error instanceof UsageError ? error : new UsageError(error instanceof Error ? error.message : String(error))
   }
-  const { pathToFileURL } = await import("node:url")
-  const { resolve } = await import("node:path")
-  const exported = await import(pathToFileURL(resolve(from)).href) as Record<string, unknown>
-  const definitions = Object.values(exported).filter(isQueue)
-  if (definitions.length === 0) throw new UsageError(`${from} exports no queue defined with defineQueue`)
+  const definitions = await loadQueues(from)
 
   const { Effect, Logger, LogLevel } = await import("effect")
   const { ensureQueues, TasksConfig } = await import("./index.js")

@@ -12,6 +12,7 @@ import * as http from "node:http"
 import { type AddressInfo, createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { CloudTasksEmulator, CloudTasksEmulatorError } from "../src/CloudTasksEmulator.js"
+import { defineQueue } from "../src/index.js"
 import { makeClient } from "./utils/emulatorClient.js"
 import { startTarget, type Target } from "./utils/emulatorTarget.js"
 
@@ -38,14 +39,22 @@ const freePort = (): Promise<number> =>
     })
   })
 
-/** Runs `node --import tsx <args>` in the package root; resolves with exit code and output. */
+/**
+ * Runs `node --import tsx <args>` in the package root, with `env` as its environment when
+ * given; resolves with exit code and output.
+ */
 const runNode = (
   args: ReadonlyArray<string>,
-  onStdout?: (text: string, child: ReturnType<typeof spawn>) => void
+  onStdout?: (text: string, child: ReturnType<typeof spawn>) => void,
+  env?: Readonly<Record<string, string>>
 ): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> =>
   new Promise((resolve) => {
     const started = Date.now()
-    const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(env === undefined ? {} : { env: { PATH: process.env.PATH ?? "", ...env } })
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (chunk: Buffer) => {
@@ -121,6 +130,62 @@ describe("CloudTasksEmulator.start", () => {
       await client.close()
       await emulator.stop()
     }
+  })
+
+  it("creates the queues given as definitions in project and location, with the settings they define", async () => {
+    const Transcription = defineQueue("transcription", {
+      maxAttempts: 5,
+      minBackoff: "10 seconds",
+      maxBackoff: "10 minutes",
+      maxDoublings: 3,
+      maxRetryDuration: "1 hour"
+    })
+    const Email = defineQueue("email", { maxDispatchesPerSecond: 20, maxConcurrentDispatches: 4 })
+    const emulator = await CloudTasksEmulator.start({
+      project: "p",
+      location: "l",
+      queues: [Transcription, Email, QUEUE],
+      queueSettings: { maxAttempts: 3 }
+    })
+    const client = makeClient(emulator.host)
+    try {
+      const [queues] = await client.listQueues({ parent: "projects/p/locations/l" })
+      expect(queues.map((queue) => queue.name).sort()).toEqual([
+        "projects/p/locations/l/queues/email",
+        "projects/p/locations/l/queues/q",
+        "projects/p/locations/l/queues/transcription"
+      ])
+      const [transcription] = await client.getQueue({ name: "projects/p/locations/l/queues/transcription" })
+      expect(transcription.retryConfig).toMatchObject({
+        maxAttempts: 5,
+        minBackoff: { seconds: "10" },
+        maxBackoff: { seconds: "600" },
+        maxDoublings: 3,
+        maxRetryDuration: { seconds: "3600" }
+      })
+      const [email] = await client.getQueue({ name: "projects/p/locations/l/queues/email" })
+      expect(email.rateLimits).toMatchObject({ maxDispatchesPerSecond: 20, maxConcurrentDispatches: 4 })
+      // queueSettings still apply where a definition sets nothing of its own.
+      expect(email.retryConfig?.maxAttempts).toBe(3)
+      const [plain] = await client.getQueue({ name: QUEUE })
+      expect(plain.retryConfig?.maxAttempts).toBe(3)
+    } finally {
+      await client.close()
+      await emulator.stop()
+    }
+  })
+
+  it("refuses, as InvalidOptions, a definition Cloud Tasks would refuse or one without project and location", async () => {
+    const invalid = await CloudTasksEmulator.start({
+      project: "p",
+      location: "l",
+      queues: [defineQueue("fast", { maxDispatchesPerSecond: 501 })]
+    }).then(() => undefined, (e: unknown) => e)
+    expect(invalid).toMatchObject({ _tag: "CloudTasksEmulatorError", reason: "InvalidOptions" })
+    expect((invalid as Error).message).toContain(`Queue "fast": maxDispatchesPerSecond must be more than 0 and at most 500, got 501`)
+    const nowhere = await CloudTasksEmulator.start({ queues: [defineQueue("email")] }).then(() => undefined, (e: unknown) => e)
+    expect(nowhere).toMatchObject({ _tag: "CloudTasksEmulatorError", reason: "InvalidOptions" })
+    expect((nowhere as Error).message).toContain("queues given as definitions need the options project and location")
   })
 
   it("refuses a malformed queue name in options.queues", async () => {
@@ -241,6 +306,40 @@ describe("effect-http-tasks emulator (bin)", () => {
       hanging.closeAllConnections()
       hanging.close()
     }
+  }, 30_000)
+
+  it("--from creates the queues a module defines, with their settings, and TASKS_QUEUE, where the environment says", async () => {
+    const env = { GOOGLE_CLOUD_PROJECT: "p", TASKS_LOCATION: "l", TASKS_QUEUE: "default" }
+    const names = ["transcription", "email", "default"].map((id) => `projects/p/locations/l/queues/${id}`)
+    let checked: Promise<void> | undefined
+    const result = await runNode(["src/bin.ts", "emulator", "--port", "0", "--from", "test/fixtures/queues.ts"], (stdout, child) => {
+      const host = /CLOUD_TASKS_EMULATOR_HOST=(127\.0\.0\.1:\d+)/.exec(stdout)?.[1]
+      if (host === undefined || checked !== undefined || !stdout.includes(`queue: ${names[2]}\n`)) return
+      checked = (async () => {
+        const client = makeClient(host)
+        try {
+          const [queues] = await client.listQueues({ parent: "projects/p/locations/l" })
+          expect(queues.map((queue) => queue.name).sort()).toEqual([...names].sort())
+          const [transcription] = await client.getQueue({ name: names[0]! })
+          expect(transcription.retryConfig).toMatchObject({ maxAttempts: 5, minBackoff: { seconds: "10" } })
+          const [email] = await client.getQueue({ name: names[1]! })
+          expect(email.rateLimits?.maxDispatchesPerSecond).toBe(20)
+          const [fallback] = await client.getQueue({ name: names[2]! })
+          expect(fallback.retryConfig?.maxAttempts).toBe(100)
+        } finally {
+          await client.close()
+          child.kill("SIGINT")
+        }
+      })()
+    }, env)
+    await checked
+    expect(result.stderr).toBe("")
+    expect(result.code).toBe(0)
+    for (const name of names) expect(result.stdout).toContain(`queue: ${name}\n`)
+
+    const nowhere = await runNode(["src/bin.ts", "emulator", "--from", "test/fixtures/queues.ts"], undefined, {})
+    expect(nowhere.code).toBe(2)
+    expect(nowhere.stderr).toContain("emulator --from needs GOOGLE_CLOUD_PROJECT and TASKS_LOCATION")
   }, 30_000)
 
   it("exits 2 with the usage on stderr for an unknown command or flag", async () => {

@@ -3,8 +3,9 @@
  * route (and the emulator, which serves the same API) loads the Cloud Tasks client or
  * gRPC; only the one HTTP sender, the task server and the emulator make HTTP calls;
  * nothing dispatches through child processes, worker threads or clusters. Limits are
- * defined once, errors live together, runtime techniques stay internal, and the task
- * server's subpath loads nothing of the enqueuing side.
+ * defined once, errors live together, runtime techniques stay internal, the task
+ * server's subpath loads nothing of the enqueuing side, and the test kit's subpath
+ * dispatches nothing: it loads no Cloud Tasks client and no HTTP sender.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
@@ -72,8 +73,8 @@ describe("guard", () => {
       .toEqual([])
   })
 
-  it("the server subpath loads no client, route or configuration module of the enqueuing side", async () => {
-    const root = join(import.meta.dirname, "..")
+  /** The paths of the modules a node process running `script` (an ES module) loads. */
+  const modulesLoadedBy = async (script: string): Promise<Array<string>> => {
     const { stderr } = await promisify(execFile)(process.execPath, [
       "--import",
       "tsx",
@@ -82,9 +83,16 @@ describe("guard", () => {
       "./test/fixtures/module-log.mjs",
       "--input-type=module",
       "-e",
-      "await import('effect-http-tasks/server')"
-    ], { cwd: root })
-    const loaded = (JSON.parse(stderr.trim().split("\n").pop()!) as Array<string>)
+      script
+    ], { cwd: join(import.meta.dirname, "..") })
+    return JSON.parse(stderr.trim().split("\n").pop()!) as Array<string>
+  }
+  const isCloudClient = (path: string) => /[/\\](@google-cloud[/\\]tasks|@grpc|google-gax)[/\\]/.test(path)
+
+  it("the server subpath loads no client, route or configuration module of the enqueuing side", async () => {
+    const root = join(import.meta.dirname, "..")
+    const all = await modulesLoadedBy("await import('effect-http-tasks/server')")
+    const loaded = all
       .filter((path) => path.startsWith(join(root, "src")))
       .map((path) => relative(join(root, "src"), path).replaceAll("\\", "/"))
     expect(loaded).toContain("TaskServer.ts")
@@ -93,7 +101,27 @@ describe("guard", () => {
       /^internal\/(routing|routeModules|request|encode|httpRoute|httpPost|localQueue|cloudRoute|cloudClient|dryRun|engine\/|emulator\/)/.test(file)
     )
     expect(enqueuing).toEqual([])
-    const all = JSON.parse(stderr.trim().split("\n").pop()!) as Array<string>
-    expect(all.filter((path) => /[/\\](@google-cloud[/\\]tasks|@grpc|google-gax)[/\\]/.test(path))).toEqual([])
+    expect(all.filter(isCloudClient)).toEqual([])
+  })
+
+  it("the test kit records a production task and runs it in-process, loading no Cloud Tasks client and no HTTP sender", async () => {
+    const root = join(import.meta.dirname, "..")
+    const all = await modulesLoadedBy(`
+      import { Effect, Layer } from "effect"
+      import { enqueueHttpTask, TaskHandlers } from "effect-http-tasks"
+      import { TestTasks } from "effect-http-tasks/testing"
+      const kit = TestTasks.layerWith({
+        appEnv: "production", project: "p", location: "l", queue: "q",
+        urlBase: "https://api.example.com", auth: "test-secret"
+      }).pipe(Layer.provide(TaskHandlers.layer({ "/api/tasks/a": () => Effect.void })))
+      const [task] = await Effect.runPromise(
+        Effect.zipRight(enqueueHttpTask("/api/tasks/a", {}), TestTasks.runAll).pipe(Effect.provide(kit))
+      )
+      if (task.route !== "cloud-tasks" || task.state !== "succeeded") throw new Error(JSON.stringify(task))
+    `)
+    const loaded = all.filter((path) => path.startsWith(join(root, "src"))).map((path) => relative(join(root, "src"), path))
+    expect(loaded).toContain("TestTasks.ts")
+    expect(loaded.filter((file) => /^internal\/(cloudRoute|httpRoute|httpPost)\.ts$/.test(file))).toEqual([])
+    expect(all.filter(isCloudClient)).toEqual([])
   })
 })

@@ -28,6 +28,8 @@ export const DEFAULT_DISPATCH_DEADLINE_MS = 600_000
 
 /** How far ahead `scheduleTime` may be. */
 export const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 3_600_000
+/** How long a task may live in its queue, retries included, before Cloud Tasks deletes it. */
+export const TASK_MAX_LIFETIME_MS = 31 * 24 * 3_600_000
 
 /** A task ID: letters, digits, `-` and `_`, 1 to 500 characters. */
 export const TASK_ID = /^[A-Za-z0-9_-]{1,500}$/

@@ -15,6 +15,7 @@ import type { TaskQueue } from "../TaskQueue.js"
 import { TasksConfig } from "../TasksConfig.js"
 import { makeEffectClock } from "./effectClock.js"
 import { ApiError, Status } from "./engine/apiError.js"
+import type { EngineClock } from "./engine/clock.js"
 import type { Deliver, DeliveryResult } from "./engine/deliver.js"
 import { Engine } from "./engine/engine.js"
 import type { StoredTask } from "./engine/model.js"
@@ -66,10 +67,24 @@ const deliveryResult = (outcome: Outcome): DeliveryResult =>
     : { _tag: "Response", status: outcome.status, retryAfter: undefined, dropped: outcome._tag === "Dropped" }
 
 /**
- * The in-process queue over the `TasksConfig` (and `TaskHandlers`, if any) in context; it
- * closes with the scope (draining within the grace period).
+ * What the test kit (`effect-http-tasks/testing`) changes in an in-process queue: it runs
+ * recorded tasks on a clock it moves itself, and follows each attempt.
  */
-export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOptions) {
+export interface LocalQueueInternals {
+  /** The engine's clock. Default: effect's `Clock` of the building fiber. */
+  readonly clock?: EngineClock | undefined
+  /** Called as each attempt starts. */
+  readonly onAttemptStarted?: (() => void) | undefined
+  /** Called after each attempt of a live task, with the name its `TaskInfo` gave and what comes next. */
+  readonly onAttemptEnded?: ((name: string, attempt: number, next: AttemptEnded["next"]) => void) | undefined
+}
+
+/**
+ * The in-process queue over the `TasksConfig` (and `TaskHandlers`, if any) in context; it
+ * closes with the scope (draining within the grace period). Besides the route's service it
+ * has `attemptsDone`, which waits until every attempt started so far has ended.
+ */
+export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOptions, internals: LocalQueueInternals = {}) {
   const config = yield* TasksConfig
   const handlers = Option.match(yield* Effect.serviceOption(TaskHandlers), {
     onNone: (): ReadonlyMap<string, TaskHandler> => new Map(),
@@ -95,7 +110,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     if (Log.enabledIn(task.runtime, level)) Runtime.runSync(task.runtime)(log())
   }
 
-  const clock = yield* makeEffectClock
+  const clock = internals.clock ?? (yield* makeEffectClock)
   // Closed after the attempts below were drained or interrupted: what is left never ran to its end.
   yield* Effect.addFinalizer(() =>
     Effect.sync(() => {
@@ -167,6 +182,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       fiberRefs: task.runtime.fiberRefs,
       runtimeFlags: task.runtime.runtimeFlags
     })
+    internals.onAttemptStarted?.()
     const fiber = supervisor.track(Runtime.runFork(runtime)(attempt), task.fields)
     logAs(task, Log.LogLevel.Debug, () =>
       Log.debug(Events.taskAttempt, `Attempt ${request.attempt} of ${task.info.name}`, {
@@ -201,6 +217,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   const onAttemptEnded = ({ attempt, endedAt, next, task: stored }: AttemptEnded) => {
     const task = live.get(stored.name)
     if (task === undefined) return
+    internals.onAttemptEnded?.(task.info.name, attempt, next)
     const fields = () => ({ ...task.fields, attempts: attempt })
     switch (next) {
       case "retrying": {
@@ -436,6 +453,8 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     )
   )
 
-  return { dispatch, drain, cancel } satisfies LocalRouteShape
+  return { dispatch, drain, cancel, attemptsDone: supervisor.drain } satisfies LocalRouteShape & {
+    readonly attemptsDone: Effect.Effect<void>
+  }
 })
 

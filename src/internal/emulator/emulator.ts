@@ -21,8 +21,8 @@ import { cloudTasksMethods, type Method } from "./service.js"
 /** Resolved start options, durations in milliseconds. */
 export interface ResolvedOptions {
   readonly port: number
-  readonly queues: ReadonlyArray<string>
-  readonly queueSettings: SettingsPatch
+  /** The queues created at start, each with its settings. */
+  readonly queues: ReadonlyArray<readonly [name: string, settings: SettingsPatch]>
   readonly dedupWindowMs: number
   readonly queueReuseWindowMs: number
   readonly minDispatchDeadlineMs: number
@@ -109,7 +109,7 @@ export const startEmulator = async (options: ResolvedOptions): Promise<RunningEm
     httpServer.closeAllConnections()
   }
   try {
-    for (const queue of options.queues) engine.ensureQueue(queue, options.queueSettings)
+    for (const [queue, settings] of options.queues) engine.ensureQueue(queue, settings)
     const door = await openFrontDoor({ port: options.port, grpc: injector, http: httpServer })
     let stopping: Promise<void> | undefined
     const stop = () => {
