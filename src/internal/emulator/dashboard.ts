@@ -4,7 +4,8 @@
  * notifications (`/_dashboard/events`, server-sent events, so the page updates without
  * reloading) and its actions (`POST /_dashboard/action?op=…&name=…`: run now, delete, purge,
  * pause, resume, replay). It needs nothing but an {@link Engine} (no gRPC runtime, no protos),
- * so any server holding an engine can mount it.
+ * so any server holding an engine can mount it: the emulator on its port, and the in-process
+ * queue of the local route on a port of its own (`dashboardServer.ts`), with actions of its own.
  *
  * The values of `X-Tasks-Auth` and `Authorization` never reach the page: they are masked in the
  * state before it is sent.
@@ -16,7 +17,7 @@ import { ApiError, Status } from "../engine/apiError.js"
 import type { Engine, LiveTaskState } from "../engine/engine.js"
 import type { DeliveryAttempt, StoredTask, TaskOutcome } from "../engine/model.js"
 import { restErrorBody, toApiError } from "./apiStatus.js"
-import { DASHBOARD_PAGE } from "./dashboardPage.js"
+import { dashboardPage } from "./dashboardPage.js"
 
 /** Header values the page never shows. */
 const SECRET_HEADER = /^(x-tasks-auth|authorization)$/i
@@ -154,17 +155,30 @@ const json = (response: http.ServerResponse, status: number, body: unknown) => {
   }).end(text)
 }
 
-/** What the page's buttons do, by `op`: each returns the name of the task or queue it acted on. */
-const ACTIONS: Readonly<Record<string, (engine: Engine, name: string) => string>> = {
-  run: (engine, name) => engine.runTask(name).name,
-  delete: (engine, name) => {
+/** The page's actions, by `op`: each acts on a task or a queue by name and returns the name it acted on. */
+export type DashboardActions = Readonly<
+  Record<"run" | "delete" | "replay" | "purge" | "pause" | "resume", (name: string) => string>
+>
+
+/** The page's actions straight on `engine`: what the emulator's buttons do. */
+export const engineActions = (engine: Engine): DashboardActions => ({
+  run: (name) => engine.runTask(name).name,
+  delete: (name) => {
     engine.deleteTask(name)
     return name
   },
-  replay: (engine, name) => engine.replayTask(name).name,
-  purge: (engine, name) => engine.purgeQueue(name).name,
-  pause: (engine, name) => engine.pauseQueue(name).name,
-  resume: (engine, name) => engine.resumeQueue(name).name
+  replay: (name) => engine.replayTask(name).name,
+  purge: (name) => engine.purgeQueue(name).name,
+  pause: (name) => engine.pauseQueue(name).name,
+  resume: (name) => engine.resumeQueue(name).name
+})
+
+/** Options of {@link makeDashboard}. */
+export interface DashboardOptions {
+  /** What the buttons do (default: {@link engineActions}). */
+  readonly actions?: DashboardActions | undefined
+  /** The page's title (default: "Cloud Tasks emulator"). */
+  readonly title?: string | undefined
 }
 
 /** The dashboard's HTTP handling. */
@@ -176,7 +190,9 @@ export interface Dashboard {
 }
 
 /** The dashboard of `engine`. */
-export const makeDashboard = (engine: Engine): Dashboard => {
+export const makeDashboard = (engine: Engine, options: DashboardOptions = {}): Dashboard => {
+  const actions = options.actions ?? engineActions(engine)
+  const page = dashboardPage(options.title ?? "Cloud Tasks emulator")
   const streams = new Set<http.ServerResponse>()
   let pending: ReturnType<typeof setTimeout> | undefined
   const unsubscribe = engine.subscribe(() => {
@@ -197,7 +213,7 @@ export const makeDashboard = (engine: Engine): Dashboard => {
         // Everything the page needs is in the page: nothing may load from elsewhere.
         "content-security-policy":
           "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
-      }).end(method === "HEAD" ? undefined : DASHBOARD_PAGE)
+      }).end(method === "HEAD" ? undefined : page)
       return true
     }
     if (url.pathname === "/_dashboard/state" && method === "GET") {
@@ -219,9 +235,9 @@ export const makeDashboard = (engine: Engine): Dashboard => {
       const name = url.searchParams.get("name") ?? ""
       const op = url.searchParams.get("op") ?? ""
       try {
-        const action = ACTIONS[op]
+        const action = Object.hasOwn(actions, op) ? actions[op as keyof DashboardActions] : undefined
         if (action === undefined) throw new ApiError(Status.INVALID_ARGUMENT, `Unknown dashboard action "${op}".`)
-        json(response, 200, { name: action(engine, name) })
+        json(response, 200, { name: action(name) })
       } catch (error) {
         const body = restErrorBody(toApiError(error))
         json(response, body.error.code, body)
