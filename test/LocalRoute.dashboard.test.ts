@@ -24,6 +24,7 @@ import {
 } from "../src/index.js"
 import { artifactPath, browserTestsRun, openPage } from "./utils/browser.js"
 import { captureLogs, type CapturedLogs } from "./utils/logs.js"
+import { modulesLoadedBy } from "./utils/modules.js"
 
 const SECRET = "in-process-secret-value-42"
 const DEFAULT_QUEUE = "projects/local/locations/local/queues/default"
@@ -179,6 +180,24 @@ describe("the in-process queue's dashboard over HTTP", () => {
 
     await client.runtime.dispose()
     await expect(fetch(`${url}_dashboard/state`)).rejects.toThrow()
+  })
+
+  it("without TASKS_DASHBOARD_PORT, an in-process dispatch loads nothing of the dashboard", async () => {
+    const { TASKS_DASHBOARD_PORT: _, ...inherited } = process.env
+    const loaded = async (env: Record<string, string>) => {
+      const { sources } = await modulesLoadedBy(
+        `import { Effect, Layer } from "effect"
+        import { drain, enqueueHttpTask, TaskHandlers, TasksClient } from "effect-http-tasks"
+        await Effect.runPromise(enqueueHttpTask("/api/tasks/ok", {}).pipe(Effect.zipRight(drain),
+          Effect.provide(TasksClient.layer.pipe(Layer.provide(TaskHandlers.layer({ "/api/tasks/ok": () => Effect.void }))))))`,
+        { ...inherited, APP_ENV: "dev", ...env }
+      )
+      return sources.filter((file) => file.startsWith("internal/"))
+    }
+    const without = await loaded({})
+    expect(without).toContain("internal/localQueue.ts")
+    expect(without.filter((file) => file.startsWith("internal/emulator/"))).toEqual([])
+    expect(await loaded({ TASKS_DASHBOARD_PORT: "0" })).toContain("internal/emulator/dashboardServer.ts")
   })
 
   it("is served only when asked for", async () => {

@@ -7,10 +7,9 @@
  * server's subpath loads nothing of the enqueuing side.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 import { join, relative } from "node:path"
-import { promisify } from "node:util"
+import { modulesLoadedBy } from "./utils/modules.js"
 
 const root = join(import.meta.dirname, "..", "src")
 const files = (dir: string): Array<string> =>
@@ -73,27 +72,13 @@ describe("guard", () => {
   })
 
   it("the server subpath loads no client, route or configuration module of the enqueuing side", async () => {
-    const root = join(import.meta.dirname, "..")
-    const { stderr } = await promisify(execFile)(process.execPath, [
-      "--import",
-      "tsx",
-      "--conditions=@effect-http-tasks/source",
-      "--import",
-      "./test/fixtures/module-log.mjs",
-      "--input-type=module",
-      "-e",
-      "await import('effect-http-tasks/server')"
-    ], { cwd: root })
-    const loaded = (JSON.parse(stderr.trim().split("\n").pop()!) as Array<string>)
-      .filter((path) => path.startsWith(join(root, "src")))
-      .map((path) => relative(join(root, "src"), path).replaceAll("\\", "/"))
+    const { all, sources: loaded } = await modulesLoadedBy("await import('effect-http-tasks/server')")
     expect(loaded).toContain("TaskServer.ts")
     const enqueuing = loaded.filter((file) =>
       /^(TasksClient|TasksConfig|TaskDefinition|\w+Route|CloudTasksEmulator)\.ts$/.test(file) ||
       /^internal\/(routing|request|encode|httpRoute|httpPost|engine\/|emulator\/)/.test(file)
     )
     expect(enqueuing).toEqual([])
-    const all = JSON.parse(stderr.trim().split("\n").pop()!) as Array<string>
     expect(all.filter((path) => /[/\\](@google-cloud[/\\]tasks|@grpc|google-gax)[/\\]/.test(path))).toEqual([])
   })
 })
