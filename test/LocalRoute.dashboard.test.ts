@@ -88,7 +88,7 @@ describe.skipIf(!browserTestsRun)("the in-process queue's dashboard in a headles
     await expect.poll(() => page.locator("#live").getAttribute("class")).toBe("live on")
   })
 
-  it("shows a task enqueued through the library, without a reload, with its handler's failed attempts", async () => {
+  it("shows a task enqueued through the library, without a reload, with its handler's failed attempts and why they failed", async () => {
     const info = await run(enqueueHttpTask("/api/tasks/fail", { user: "ada" }, { queue: Fast }))
     await expect.poll(() => stateOf(info.name).textContent(), { timeout: 10_000 }).toBe("exhausted")
     await row(info.name).click()
@@ -96,6 +96,7 @@ describe.skipIf(!browserTestsRun)("the in-process queue's dashboard in a headles
     await expect.poll(() => details.locator("[data-attempt]").count()).toBe(3)
     const first = await details.locator('[data-attempt="1"]').textContent()
     expect(first).toContain("Attempt 1: HTTP 500")
+    expect(await details.locator('[data-attempt="1"] [data-detail]').textContent()).toContain("the handler failed")
     expect(first).toContain("X-CloudTasks-TaskRetryCount0")
     expect(first).toContain('{"user":"ada"}')
     expect(await details.locator('[data-attempt="3"]').textContent()).toContain("X-CloudTasks-TaskRetryCount2")

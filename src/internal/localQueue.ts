@@ -86,6 +86,14 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   const defaultQueue = Option.match(config.queue, { onNone: () => "default", onSome: ({ queue }) => queue })
   const baseUrl = Option.getOrElse(config.urlBase, () => "http://localhost")
   const live = new Map<string, LocalTask>()
+  /** Whether a dashboard was asked for: its actions may pause queues, its page shows failures. */
+  const withDashboard = Option.isSome(config.dashboardPort)
+  /**
+   * Why recent attempts failed (the handler's cause), by task and attempt, for the dashboard's
+   * page; kept only when there is a dashboard, the latest 1000.
+   */
+  const failures = new Map<string, string>()
+  const failureKey = (task: string, attempt: number) => `${task}#${attempt}`
   /** The drains in progress: each waits for its tasks, by engine name. */
   const drains = new Set<DrainWaiter>()
   let closing = false
@@ -149,6 +157,10 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       Effect.exit,
       Effect.flatMap((exit: Exit.Exit<unknown, unknown>) => {
         const outcome = outcomeOf(exit)
+        if (withDashboard && exit._tag === "Failure") {
+          failures.set(failureKey(request.task, request.attempt), Cause.pretty(exit.cause))
+          if (failures.size > 1000) failures.delete(failures.keys().next().value!)
+        }
         done(deliveryResult(outcome))
         if (aborted || outcome._tag === "Succeeded" || outcome._tag === "Dropped") return Effect.void
         const level = request.lastAttempt ? Log.LogLevel.Error : Log.LogLevel.Warning
@@ -183,8 +195,6 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     }
   }
 
-  /** Whether a dashboard was asked for: its actions may pause queues. */
-  const withDashboard = Option.isSome(config.dashboardPort)
   /** Whether the queue `name` is paused (only the dashboard pauses a queue while the route runs). */
   const isPaused = (name: string) => {
     try {
@@ -524,7 +534,14 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     const { serveDashboard } = yield* loadDashboardServer
     queueFor(undefined)
     yield* Effect.acquireRelease(
-      Effect.tryPromise(() => serveDashboard(engine, { port, title: "In-process task queue", actions: dashboardActions() })),
+      Effect.tryPromise(() =>
+        serveDashboard(engine, {
+          port,
+          title: "In-process task queue",
+          actions: dashboardActions(),
+          attemptDetail: (attempt) => failures.get(failureKey(attempt.task, attempt.attempt))
+        })
+      ),
       (server) => Effect.promise(server.close)
     ).pipe(
       Effect.matchEffect({

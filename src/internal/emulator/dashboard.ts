@@ -28,6 +28,9 @@ export const MASK = "••••••••"
 /** How many bytes of a body the page previews. */
 const PREVIEW_BYTES = 2048
 
+/** How many characters of an attempt's detail the page shows. */
+const DETAIL_CHARS = 4096
+
 /** How many finished tasks the page lists (the most recent); the counts include them all. */
 const FINISHED_SHOWN = 300
 
@@ -59,7 +62,7 @@ const preview = (body: Uint8Array) => {
   }
 }
 
-const attemptView = (attempt: DeliveryAttempt) => ({
+const attemptView = (attempt: DeliveryAttempt, detail: string | undefined) => ({
   attempt: attempt.attempt,
   url: attempt.url,
   method: attempt.method,
@@ -70,7 +73,8 @@ const attemptView = (attempt: DeliveryAttempt) => ({
   endedAt: attempt.endedAt.toISOString(),
   durationMs: attempt.endedAt.getTime() - attempt.startedAt.getTime(),
   headers: masked(Object.entries(attempt.headers)),
-  body: preview(attempt.body)
+  body: preview(attempt.body),
+  detail: detail === undefined ? null : detail.slice(0, DETAIL_CHARS)
 })
 
 const zeroCounts = (): Record<DashboardTaskState, number> => ({
@@ -87,8 +91,14 @@ const zeroCounts = (): Record<DashboardTaskState, number> => ({
 const resultState = (result: TaskOutcome["result"]): DashboardTaskState =>
   result === "purged" ? "deleted" : result
 
-/** The page's state: queues with settings, state and counts; tasks with their attempts. */
-export const dashboardState = (engine: Engine) => {
+/**
+ * The page's state: queues with settings, state and counts; tasks with their attempts, each with
+ * the `detail` that `attemptDetail` gives, if any.
+ */
+export const dashboardState = (
+  engine: Engine,
+  attemptDetail: (attempt: DeliveryAttempt) => string | undefined = () => undefined
+) => {
   const views = engine.inspect()
   const taskView = (
     task: StoredTask,
@@ -110,7 +120,7 @@ export const dashboardState = (engine: Engine) => {
     scheduleTime: new Date(task.scheduleTime).toISOString(),
     dispatchDeadlineMs: task.dispatchDeadlineMs,
     finishedAt: finished?.at.toISOString() ?? null,
-    attempts: attempts.map(attemptView)
+    attempts: attempts.map((attempt) => attemptView(attempt, attemptDetail(attempt)))
   })
   const liveTasks = views.flatMap(({ tasks }) => tasks)
   const finishedTasks = engine.finished()
@@ -179,6 +189,11 @@ export interface DashboardOptions {
   readonly actions?: DashboardActions | undefined
   /** The page's title (default: "Cloud Tasks emulator"). */
   readonly title?: string | undefined
+  /**
+   * What the page says of an attempt besides its request and status (the in-process queue: why
+   * its handler failed). Default: nothing.
+   */
+  readonly attemptDetail?: ((attempt: DeliveryAttempt) => string | undefined) | undefined
 }
 
 /** The dashboard's HTTP handling. */
@@ -217,7 +232,7 @@ export const makeDashboard = (engine: Engine, options: DashboardOptions = {}): D
       return true
     }
     if (url.pathname === "/_dashboard/state" && method === "GET") {
-      json(response, 200, dashboardState(engine))
+      json(response, 200, dashboardState(engine, options.attemptDetail))
       return true
     }
     if (url.pathname === "/_dashboard/events" && method === "GET") {

@@ -49,6 +49,7 @@ td.actions { white-space: nowrap; }
 .kv { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; font-size: 12px; margin: 6px 0; }
 .kv .k { color: var(--muted); font-family: ui-monospace, monospace; }
 pre { margin: 6px 0; padding: 8px; background: #fff; border: 1px solid var(--line); border-radius: 6px; font-size: 12px; white-space: pre-wrap; word-break: break-all; max-height: 240px; overflow: auto; }
+pre.detail { border-color: #f0c8c4; background: #fdf5f4; color: var(--bad); }
 .empty { color: var(--muted); padding: 16px; text-align: center; }
 .error { color: var(--bad); margin: 8px 0; }
 `
@@ -143,6 +144,7 @@ function attemptBlock(attempt) {
   return el("div", { class: "attempt " + (attempt.succeeded ? "ok" : "fail"), "data-attempt": String(attempt.attempt) }, [
     el("div", { class: "head", text: "Attempt " + attempt.attempt + ": " + outcome }),
     el("div", { class: "settings", text: attempt.method + " " + attempt.url + " at " + time(attempt.startedAt) + ", " + ms(attempt.durationMs) }),
+    attempt.detail === null ? null : el("pre", { class: "detail", "data-detail": "", text: attempt.detail }),
     kv(attempt.headers),
     bodyBlock(attempt.body)
   ]);
