@@ -12,6 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, ManagedRuntime } from "effect"
 import { existsSync } from "node:fs"
+import * as http from "node:http"
 import type { Browser, Page } from "playwright-core"
 import {
   cancelTask,
@@ -181,6 +182,31 @@ describe("the in-process queue's dashboard over HTTP", () => {
 
     await client.runtime.dispose()
     await expect(fetch(`${url}_dashboard/state`)).rejects.toThrow()
+  })
+
+  it("refuses actions from pages of other sites, and requests naming another host (DNS rebinding)", async () => {
+    const ran: Array<{ readonly path: string; readonly payload: unknown }> = []
+    const client = start(ran)
+    const info = await client.runtime.runPromise(enqueueHttpTask("/api/tasks/ok", { n: 1 }, { delay: "1 hour" }))
+    const url = dashboardUrl(client.logs)
+    const name = `${DEFAULT_QUEUE}/tasks/${idOf(info.name)}`
+    const send = (method: string, path: string, headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        http.request(new URL(path, url), { method, headers }, (response) => {
+          response.resume()
+          resolve(response.statusCode!)
+        }).on("error", reject).end()
+      })
+    const run = `/_dashboard/action?op=run&name=${encodeURIComponent(name)}`
+    expect(await send("POST", run, { origin: "https://attacker.example" })).toBe(403)
+    expect(await send("GET", "/_dashboard/state", { host: `rebound.example:${new URL(url).port}` })).toBe(403)
+    expect(await send("GET", "/", { host: `rebound.example:${new URL(url).port}` })).toBe(403)
+    expect(ran).toEqual([])
+    // The page's own requests, and a client that sends no Origin (curl), are served.
+    expect(await send("POST", run, { origin: url.replace(/\/$/, "") })).toBe(200)
+    await client.runtime.runPromise(drain)
+    expect(ran).toEqual([{ path: "/api/tasks/ok", payload: { n: 1 } }])
+    await client.runtime.dispose()
   })
 
   it("without TASKS_DASHBOARD_PORT, an in-process dispatch loads nothing of the dashboard", async () => {

@@ -538,6 +538,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
         serveDashboard(engine, {
           port,
           title: "In-process task queue",
+          loopbackOnly: true,
           actions: dashboardActions(),
           attemptDetail: (attempt) => failures.get(failureKey(attempt.task, attempt.attempt))
         })

@@ -167,6 +167,18 @@ describe("the dashboard's state and actions over HTTP", () => {
     expect(after.tasks.map((task: any) => task.state)).toEqual(["deleted", "deleted"])
   })
 
+  it("refuses an action posted by a page of another origin", async () => {
+    await post("pause", QUEUE)
+    const response = await fetch(`${running.url}_dashboard/action?op=resume&name=${encodeURIComponent(QUEUE)}`, {
+      method: "POST",
+      headers: { origin: "https://attacker.example" }
+    })
+    expect(response.status).toBe(403)
+    expect(((await response.json()) as any).error.status).toBe("PERMISSION_DENIED")
+    const state = await fetch(`${running.url}_dashboard/state`).then((response) => response.json() as Promise<any>)
+    expect(state.queues[0].state).toBe("PAUSED")
+  })
+
   it("answers an unknown action or task with Google's JSON error", async () => {
     expect(await post("explode", QUEUE)).toMatchObject({ status: 400, body: { error: { status: "INVALID_ARGUMENT" } } })
     expect(await post("replay", `${QUEUE}/tasks/never`)).toMatchObject({

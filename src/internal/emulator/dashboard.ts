@@ -8,7 +8,8 @@
  * queue of the local route on a port of its own (`dashboardServer.ts`), with actions of its own.
  *
  * The values of `X-Tasks-Auth` and `Authorization` never reach the page: they are masked in the
- * state before it is sent.
+ * state before it is sent. An action posted by a page of another origin is refused, and a
+ * dashboard bound to loopback answers only requests addressed to a loopback name.
  *
  * @internal
  */
@@ -194,6 +195,33 @@ export interface DashboardOptions {
    * its handler failed). Default: nothing.
    */
   readonly attemptDetail?: ((attempt: DeliveryAttempt) => string | undefined) | undefined
+  /**
+   * Whether every request must name a loopback host (`127.0.0.1`, `localhost`, `[::1]`): for a
+   * dashboard bound to 127.0.0.1 that no other name reaches. Default false (an emulator may be
+   * reached under a container's name).
+   */
+  readonly loopbackOnly?: boolean | undefined
+}
+
+/** A loopback `Host`: what a browser sends for a page it loaded from 127.0.0.1. */
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i
+
+/**
+ * Why a request may not reach the dashboard, if it may not: an action whose `Origin` is another
+ * site's (a page elsewhere posting to it, which browsers allow without asking), or, for a
+ * dashboard that only serves loopback, a `Host` that is not a loopback name (another site's
+ * name resolved to 127.0.0.1, DNS rebinding).
+ */
+const refused = (request: http.IncomingMessage, loopbackOnly: boolean): string | undefined => {
+  const host = request.headers.host ?? ""
+  if (loopbackOnly && !LOOPBACK_HOST.test(host)) {
+    return `The dashboard answers only at a loopback address, not at ${JSON.stringify(host)}.`
+  }
+  const origin = request.headers.origin
+  if (request.method === "POST" && origin !== undefined && origin !== `http://${host}`) {
+    return `The dashboard's actions are refused to pages of another origin (${JSON.stringify(origin)}).`
+  }
+  return undefined
 }
 
 /** The dashboard's HTTP handling. */
@@ -221,6 +249,13 @@ export const makeDashboard = (engine: Engine, options: DashboardOptions = {}): D
   const handle = (request: http.IncomingMessage, response: http.ServerResponse): boolean => {
     const url = new URL(request.url ?? "/", "http://emulator")
     const method = request.method ?? "GET"
+    if (url.pathname !== "/" && !url.pathname.startsWith("/_dashboard/")) return false
+    const refusal = refused(request, options.loopbackOnly === true)
+    if (refusal !== undefined) {
+      const body = restErrorBody(new ApiError(Status.PERMISSION_DENIED, refusal))
+      json(response, body.error.code, body)
+      return true
+    }
     if (url.pathname === "/" && (method === "GET" || method === "HEAD")) {
       response.writeHead(200, {
         "content-type": "text/html; charset=utf-8",
