@@ -505,7 +505,8 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       replay: (name) => {
         if (closing) throw new ApiError(Status.FAILED_PRECONDITION, "The local route is closing")
         const task = engine.replayTask(name)
-        // Registered before its first attempt, which the engine starts on a later turn.
+        // Registered before its first attempt, which the engine starts on a later turn. The
+        // replay has no enqueuing fiber of its own: it runs as the latest enqueued task did.
         const url = task.request._tag === "Http" ? task.request.url : ""
         const path = url.startsWith(baseUrl) ? url.slice(baseUrl.length) : ""
         const handler = handlers.get(path)
