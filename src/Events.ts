@@ -59,6 +59,8 @@ export const Events = {
   taskRefused: "tasks.dev.task_refused",
   taskInterrupted: "tasks.dev.task_interrupted",
   closeTimedOut: "tasks.dev.close_timed_out",
+  dashboardListening: "tasks.dev.dashboard_listening",
+  dashboardFailed: "tasks.dev.dashboard_failed",
   // errors
   cloudTasksUnavailable: "tasks.enqueue_http_task.cloud_tasks_unavailable",
   cloudTasksClientFailed: "tasks.enqueue_http_task.cloud_tasks_client_failed",

@@ -6,7 +6,9 @@
  * the dispatch deadline. The handler reads in `TaskContext` what Cloud Tasks would send
  * (task and queue name, retry and execution counts, previous response, retry reason,
  * ETA) and whether the attempt is the last. Handler failures are logged and retried, as
- * a queue would, never raised to the enqueuer.
+ * a queue would, never raised to the enqueuer. With `TASKS_DASHBOARD_PORT` (in
+ * `TasksConfig`) it serves the emulator's dashboard over its queue on 127.0.0.1, closed
+ * with the layer.
  *
  * @since 0.1.0
  */

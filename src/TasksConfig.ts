@@ -68,6 +68,11 @@ export interface TasksConfigInput {
   readonly serviceAccountEmail?: string | undefined
   /** `TASKS_OIDC_AUDIENCE`: the OIDC token's audience (default: the task URL). */
   readonly oidcAudience?: string | undefined
+  /**
+   * `TASKS_DASHBOARD_PORT`: in dev/test, the port on 127.0.0.1 where the in-process queue
+   * serves its dashboard (0: a free port, logged).
+   */
+  readonly dashboardPort?: number | string | undefined
   /** The paths sent to the worker server in dev/test (default {@link defaultWorkerPaths}). */
   readonly workerPaths?: Iterable<string> | undefined
 }
@@ -91,7 +96,8 @@ export const variables = {
   forceHttpLoopback: "TASKS_FORCE_HTTP_LOOPBACK",
   emulatorHost: "CLOUD_TASKS_EMULATOR_HOST",
   serviceAccountEmail: "TASKS_SERVICE_ACCOUNT_EMAIL",
-  oidcAudience: "TASKS_OIDC_AUDIENCE"
+  oidcAudience: "TASKS_OIDC_AUDIENCE",
+  dashboardPort: "TASKS_DASHBOARD_PORT"
 } as const
 
 /**
@@ -153,6 +159,11 @@ export interface TasksConfigShape {
   readonly emulatorHost: Option.Option<{ readonly host: string; readonly port: number }>
   readonly serviceAccountEmail: Option.Option<string>
   readonly oidcAudience: Option.Option<string>
+  /**
+   * Where the in-process queue serves its dashboard, on 127.0.0.1 (0: a free port); `None`:
+   * no dashboard. Only in dev/test: production has no in-process queue.
+   */
+  readonly dashboardPort: Option.Option<number>
   readonly workerPaths: ReadonlySet<string>
 }
 
@@ -236,6 +247,13 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
       }
     }
 
+    let dashboardPort: Option.Option<number> = Option.none()
+    const port = text("dashboardPort")
+    if (port !== undefined) {
+      if (/^\d{1,5}$/.test(port) && Number(port) <= 65535) dashboardPort = Option.some(Number(port))
+      else fail("dashboardPort", `must be a port from 0 (any free port) to 65535, got ${JSON.stringify(port)}`)
+    }
+
     let auth = readSecret(input.auth)
     let authDefaulted = false
 
@@ -245,6 +263,7 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
       if (queueName === undefined) fail("queue", "is required in production")
       if (text("urlBase") === undefined) fail("urlBase", "is required in production")
       if (forceHttpLoopback) fail("forceHttpLoopback", "must not be true in production")
+      if (port !== undefined) fail("dashboardPort", "must not be set in production: it serves the in-process queue of dev/test")
       if (Option.isNone(serviceAccountEmail)) {
         if (Option.isNone(auth)) {
           fail("auth", "is required in production (or set TASKS_SERVICE_ACCOUNT_EMAIL for OIDC)")
@@ -292,6 +311,7 @@ const validate = (input: TasksConfigInput): Effect.Effect<TasksConfigShape, Conf
       emulatorHost,
       serviceAccountEmail,
       oidcAudience,
+      dashboardPort,
       workerPaths
     })
   }).pipe(
@@ -315,7 +335,8 @@ const readConfig = Config.all({
   forceHttpLoopback: optionalString(variables.forceHttpLoopback),
   emulatorHost: optionalString(variables.emulatorHost),
   serviceAccountEmail: optionalString(variables.serviceAccountEmail),
-  oidcAudience: optionalString(variables.oidcAudience)
+  oidcAudience: optionalString(variables.oidcAudience),
+  dashboardPort: optionalString(variables.dashboardPort)
 })
 
 const fromConfig = (options?: {

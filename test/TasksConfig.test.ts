@@ -168,6 +168,29 @@ describe("dev and test", () => {
       }
     }))
 
+  it.effect.prop(
+    "TASKS_DASHBOARD_PORT is a port from 0 (any free port) to 65535; unset, no dashboard",
+    { port: fc.integer({ min: 0, max: 65535 }), pad: fc.constantFrom("", " ") },
+    ({ pad, port }) =>
+      Effect.gen(function*() {
+        expect((yield* fromEnv({ TASKS_DASHBOARD_PORT: `${pad}${port}${pad}` })).dashboardPort).toEqual(Option.some(port))
+        expect((yield* TasksConfig.make({ dashboardPort: port })).dashboardPort).toEqual(Option.some(port))
+        expect((yield* fromEnv({})).dashboardPort).toEqual(Option.none())
+      })
+  )
+
+  it.effect("a TASKS_DASHBOARD_PORT that is not a port is named; production refuses one (it has no in-process queue)", () =>
+    Effect.gen(function*() {
+      for (const port of ["65536", "-1", "80.5", "http://127.0.0.1:8080", "eighty"]) {
+        const error = yield* Effect.flip(fromEnv({ TASKS_DASHBOARD_PORT: port }))
+        expect(error.variables, port).toEqual(["TASKS_DASHBOARD_PORT"])
+        expect(error.message).toContain("must be a port from 0 (any free port) to 65535")
+      }
+      const error = yield* Effect.flip(fromEnv({ ...production, TASKS_DASHBOARD_PORT: "8124" }))
+      expect(error.variables).toEqual(["TASKS_DASHBOARD_PORT"])
+      expect(error.message).toContain("must not be set in production")
+    }))
+
   it.effect("an unrecognised APP_ENV is named in the error with how it was taken and the nearest value", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(fromEnv({ APP_ENV: "developement" }))

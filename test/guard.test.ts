@@ -8,10 +8,9 @@
  * dispatches nothing: it loads no Cloud Tasks client and no HTTP sender.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 import { join, relative } from "node:path"
-import { promisify } from "node:util"
+import { modulesLoadedBy } from "./utils/modules.js"
 
 const root = join(import.meta.dirname, "..", "src")
 const files = (dir: string): Array<string> =>
@@ -73,28 +72,10 @@ describe("guard", () => {
       .toEqual([])
   })
 
-  /** The paths of the modules a node process running `script` (an ES module) loads. */
-  const modulesLoadedBy = async (script: string): Promise<Array<string>> => {
-    const { stderr } = await promisify(execFile)(process.execPath, [
-      "--import",
-      "tsx",
-      "--conditions=@effect-http-tasks/source",
-      "--import",
-      "./test/fixtures/module-log.mjs",
-      "--input-type=module",
-      "-e",
-      script
-    ], { cwd: join(import.meta.dirname, "..") })
-    return JSON.parse(stderr.trim().split("\n").pop()!) as Array<string>
-  }
   const isCloudClient = (path: string) => /[/\\](@google-cloud[/\\]tasks|@grpc|google-gax)[/\\]/.test(path)
 
   it("the server subpath loads no client, route or configuration module of the enqueuing side", async () => {
-    const root = join(import.meta.dirname, "..")
-    const all = await modulesLoadedBy("await import('effect-http-tasks/server')")
-    const loaded = all
-      .filter((path) => path.startsWith(join(root, "src")))
-      .map((path) => relative(join(root, "src"), path).replaceAll("\\", "/"))
+    const { all, sources: loaded } = await modulesLoadedBy("await import('effect-http-tasks/server')")
     expect(loaded).toContain("TaskServer.ts")
     const enqueuing = loaded.filter((file) =>
       /^(TasksClient|TasksConfig|TaskDefinition|\w+Route|CloudTasksEmulator)\.ts$/.test(file) ||
@@ -105,8 +86,7 @@ describe("guard", () => {
   })
 
   it("the test kit records a production task and runs it in-process, loading no Cloud Tasks client and no HTTP sender", async () => {
-    const root = join(import.meta.dirname, "..")
-    const all = await modulesLoadedBy(`
+    const { all, sources: loaded } = await modulesLoadedBy(`
       import { Effect, Layer } from "effect"
       import { enqueueHttpTask, TaskHandlers } from "effect-http-tasks"
       import { TestTasks } from "effect-http-tasks/testing"
@@ -119,7 +99,6 @@ describe("guard", () => {
       )
       if (task.route !== "cloud-tasks" || task.state !== "succeeded") throw new Error(JSON.stringify(task))
     `)
-    const loaded = all.filter((path) => path.startsWith(join(root, "src"))).map((path) => relative(join(root, "src"), path))
     expect(loaded).toContain("TestTasks.ts")
     expect(loaded.filter((file) => /^internal\/(cloudRoute|httpRoute|httpPost)\.ts$/.test(file))).toEqual([])
     expect(all.filter(isCloudClient)).toEqual([])

@@ -14,6 +14,7 @@ import { type TaskHandler, TaskHandlers } from "../TaskHandlers.js"
 import type { TaskQueue } from "../TaskQueue.js"
 import { TasksConfig } from "../TasksConfig.js"
 import { makeEffectClock } from "./effectClock.js"
+import type { DashboardActions } from "./emulator/dashboard.js"
 import { ApiError, Status } from "./engine/apiError.js"
 import type { EngineClock } from "./engine/clock.js"
 import type { Deliver, DeliveryResult } from "./engine/deliver.js"
@@ -33,6 +34,7 @@ import {
 import * as Log from "./log.js"
 import { type Outcome, outcomeOf } from "./outcome.js"
 import { queueSettings } from "./queues.js"
+import { loadDashboardServer } from "./routeModules.js"
 import { makeSupervisor } from "./supervisor.js"
 
 /** The prefix of the names of in-process tasks: `local-direct-dispatch/<queue>/<task id>`. */
@@ -55,8 +57,11 @@ interface LocalTask {
 /** A drain in progress: the tasks it still waits for, and what to do when it may return. */
 interface DrainWaiter {
   readonly waiting: Set<string>
-  /** Tasks whose next attempt is beyond the patience: drain stopped waiting for them. */
-  readonly gaveUp: Array<[task: LocalTask, stored: StoredTask]>
+  /**
+   * Tasks drain stopped waiting for: their next attempt is beyond the patience, or their
+   * queue is paused (from the dashboard).
+   */
+  readonly gaveUp: Array<[task: LocalTask, stored: StoredTask, paused: boolean]>
   done: (() => void) | undefined
 }
 
@@ -98,6 +103,14 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   const defaultQueue = Option.match(config.queue, { onNone: () => "default", onSome: ({ queue }) => queue })
   const baseUrl = Option.getOrElse(config.urlBase, () => "http://localhost")
   const live = new Map<string, LocalTask>()
+  /** Whether a dashboard was asked for: its actions may pause queues, its page shows failures. */
+  const withDashboard = Option.isSome(config.dashboardPort)
+  /**
+   * Why recent attempts failed (the handler's cause), by task and attempt, for the dashboard's
+   * page; kept only when there is a dashboard, the latest 1000.
+   */
+  const failures = new Map<string, string>()
+  const failureKey = (task: string, attempt: number) => `${task}#${attempt}`
   /** The drains in progress: each waits for its tasks, by engine name. */
   const drains = new Set<DrainWaiter>()
   let closing = false
@@ -162,6 +175,10 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       Effect.flatMap((exit: Exit.Exit<unknown, unknown>) => {
         const outcome = outcomeOf(exit)
         if (outcome._tag === "Dropped") task.dropped = outcome.error
+        if (withDashboard && exit._tag === "Failure") {
+          failures.set(failureKey(request.task, request.attempt), Cause.pretty(exit.cause))
+          if (failures.size > 1000) failures.delete(failures.keys().next().value!)
+        }
         done(deliveryResult(outcome))
         if (aborted || outcome._tag === "Succeeded" || outcome._tag === "Dropped") return Effect.void
         const level = request.lastAttempt ? Log.LogLevel.Error : Log.LogLevel.Warning
@@ -197,17 +214,34 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     }
   }
 
-  /** Tells each drain that `name` ended, or now waits for an attempt beyond the patience. */
+  /** Whether the queue `name` is paused (only the dashboard pauses a queue while the route runs). */
+  const isPaused = (name: string) => {
+    try {
+      return engine.getQueue(name).state === "PAUSED"
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * Tells each drain that `name` ended, or now waits for an attempt beyond the patience, or
+   * in a paused queue.
+   */
   const settle = (name: string, stored: StoredTask | undefined) => {
     const now = clock.now()
     for (const drain of drains) {
       if (!drain.waiting.has(name)) continue
       if (stored === undefined) {
         drain.waiting.delete(name)
-      } else if (!stored.running && stored.scheduleTime - now > patience) {
-        drain.waiting.delete(name)
-        const task = live.get(name)
-        if (task !== undefined) drain.gaveUp.push([task, stored])
+      } else if (!stored.running) {
+        // Only the dashboard pauses a queue: without one, no lookup per task (benchmark B5 drains).
+        const later = stored.scheduleTime - now > patience
+        const paused = !later && withDashboard && isPaused(stored.queueName)
+        if (later || paused) {
+          drain.waiting.delete(name)
+          const task = live.get(name)
+          if (task !== undefined) drain.gaveUp.push([task, stored, paused])
+        }
       }
       if (drain.waiting.size === 0) drain.done?.()
     }
@@ -282,15 +316,18 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   }
 
 
-  /** The engine queue of each queue definition (`undefined`: the default queue) seen so far. */
+  /**
+   * The engine queue of each queue definition (`undefined`: the default queue) seen so far.
+   * An engine queue is never deleted while the route runs (the dashboard purges and pauses
+   * queues, it does not delete them), so a name once here stays valid.
+   */
   const engineQueues = new Map<TaskQueue | undefined, string>()
 
   /**
-   * The engine queue of `request`, created the first time its definition is seen: with the
-   * definition's settings, or unthrottled for a queue no definition describes.
+   * The engine queue of a definition (`undefined`: the default queue), created the first time
+   * it is seen: with the definition's settings, or unthrottled for a queue no definition describes.
    */
-  const queueOf = (request: TaskRequest): string => {
-    const queue = Option.getOrUndefined(request.queue)
+  const queueFor = (queue: TaskQueue | undefined): string => {
     let name = engineQueues.get(queue)
     if (name === undefined) {
       name = `${location}/queues/${queue?.id ?? defaultQueue}`
@@ -352,7 +389,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       if (closing) {
         return refuse(request, `The local route is closing; the task for ${request.path} was not started`, "shutting_down")
       }
-      const queue = queueOf(request)
+      const queue = queueFor(Option.getOrUndefined(request.queue))
       let task: StoredTask
       try {
         task = engine.createTask(queue, {
@@ -389,6 +426,12 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
         : Effect.succeed(info)
     })
 
+  /** Forgets a live task that ended without an attempt's outcome (cancelled, deleted or purged). */
+  const forget = (name: string) => {
+    live.delete(name)
+    settle(name, undefined)
+  }
+
   /** The engine's name of the in-process task `name`, or `undefined` when it is not one. */
   const engineName = (name: string): string | undefined => {
     const [prefix, queue, id, ...rest] = name.split("/")
@@ -411,19 +454,20 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
         return Effect.fail(new CancelError({ message: `No in-process task ${name} is waiting to run`, name, reason: "not_found" }))
       }
       engine.deleteTask(full)
-      live.delete(full)
-      settle(full, undefined)
+      forget(full)
       return Log.info(Events.taskCancelled, `${name} was cancelled`, task.fields)
     })
 
-  const report = (gaveUp: ReadonlyArray<[LocalTask, StoredTask]>) =>
-    Effect.forEach(gaveUp, ([task, stored]) =>
+  const report = (gaveUp: ReadonlyArray<[LocalTask, StoredTask, boolean]>) =>
+    Effect.forEach(gaveUp, ([task, stored, paused]) =>
       Log.warn(
         Events.drainGaveUp,
-        `drain does not wait for ${task.info.name}: after ${stored.dispatchCount} attempt(s) its next one is due at ${
-          new Date(stored.scheduleTime).toISOString()
-        }; it stays queued until the layer closes`,
-        { ...task.fields, attempts: stored.dispatchCount }
+        paused
+          ? `drain does not wait for ${task.info.name}: its queue is paused; it stays queued until the queue is resumed or the layer closes`
+          : `drain does not wait for ${task.info.name}: after ${stored.dispatchCount} attempt(s) its next one is due at ${
+            new Date(stored.scheduleTime).toISOString()
+          }; it stays queued until the layer closes`,
+        { ...task.fields, attempts: stored.dispatchCount, ...(paused ? { reason: "queue_paused" } : {}) }
       ), { discard: true })
 
   const drain = Effect.suspend(() => {
@@ -452,6 +496,97 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       }))
     )
   )
+
+  /**
+   * What the dashboard's buttons do to the in-process queue: the engine's operations, and what
+   * the route keeps beside the engine follows (a deleted or purged task is cancelled, a replayed
+   * one runs its handler). Built only when a dashboard is asked for.
+   */
+  const dashboardActions = (): DashboardActions => {
+    const cancelled = (name: string, how: string) => {
+      const task = live.get(name)
+      forget(name)
+      if (task !== undefined) {
+        logAs(task, Log.LogLevel.Info, () => Log.info(Events.taskCancelled, `${task.info.name} was ${how} from the dashboard`, task.fields))
+      }
+    }
+    return {
+      run: (name) => engine.runTask(name).name,
+      delete: (name) => {
+        engine.deleteTask(name)
+        cancelled(name, "deleted")
+        return name
+      },
+      purge: (name) => {
+        const queue = engine.purgeQueue(name)
+        for (const task of [...live.keys()]) if (storedTask(task) === undefined) cancelled(task, "purged")
+        return queue.name
+      },
+      pause: (name) => {
+        const queue = engine.pauseQueue(name)
+        // A drain in progress stops waiting for the tasks of a paused queue.
+        for (const [task] of live) settle(task, storedTask(task))
+        return queue.name
+      },
+      resume: (name) => engine.resumeQueue(name).name,
+      replay: (name) => {
+        if (closing) throw new ApiError(Status.FAILED_PRECONDITION, "The local route is closing")
+        const task = engine.replayTask(name)
+        // Registered before its first attempt, which the engine starts on a later turn. The
+        // replay has no enqueuing fiber of its own: it runs as the latest enqueued task did.
+        const url = task.request._tag === "Http" ? task.request.url : ""
+        const path = url.startsWith(baseUrl) ? url.slice(baseUrl.length) : ""
+        const handler = handlers.get(path)
+        if (handler === undefined || lastRuntime === undefined) {
+          engine.deleteTask(task.name)
+          throw new ApiError(Status.FAILED_PRECONDITION, `No in-process handler is registered for ${path}`)
+        }
+        const info: TaskInfo = { name: `${NAME_PREFIX}/${shortName(task.queueName)}/${task.id}`, route: "local" }
+        live.set(task.name, {
+          info,
+          path,
+          handler,
+          runtime: lastRuntime,
+          services: servicesFor(handler, lastRuntime.context),
+          fields: { path, route: "local", name: info.name }
+        })
+        return task.name
+      }
+    }
+  }
+
+  // The dashboard, when asked for: its module loads only then, and a dispatch costs nothing more
+  // without it. Closed first when the layer closes: no action reaches a closing queue.
+  if (Option.isSome(config.dashboardPort)) {
+    const port = config.dashboardPort.value
+    const { serveDashboard } = yield* loadDashboardServer
+    queueFor(undefined)
+    yield* Effect.acquireRelease(
+      Effect.tryPromise(() =>
+        serveDashboard(engine, {
+          port,
+          title: "In-process task queue",
+          loopbackOnly: true,
+          actions: dashboardActions(),
+          attemptDetail: (attempt) => failures.get(failureKey(attempt.task, attempt.attempt))
+        })
+      ),
+      (server) => Effect.promise(server.close)
+    ).pipe(
+      Effect.matchEffect({
+        onFailure: (error) =>
+          Log.logEvent(
+            Log.LogLevel.Error,
+            Events.dashboardFailed,
+            `The in-process queue's dashboard could not listen on 127.0.0.1:${port}; tasks run without it`,
+            { route: "local", port },
+            Cause.fail(error.error)
+          ),
+        onSuccess: ({ url }) =>
+          Log.info(Events.dashboardListening, `Dashboard of the in-process queue: ${url}`, { route: "local", url })
+      })
+    )
+  }
 
   return { dispatch, drain, cancel, attemptsDone: supervisor.drain } satisfies LocalRouteShape & {
     readonly attemptsDone: Effect.Effect<void>

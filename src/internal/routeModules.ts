@@ -13,3 +13,6 @@ export const loadHttpRoute = Effect.promise(() => import("./httpRoute.js"))
 
 /** The cloud-tasks route. */
 export const loadCloudRoute = Effect.promise(() => import("./cloudRoute.js"))
+
+/** The dashboard of the in-process queue, on a port of its own (`TASKS_DASHBOARD_PORT`). */
+export const loadDashboardServer = Effect.promise(() => import("./emulator/dashboardServer.js"))

@@ -10,25 +10,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { type Duration, Effect, Layer } from "effect"
-import { existsSync, mkdirSync } from "node:fs"
-import { fileURLToPath } from "node:url"
-import { type Browser, chromium, type Page } from "playwright-core"
+import { existsSync } from "node:fs"
+import type { Browser, Page } from "playwright-core"
 import { CloudTasksEmulator, type RunningCloudTasksEmulator } from "../../src/CloudTasksEmulator.js"
 import { enqueueHttpTask, TaskHandlers, TasksClient } from "../../src/index.js"
+import { artifactPath, browserTestsRun, openPage } from "../utils/browser.js"
 import { startTarget, type Target } from "../utils/emulatorTarget.js"
 
 const QUEUE = "projects/demo/locations/us-central1/queues/dashboard"
 const SECRET = "dashboard-secret-value-42"
-const browserPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
-const hasBrowser = existsSync(browserPath)
-const artifacts = fileURLToPath(new URL("../../test-artifacts/", import.meta.url))
 
 let emulator: RunningCloudTasksEmulator
 let target: Target
 let browser: Browser
 let page: Page
 /** Requests the page made to anything but the emulator. */
-const foreign: Array<string> = []
+let foreign: ReadonlyArray<string>
 
 /** Enqueues through the library (the cloud route, the official client, the emulator). */
 const enqueue = (path: string, payload: unknown, options: { readonly delay?: Duration.DurationInput } = {}) =>
@@ -54,34 +51,14 @@ const enqueue = (path: string, payload: unknown, options: { readonly delay?: Dur
 const row = (name: string) => page.locator(`tr[data-task="${name}"]`)
 const stateOf = (name: string) => row(name).locator("[data-task-state]")
 
-describe.skipIf(!hasBrowser && process.env.CI === undefined)("the dashboard in a headless browser", () => {
+describe.skipIf(!browserTestsRun)("the dashboard in a headless browser", () => {
   beforeAll(async () => {
     target = await startTarget((request) => (request.path === "/api/tasks/fail" ? 503 : 200))
     emulator = await CloudTasksEmulator.start({
       queues: [QUEUE],
       queueSettings: { maxAttempts: 3, minBackoff: "20 millis", maxBackoff: "50 millis" }
     })
-    // A fresh profile (Playwright gives each launch an empty temporary one) and nothing of
-    // Chromium's own that would reach the network.
-    browser = await chromium.launch({
-      executablePath: browserPath,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync"
-      ]
-    })
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-    // The page must need nothing but the emulator: other requests are refused and recorded.
-    await page.route((url) => url.host !== emulator.host, (route) => route.abort())
-    page.on("request", (request) => {
-      if (new URL(request.url()).host !== emulator.host) foreign.push(request.url())
-    })
+    ;({ browser, foreign, page } = await openPage(emulator.host))
   })
 
   afterAll(async () => {
@@ -151,9 +128,8 @@ describe.skipIf(!hasBrowser && process.env.CI === undefined)("the dashboard in a
     expect(replayed.headers["X-CloudTasks-TaskName"]).not.toBe(info.name.split("/").pop())
 
     expect(foreign).toEqual([])
-    mkdirSync(artifacts, { recursive: true })
-    await page.screenshot({ path: `${artifacts}dashboard.png`, fullPage: true })
-    expect(existsSync(`${artifacts}dashboard.png`)).toBe(true)
+    await page.screenshot({ path: artifactPath("dashboard.png"), fullPage: true })
+    expect(existsSync(artifactPath("dashboard.png"))).toBe(true)
   })
 })
 
@@ -189,6 +165,18 @@ describe("the dashboard's state and actions over HTTP", () => {
     expect(await post("purge", QUEUE)).toEqual({ status: 200, body: { name: QUEUE } })
     const after = await fetch(`${running.url}_dashboard/state`).then((response) => response.json() as Promise<any>)
     expect(after.tasks.map((task: any) => task.state)).toEqual(["deleted", "deleted"])
+  })
+
+  it("refuses an action posted by a page of another origin", async () => {
+    await post("pause", QUEUE)
+    const response = await fetch(`${running.url}_dashboard/action?op=resume&name=${encodeURIComponent(QUEUE)}`, {
+      method: "POST",
+      headers: { origin: "https://attacker.example" }
+    })
+    expect(response.status).toBe(403)
+    expect(((await response.json()) as any).error.status).toBe("PERMISSION_DENIED")
+    const state = await fetch(`${running.url}_dashboard/state`).then((response) => response.json() as Promise<any>)
+    expect(state.queues[0].state).toBe("PAUSED")
   })
 
   it("answers an unknown action or task with Google's JSON error", async () => {

@@ -4,10 +4,12 @@
  * notifications (`/_dashboard/events`, server-sent events, so the page updates without
  * reloading) and its actions (`POST /_dashboard/action?op=…&name=…`: run now, delete, purge,
  * pause, resume, replay). It needs nothing but an {@link Engine} (no gRPC runtime, no protos),
- * so any server holding an engine can mount it.
+ * so any server holding an engine can mount it: the emulator on its port, and the in-process
+ * queue of the local route on a port of its own (`dashboardServer.ts`), with actions of its own.
  *
  * The values of `X-Tasks-Auth` and `Authorization` never reach the page: they are masked in the
- * state before it is sent.
+ * state before it is sent. An action posted by a page of another origin is refused, and a
+ * dashboard bound to loopback answers only requests addressed to a loopback name.
  *
  * @internal
  */
@@ -16,7 +18,7 @@ import { ApiError, Status } from "../engine/apiError.js"
 import type { Engine, LiveTaskState } from "../engine/engine.js"
 import type { DeliveryAttempt, StoredTask, TaskOutcome } from "../engine/model.js"
 import { restErrorBody, toApiError } from "./apiStatus.js"
-import { DASHBOARD_PAGE } from "./dashboardPage.js"
+import { dashboardPage } from "./dashboardPage.js"
 
 /** Header values the page never shows. */
 const SECRET_HEADER = /^(x-tasks-auth|authorization)$/i
@@ -26,6 +28,9 @@ export const MASK = "••••••••"
 
 /** How many bytes of a body the page previews. */
 const PREVIEW_BYTES = 2048
+
+/** How many characters of an attempt's detail the page shows. */
+const DETAIL_CHARS = 4096
 
 /** How many finished tasks the page lists (the most recent); the counts include them all. */
 const FINISHED_SHOWN = 300
@@ -58,7 +63,7 @@ const preview = (body: Uint8Array) => {
   }
 }
 
-const attemptView = (attempt: DeliveryAttempt) => ({
+const attemptView = (attempt: DeliveryAttempt, detail: string | undefined) => ({
   attempt: attempt.attempt,
   url: attempt.url,
   method: attempt.method,
@@ -69,7 +74,8 @@ const attemptView = (attempt: DeliveryAttempt) => ({
   endedAt: attempt.endedAt.toISOString(),
   durationMs: attempt.endedAt.getTime() - attempt.startedAt.getTime(),
   headers: masked(Object.entries(attempt.headers)),
-  body: preview(attempt.body)
+  body: preview(attempt.body),
+  detail: detail === undefined ? null : detail.slice(0, DETAIL_CHARS)
 })
 
 const zeroCounts = (): Record<DashboardTaskState, number> => ({
@@ -86,8 +92,14 @@ const zeroCounts = (): Record<DashboardTaskState, number> => ({
 const resultState = (result: TaskOutcome["result"]): DashboardTaskState =>
   result === "purged" ? "deleted" : result
 
-/** The page's state: queues with settings, state and counts; tasks with their attempts. */
-export const dashboardState = (engine: Engine) => {
+/**
+ * The page's state: queues with settings, state and counts; tasks with their attempts, each with
+ * the `detail` that `attemptDetail` gives, if any.
+ */
+export const dashboardState = (
+  engine: Engine,
+  attemptDetail: (attempt: DeliveryAttempt) => string | undefined = () => undefined
+) => {
   const views = engine.inspect()
   const taskView = (
     task: StoredTask,
@@ -109,7 +121,7 @@ export const dashboardState = (engine: Engine) => {
     scheduleTime: new Date(task.scheduleTime).toISOString(),
     dispatchDeadlineMs: task.dispatchDeadlineMs,
     finishedAt: finished?.at.toISOString() ?? null,
-    attempts: attempts.map(attemptView)
+    attempts: attempts.map((attempt) => attemptView(attempt, attemptDetail(attempt)))
   })
   const liveTasks = views.flatMap(({ tasks }) => tasks)
   const finishedTasks = engine.finished()
@@ -154,17 +166,62 @@ const json = (response: http.ServerResponse, status: number, body: unknown) => {
   }).end(text)
 }
 
-/** What the page's buttons do, by `op`: each returns the name of the task or queue it acted on. */
-const ACTIONS: Readonly<Record<string, (engine: Engine, name: string) => string>> = {
-  run: (engine, name) => engine.runTask(name).name,
-  delete: (engine, name) => {
+/** The page's actions, by `op`: each acts on a task or a queue by name and returns the name it acted on. */
+export type DashboardActions = Readonly<
+  Record<"run" | "delete" | "replay" | "purge" | "pause" | "resume", (name: string) => string>
+>
+
+/** The page's actions straight on `engine`: what the emulator's buttons do. */
+export const engineActions = (engine: Engine): DashboardActions => ({
+  run: (name) => engine.runTask(name).name,
+  delete: (name) => {
     engine.deleteTask(name)
     return name
   },
-  replay: (engine, name) => engine.replayTask(name).name,
-  purge: (engine, name) => engine.purgeQueue(name).name,
-  pause: (engine, name) => engine.pauseQueue(name).name,
-  resume: (engine, name) => engine.resumeQueue(name).name
+  replay: (name) => engine.replayTask(name).name,
+  purge: (name) => engine.purgeQueue(name).name,
+  pause: (name) => engine.pauseQueue(name).name,
+  resume: (name) => engine.resumeQueue(name).name
+})
+
+/** Options of {@link makeDashboard}. */
+export interface DashboardOptions {
+  /** What the buttons do (default: {@link engineActions}). */
+  readonly actions?: DashboardActions | undefined
+  /** The page's title (default: "Cloud Tasks emulator"). */
+  readonly title?: string | undefined
+  /**
+   * What the page says of an attempt besides its request and status (the in-process queue: why
+   * its handler failed). Default: nothing.
+   */
+  readonly attemptDetail?: ((attempt: DeliveryAttempt) => string | undefined) | undefined
+  /**
+   * Whether every request must name a loopback host (`127.0.0.1`, `localhost`, `[::1]`): for a
+   * dashboard bound to 127.0.0.1 that no other name reaches. Default false (an emulator may be
+   * reached under a container's name).
+   */
+  readonly loopbackOnly?: boolean | undefined
+}
+
+/** A loopback `Host`: what a browser sends for a page it loaded from 127.0.0.1. */
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i
+
+/**
+ * Why a request may not reach the dashboard, if it may not: an action whose `Origin` is another
+ * site's (a page elsewhere posting to it, which browsers allow without asking), or, for a
+ * dashboard that only serves loopback, a `Host` that is not a loopback name (another site's
+ * name resolved to 127.0.0.1, DNS rebinding).
+ */
+const refused = (request: http.IncomingMessage, loopbackOnly: boolean): string | undefined => {
+  const host = request.headers.host ?? ""
+  if (loopbackOnly && !LOOPBACK_HOST.test(host)) {
+    return `The dashboard answers only at a loopback address, not at ${JSON.stringify(host)}.`
+  }
+  const origin = request.headers.origin
+  if (request.method === "POST" && origin !== undefined && origin !== `http://${host}`) {
+    return `The dashboard's actions are refused to pages of another origin (${JSON.stringify(origin)}).`
+  }
+  return undefined
 }
 
 /** The dashboard's HTTP handling. */
@@ -176,7 +233,9 @@ export interface Dashboard {
 }
 
 /** The dashboard of `engine`. */
-export const makeDashboard = (engine: Engine): Dashboard => {
+export const makeDashboard = (engine: Engine, options: DashboardOptions = {}): Dashboard => {
+  const actions = options.actions ?? engineActions(engine)
+  const page = dashboardPage(options.title ?? "Cloud Tasks emulator")
   const streams = new Set<http.ServerResponse>()
   let pending: ReturnType<typeof setTimeout> | undefined
   const unsubscribe = engine.subscribe(() => {
@@ -190,6 +249,13 @@ export const makeDashboard = (engine: Engine): Dashboard => {
   const handle = (request: http.IncomingMessage, response: http.ServerResponse): boolean => {
     const url = new URL(request.url ?? "/", "http://emulator")
     const method = request.method ?? "GET"
+    if (url.pathname !== "/" && !url.pathname.startsWith("/_dashboard/")) return false
+    const refusal = refused(request, options.loopbackOnly === true)
+    if (refusal !== undefined) {
+      const body = restErrorBody(new ApiError(Status.PERMISSION_DENIED, refusal))
+      json(response, body.error.code, body)
+      return true
+    }
     if (url.pathname === "/" && (method === "GET" || method === "HEAD")) {
       response.writeHead(200, {
         "content-type": "text/html; charset=utf-8",
@@ -197,11 +263,11 @@ export const makeDashboard = (engine: Engine): Dashboard => {
         // Everything the page needs is in the page: nothing may load from elsewhere.
         "content-security-policy":
           "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
-      }).end(method === "HEAD" ? undefined : DASHBOARD_PAGE)
+      }).end(method === "HEAD" ? undefined : page)
       return true
     }
     if (url.pathname === "/_dashboard/state" && method === "GET") {
-      json(response, 200, dashboardState(engine))
+      json(response, 200, dashboardState(engine, options.attemptDetail))
       return true
     }
     if (url.pathname === "/_dashboard/events" && method === "GET") {
@@ -219,9 +285,9 @@ export const makeDashboard = (engine: Engine): Dashboard => {
       const name = url.searchParams.get("name") ?? ""
       const op = url.searchParams.get("op") ?? ""
       try {
-        const action = ACTIONS[op]
+        const action = Object.hasOwn(actions, op) ? actions[op as keyof DashboardActions] : undefined
         if (action === undefined) throw new ApiError(Status.INVALID_ARGUMENT, `Unknown dashboard action "${op}".`)
-        json(response, 200, { name: action(engine, name) })
+        json(response, 200, { name: action(name) })
       } catch (error) {
         const body = restErrorBody(toApiError(error))
         json(response, body.error.code, body)

@@ -49,6 +49,7 @@ td.actions { white-space: nowrap; }
 .kv { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; font-size: 12px; margin: 6px 0; }
 .kv .k { color: var(--muted); font-family: ui-monospace, monospace; }
 pre { margin: 6px 0; padding: 8px; background: #fff; border: 1px solid var(--line); border-radius: 6px; font-size: 12px; white-space: pre-wrap; word-break: break-all; max-height: 240px; overflow: auto; }
+pre.detail { border-color: #f0c8c4; background: #fdf5f4; color: var(--bad); }
 .empty { color: var(--muted); padding: 16px; text-align: center; }
 .error { color: var(--bad); margin: 8px 0; }
 `
@@ -73,6 +74,7 @@ function el(tag, attrs, children) {
 function shortName(name) { return name.slice(name.lastIndexOf("/") + 1); }
 function time(iso) { return iso ? new Date(iso).toLocaleTimeString() : ""; }
 function ms(value) { return value >= 1000 ? (value / 1000) + " s" : value + " ms"; }
+function limit(value) { return value === null ? "unlimited" : String(value); }
 function showError(message) { document.getElementById("error").textContent = message || ""; }
 
 function act(op, name) {
@@ -113,7 +115,7 @@ function renderQueues() {
     box.appendChild(el("div", { class: "card queue", "data-queue": queue.name }, [
       el("div", {}, [el("span", { class: "badge " + queue.state, "data-queue-state": "", text: queue.state }), document.createTextNode(" "),
         el("span", { class: "name", text: queue.name })]),
-      el("div", { class: "settings", text: rate.maxDispatchesPerSecond + " dispatches/s, " + rate.maxConcurrentDispatches +
+      el("div", { class: "settings", text: limit(rate.maxDispatchesPerSecond) + " dispatches/s, " + limit(rate.maxConcurrentDispatches) +
         " concurrent; " + (retry.maxAttempts < 0 ? "unlimited" : retry.maxAttempts) + " attempts, backoff " + ms(retry.minBackoffMs) +
         " to " + ms(retry.maxBackoffMs) + ", " + retry.maxDoublings + " doublings" +
         (retry.maxRetryDurationMs > 0 ? ", retry for " + ms(retry.maxRetryDurationMs) : "") }),
@@ -142,6 +144,7 @@ function attemptBlock(attempt) {
   return el("div", { class: "attempt " + (attempt.succeeded ? "ok" : "fail"), "data-attempt": String(attempt.attempt) }, [
     el("div", { class: "head", text: "Attempt " + attempt.attempt + ": " + outcome }),
     el("div", { class: "settings", text: attempt.method + " " + attempt.url + " at " + time(attempt.startedAt) + ", " + ms(attempt.durationMs) }),
+    attempt.detail === null ? null : el("pre", { class: "detail", "data-detail": "", text: attempt.detail }),
     kv(attempt.headers),
     bodyBlock(attempt.body)
   ]);
@@ -189,7 +192,7 @@ function refresh() {
   return fetch("/_dashboard/state", { cache: "no-store" })
     .then(function (response) { return response.json(); })
     .then(function (next) { state = next; render(); document.body.setAttribute("data-loaded", "true"); })
-    .catch(function (error) { showError("Cannot reach the emulator: " + error.message); });
+    .catch(function (error) { showError("Cannot reach the server: " + error.message); });
 }
 
 var events = new EventSource("/_dashboard/events");
@@ -199,17 +202,20 @@ events.addEventListener("error", function () { document.getElementById("live").c
 refresh();
 `
 
-/** The page served at `/`. */
-export const DASHBOARD_PAGE = `<!doctype html>
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&quot;"))
+
+/** The page served at `/`, titled `title`. */
+export const dashboardPage = (title: string): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Cloud Tasks emulator</title>
+<title>${escapeHtml(title)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>Cloud Tasks emulator</h1><span id="live" class="live">live</span></header>
+<header><h1>${escapeHtml(title)}</h1><span id="live" class="live">live</span></header>
 <main>
 <div id="error" class="error" role="alert"></div>
 <h2>Queues</h2>
