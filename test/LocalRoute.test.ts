@@ -305,6 +305,8 @@ describe("LocalRoute: the in-process queue", () => {
       expect(interrupted.map((entry) => entry.annotations.requestId)).toEqual([undefined, "r-42"])
       // The close summary is an event of its own, with the count; nothing is also logged as abandoned.
       expect(logs.of(Events.closeTimedOut).map((entry) => entry.annotations.count)).toEqual([2])
+      // It says how long closing waited: the grace period.
+      expect(logs.of(Events.closeTimedOut)[0]?.message).toContain("still running after 50ms")
       expect(logs.of(Events.taskAbandoned)).toEqual([])
     }).pipe(Effect.provide(layer))
   })

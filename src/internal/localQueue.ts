@@ -115,6 +115,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   // The grace period is spent draining (below): what still runs after it is interrupted at once.
   const supervisor = yield* makeSupervisor({
     gracePeriod: Duration.zero,
+    waited: gracePeriod,
     closeTimedOutEvent: Events.closeTimedOut,
     interruptedEvent: Events.taskInterrupted,
     interruptedMessage: "In-process task interrupted"

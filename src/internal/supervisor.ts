@@ -38,6 +38,11 @@ export interface Supervisor {
 
 export interface SupervisorOptions {
   readonly gracePeriod: Duration.Duration
+  /**
+   * How long closing waited in all, for the close summary: the grace period, unless the
+   * owner spent it waiting itself (the local route drains before this supervisor closes).
+   */
+  readonly waited?: Duration.Duration | undefined
   /** Logged once, a warning with the count, when fibers are still running after the grace period. */
   readonly closeTimedOutEvent: EventName
   /** Logged, a warning, for each fiber closing interrupted. */
@@ -73,7 +78,9 @@ export const makeSupervisor = (options: SupervisorOptions): Effect.Effect<Superv
       if (left.length === 0) return Effect.void
       return Log.warn(
         options.closeTimedOutEvent,
-        `Closing: ${left.length} task(s) still running after ${Duration.format(options.gracePeriod)}; interrupting`,
+        `Closing: ${left.length} task(s) still running after ${
+          Duration.format(options.waited ?? options.gracePeriod)
+        }; interrupting`,
         { count: left.length }
       ).pipe(
         Effect.zipRight(Fiber.interruptAll(left)),
