@@ -17,6 +17,7 @@ import type { Engine, LiveTaskState } from "../engine/engine.js"
 import type { DeliveryAttempt, StoredTask, TaskOutcome } from "../engine/model.js"
 import { restErrorBody, toApiError } from "./apiStatus.js"
 import { DASHBOARD_PAGE } from "./dashboardPage.js"
+import { requestUrl } from "./requestUrl.js"
 
 /** Header values the page never shows. */
 const SECRET_HEADER = /^(x-tasks-auth|authorization)$/i
@@ -188,7 +189,7 @@ export const makeDashboard = (engine: Engine): Dashboard => {
   })
 
   const handle = (request: http.IncomingMessage, response: http.ServerResponse): boolean => {
-    const url = new URL(request.url ?? "/", "http://emulator")
+    const url = requestUrl(request)
     const method = request.method ?? "GET"
     if (url.pathname === "/" && (method === "GET" || method === "HEAD")) {
       response.writeHead(200, {

@@ -98,7 +98,11 @@ export const startEmulator = async (options: ResolvedOptions): Promise<RunningEm
       if (await rest(request, response)) return
       if (dashboard.handle(request, response)) return
       response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found\n")
-    })()
+    })().catch(() => {
+      // A request no handler could answer is a 500, never an unhandled rejection (which ends the process).
+      if (response.headersSent) response.destroy()
+      else response.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end("Internal error\n")
+    })
   })
   const closeAll = () => {
     engine.close()
