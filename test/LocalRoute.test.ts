@@ -311,6 +311,25 @@ describe("LocalRoute: the in-process queue", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.live("a task cancelled while its attempt runs ends as cancelled only: closing interrupts the attempt without logging it again", () => {
+    const { layer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const started = yield* Deferred.make<void>()
+      const context = yield* Layer.buildWithScope(
+        client({ "/stuck": () => Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)) }, { gracePeriod: "50 millis" }),
+        scope
+      )
+      const info = yield* enqueueHttpTask("/stuck", {}).pipe(Effect.provide(context))
+      yield* Deferred.await(started)
+      yield* cancelTask(info.name).pipe(Effect.provide(context))
+      yield* Scope.close(scope, Exit.void)
+      expect(logs.of(Events.taskCancelled).map((entry) => entry.annotations.name)).toEqual([info.name])
+      expect(logs.of(Events.taskInterrupted)).toEqual([])
+      expect(logs.of(Events.closeTimedOut).map((entry) => entry.annotations.count)).toEqual([1])
+    }).pipe(Effect.provide(layer))
+  })
+
   it.live("a handler that interrupts itself is an attempt that failed, with its cause, and is retried", () => {
     const { layer, logs } = captureLogs()
     const Once = defineQueue("once", { maxAttempts: 1 })

@@ -81,6 +81,8 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   const defaultQueue = Option.match(config.queue, { onNone: () => "default", onSome: ({ queue }) => queue })
   const baseUrl = Option.getOrElse(config.urlBase, () => "http://localhost")
   const live = new Map<string, LocalTask>()
+  /** The fiber of each attempt in flight, by engine name. */
+  const attempts = new Map<string, Fiber.RuntimeFiber<unknown, unknown>>()
   /** The drains in progress: each waits for its tasks, by engine name. */
   const drains = new Set<DrainWaiter>()
   let closing = false
@@ -166,6 +168,10 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       runtimeFlags: task.runtime.runtimeFlags
     })
     const fiber = supervisor.track(Runtime.runFork(runtime)(attempt), task.fields)
+    attempts.set(request.task, fiber)
+    fiber.addObserver(() => {
+      if (attempts.get(request.task) === fiber) attempts.delete(request.task)
+    })
     logAs(task, Log.LogLevel.Debug, () =>
       Log.debug(Events.taskAttempt, `Attempt ${request.attempt} of ${task.info.name}`, {
         ...task.fields,
@@ -386,6 +392,10 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       }
       engine.deleteTask(full)
       live.delete(full)
+      // A running attempt goes on (with no retry after it); cancelled is the task's outcome,
+      // so closing does not also log it as interrupted.
+      const running = attempts.get(full)
+      if (running !== undefined) supervisor.silence(running)
       settle(full, undefined)
       return Log.info(Events.taskCancelled, `${name} was cancelled`, task.fields)
     })
