@@ -344,6 +344,25 @@ describe("LocalRoute: the in-process queue", () => {
     }).pipe(Effect.provide(client({ "/quits": () => Effect.interrupt })), Effect.provide(layer))
   })
 
+  it.live("a rate-limited queue runs its tasks while more keep coming (its wake-up is not starved by the enqueuing fibers)", () => {
+    // The queue's wake-up ran on setImmediate, which never ran while the enqueuing fibers kept
+    // the event loop in its timers phase: a defined queue ran nothing until the stream stopped
+    // (the reliability suite saw none of its tasks in defined queues finish).
+    const Limited = defineQueue("limited", { maxDispatchesPerSecond: 500 })
+    let ran = 0
+    let enqueued = 0
+    return Effect.gen(function*() {
+      while (ran === 0 && enqueued < 30_000) {
+        yield* Effect.forEach(Array.from({ length: 16 }), () => enqueueHttpTask("/limited", {}, { queue: Limited }), {
+          concurrency: 16,
+          discard: true
+        })
+        enqueued += 16
+      }
+      expect(ran).toBeGreaterThan(0)
+    }).pipe(Effect.provide(client({ "/limited": () => Effect.sync(() => ran++) }, { gracePeriod: 0 })))
+  })
+
   it.live("a task enqueued while the layer is closing is refused, not silently dropped, and logged as refused", () => {
     const { layer, logs } = captureLogs()
     return Effect.gen(function*() {
