@@ -178,10 +178,12 @@ describe("reliability: the local route under many tasks, closed mid-way", () => 
       }
       const unexpected = accepted.filter(({ kind, name }) => !possible[kind].includes(ended.get(name)![0]!))
       expect(unexpected.slice(0, 5).map(({ kind, name }) => [kind, name, ended.get(name)])).toEqual([])
+      // Every outcome happened: the run exercised each way a task can end.
+      const tally = (event: string) => [...ended.values()].filter(([first]) => first === event).length
+      expect(outcomes.filter((event) => tally(event) === 0)).toEqual([])
       // What never finishes and was not cancelled is interrupted at close, with its count logged once.
       expect(closeTimedOut).toBe(1)
 
-      const tally = (event: string) => [...ended.values()].filter(([first]) => first === event).length
       report("local route, closed mid-way", {
         "tasks generated": count,
         accepted: accepted.length,
