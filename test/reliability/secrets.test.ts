@@ -7,7 +7,7 @@
  * cause rendered every usual way (String, JSON, util.inspect, Cause.pretty), and every span
  * (name, attributes, events, links, exit).
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import {
   Cause,
   ConfigProvider,
@@ -43,8 +43,13 @@ import {
 import { TaskServerConfig } from "../../src/TaskServer.js"
 import { closedPortUrl } from "../utils/httpServer.js"
 import { recordingTracer, startTaskServer } from "../utils/server.js"
+import { report } from "./report.js"
 
 const secret = `sweep-${randomBytes(12).toString("hex")}`
+/** Runs swept (each a failure mode or a request), outputs searched, and where the secret was found. */
+let runs = 0
+let searched = 0
+let leaked = 0
 
 /** Everything a user could see of one run: log lines in four formats, spans, errors. */
 const observer = () => {
@@ -141,6 +146,9 @@ const sweep = <A, E, R>(
     const text = observed.text()
     // The observation itself works: something was logged and traced.
     expect(text.length).toBeGreaterThan(0)
+    runs++
+    searched += text.length
+    if (text.includes(secret)) leaked++
     expect(text).not.toContain(secret)
     return exit
   })
@@ -187,6 +195,14 @@ const failsWith = (exit: Exit.Exit<unknown, unknown>, reason: string) => {
 }
 
 describe("reliability: the secret is on the wire and nowhere else", () => {
+  afterAll(() =>
+    report("secret sweep", {
+      "failing runs swept": runs,
+      "characters searched (MiB)": Math.round(searched / 1024 / 1024 * 10) / 10,
+      "formats": "logfmt, json, structured, pretty, String, JSON, inspect, Cause.pretty, spans",
+      leaked
+    })
+  )
   it.effect("the sweep finds the secret wherever it is: a log annotation, a pretty-printed cause, a span attribute, an event, an exit", () =>
     Effect.gen(function*() {
       const leaks: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
@@ -375,6 +391,9 @@ describe("reliability: the secret is on the wire and nowhere else", () => {
       yield* running.server.drain
       const text = observed.text()
       expect(observed.spans.length).toBeGreaterThan(0)
+      runs += requests.length + 1
+      searched += text.length
+      if (text.includes(secret)) leaked++
       expect(text).not.toContain(secret)
     }))
 })

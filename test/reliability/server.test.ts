@@ -198,6 +198,7 @@ describe("reliability: the task server under hostile requests", () => {
         "5xx answers": failures.filter((failure) => failure.includes("answered 5")).length,
         "secrets or values echoed": failures.filter((failure) => failure.includes("echoed")).length,
         "RSS growth (MiB)": Math.round(rssGrowth / 1024 / 1024),
+        "still serving correctly after": "yes",
         statuses: [...statuses].sort(([a], [b]) => a - b).map(([status, n]) => `${status}:${n}`).join(" ")
       })
     }), { timeout: 240_000 })

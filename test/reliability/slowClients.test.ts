@@ -6,17 +6,25 @@
  * disconnected once the server's headers or request timeout passes, set small here through
  * the servers' options; the server still answers a normal request afterwards.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { join } from "node:path"
 import { CloudTasksEmulator } from "../../src/CloudTasksEmulator.js"
 import { dripHeaders, dripPreface, silent, slowClient, stallBody } from "../utils/slowClient.js"
+import { report } from "./report.js"
 
 const root = join(import.meta.dirname, "..", "..")
 const timeouts = { headersTimeout: "300 millis", requestTimeout: "600 millis" } as const
+let clients = 0
+let cutOff = 0
+const count = (results: ReadonlyArray<{ readonly closed: boolean }>) => {
+  clients += results.length
+  cutOff += results.filter(({ closed }) => closed).length
+}
 
 describe("reliability: slow clients are disconnected", () => {
+  afterAll(() => report("slow clients", { servers: 3, "slow clients": clients, "cut off": cutOff }))
   it.scopedLive("the emulator's port and its JWKS server", () =>
     Effect.gen(function*() {
       const emulator = yield* Effect.acquireRelease(
@@ -35,6 +43,7 @@ describe("reliability: slow clients are disconnected", () => {
           slowClient(jwks, stallBody("/oauth2/v3/certs"))
         ])
       )
+      count(results)
       expect(results.map(({ closed }) => closed)).toEqual(results.map(() => true))
       // The drippers were cut off while still sending.
       expect(results[1]!.sent).toBeGreaterThan(1)
@@ -77,6 +86,7 @@ describe("reliability: slow clients are disconnected", () => {
           slowClient(port, stallBody("/api/tasks/transcribe", auth))
         ])
       )
+      count(results)
       expect(results.map(({ closed }) => closed)).toEqual([true, true, true])
       expect(results[1]!.sent).toBeGreaterThan(40)
       const answer = yield* Effect.promise(() =>
