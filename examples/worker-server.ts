@@ -18,13 +18,28 @@
  *     -H 'content-type: application/json' -d '{"filename":"gs://bucket/a.wav"}'
  *
  * The secret is TASKS_AUTH (the development default `a-secure-local-secret` when unset).
+ * A client slower than HEADERS_TIMEOUT over its headers (default 10 seconds) or than
+ * REQUEST_TIMEOUT over its whole request (default 30 seconds) is disconnected.
  */
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { Config, Effect, Layer, Logger } from "effect"
+import { Config, Duration, Effect, Layer, Logger } from "effect"
 import { TaskServer } from "effect-http-tasks/server"
 import { createServer } from "node:http"
 import { Handlers } from "./tasks.js"
+
+/**
+ * Node's bounds on slow clients: the headers within `headers`, the whole request within
+ * `request` (Node checks every `connectionsCheckingInterval`, 30 seconds unless set).
+ */
+const slowClientLimits = (headers: Duration.Duration, request: Duration.Duration) => {
+  const headersTimeout = Duration.toMillis(headers)
+  return {
+    headersTimeout,
+    requestTimeout: Math.max(headersTimeout, Duration.toMillis(request)),
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, headersTimeout / 4))
+  }
+}
 
 const HttpLive = Layer.unwrapEffect(
   Effect.map(
@@ -34,14 +49,16 @@ const HttpLive = Layer.unwrapEffect(
         Config.validate({ message: "Expected a port from 0 to 65535", validation: (port) => port >= 0 && port <= 65535 }),
         Config.withDefault(8001)
       ),
-      Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
+      Config.string("HOST").pipe(Config.withDefault("127.0.0.1")),
+      Config.duration("HEADERS_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10))),
+      Config.duration("REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
     ]),
-    ([port, host]) =>
+    ([port, host, headersTimeout, requestTimeout]) =>
       TaskServer.serve.pipe(
         HttpServer.withLogAddress,
         Layer.provide(TaskServer.layer),
         Layer.provide(Handlers),
-        Layer.provide(NodeHttpServer.layer(createServer, { port, host }))
+        Layer.provide(NodeHttpServer.layer(() => createServer(slowClientLimits(headersTimeout, requestTimeout)), { port, host }))
       )
   )
 )

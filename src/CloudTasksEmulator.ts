@@ -34,6 +34,7 @@ import type { SettingsPatch } from "./internal/engine/model.js"
 import { MIN_DISPATCH_DEADLINE_MS, QUEUE_NAME_REUSE_MS, TASK_ID_REUSE_MS } from "./internal/limits.js"
 import { queueSettings as definitionSettings } from "./internal/queues.js"
 import type { TaskQueue } from "./TaskQueue.js"
+import { DEFAULT_SLOW_CLIENT_TIMEOUTS } from "./internal/slowClients.js"
 
 /**
  * Retry and rate settings for the queues the emulator creates at start (`options.queues`).
@@ -128,6 +129,17 @@ export interface CloudTasksEmulatorOptions {
    * Firebase Functions emulator's URL of the function named like the queue.
    */
   readonly firebaseTarget?: string | ((queue: string) => string)
+  /**
+   * How long a client of the emulator's port (and of its JWKS server) may take to send its
+   * request's headers: from the connection, or from the previous response on a kept-alive
+   * connection. A slower client is disconnected. Default: 10 seconds.
+   */
+  readonly headersTimeout?: Duration.DurationInput
+  /**
+   * How long a client may take to send its whole request, body included; a slower one (a client
+   * that stops in the middle of its body) is disconnected. Default: 30 seconds.
+   */
+  readonly requestTimeout?: Duration.DurationInput
 }
 
 /**
@@ -271,7 +283,11 @@ const resolveOptions = (options: CloudTasksEmulatorOptions): Either.Either<Resol
     clock: options.clock ?? Date.now,
     onAttempt: options.onAttempt,
     appEngineTarget: options.appEngineTarget ?? DEFAULT_APP_ENGINE_TARGET,
-    firebaseTarget: firebaseTarget(options.firebaseTarget)
+    firebaseTarget: firebaseTarget(options.firebaseTarget),
+    timeouts: {
+      headersMs: millis(options.headersTimeout, DEFAULT_SLOW_CLIENT_TIMEOUTS.headersMs),
+      requestMs: millis(options.requestTimeout, DEFAULT_SLOW_CLIENT_TIMEOUTS.requestMs)
+    }
   }))
 }
 

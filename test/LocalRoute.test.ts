@@ -326,7 +326,28 @@ describe("LocalRoute: the in-process queue", () => {
       expect(interrupted.map((entry) => entry.annotations.requestId)).toEqual([undefined, "r-42"])
       // The close summary is an event of its own, with the count; nothing is also logged as abandoned.
       expect(logs.of(Events.closeTimedOut).map((entry) => entry.annotations.count)).toEqual([2])
+      // It says how long closing waited: the grace period.
+      expect(logs.of(Events.closeTimedOut)[0]?.message).toContain("still running after 50ms")
       expect(logs.of(Events.taskAbandoned)).toEqual([])
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.live("a task cancelled while its attempt runs ends as cancelled only: closing interrupts the attempt without logging it again", () => {
+    const { layer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const started = yield* Deferred.make<void>()
+      const context = yield* Layer.buildWithScope(
+        client({ "/stuck": () => Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)) }, { gracePeriod: "50 millis" }),
+        scope
+      )
+      const info = yield* enqueueHttpTask("/stuck", {}).pipe(Effect.provide(context))
+      yield* Deferred.await(started)
+      yield* cancelTask(info.name).pipe(Effect.provide(context))
+      yield* Scope.close(scope, Exit.void)
+      expect(logs.of(Events.taskCancelled).map((entry) => entry.annotations.name)).toEqual([info.name])
+      expect(logs.of(Events.taskInterrupted)).toEqual([])
+      expect(logs.of(Events.closeTimedOut).map((entry) => entry.annotations.count)).toEqual([1])
     }).pipe(Effect.provide(layer))
   })
 
@@ -342,6 +363,25 @@ describe("LocalRoute: the in-process queue", () => {
       expect(logs.of(Events.taskExhausted)).toHaveLength(1)
       expect(logs.of(Events.taskInterrupted)).toEqual([])
     }).pipe(Effect.provide(client({ "/quits": () => Effect.interrupt })), Effect.provide(layer))
+  })
+
+  it.live("a rate-limited queue runs its tasks while more keep coming (its wake-up is not starved by the enqueuing fibers)", () => {
+    // The queue's wake-up ran on setImmediate, which never ran while the enqueuing fibers kept
+    // the event loop in its timers phase: a defined queue ran nothing until the stream stopped
+    // (the reliability suite saw none of its tasks in defined queues finish).
+    const Limited = defineQueue("limited", { maxDispatchesPerSecond: 500 })
+    let ran = 0
+    let enqueued = 0
+    return Effect.gen(function*() {
+      while (ran === 0 && enqueued < 30_000) {
+        yield* Effect.forEach(Array.from({ length: 16 }), () => enqueueHttpTask("/limited", {}, { queue: Limited }), {
+          concurrency: 16,
+          discard: true
+        })
+        enqueued += 16
+      }
+      expect(ran).toBeGreaterThan(0)
+    }).pipe(Effect.provide(client({ "/limited": () => Effect.sync(() => ran++) }, { gracePeriod: 0 })))
   })
 
   it.live("a task enqueued while the layer is closing is refused, not silently dropped, and logged as refused", () => {

@@ -8,6 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { join, relative } from "node:path"
+import { README_END, README_START, readmeSection, type StressResults } from "./reliability/table.js"
 
 const root = join(import.meta.dirname, "..")
 const readme = readFileSync(join(root, "README.md"), "utf8")
@@ -38,6 +39,12 @@ const quoting = (code: string) =>
   sources.filter(({ text }) => indents.some((indent) => text.includes(indented(code, indent)))).map(({ file }) => file)
 
 describe("README", () => {
+  it("the Reliability section shows the committed results of npm run stress", () => {
+    const results = JSON.parse(readFileSync(join(root, "stress", "results.json"), "utf8")) as StressResults
+    const section = readme.slice(readme.indexOf(README_START), readme.indexOf(README_END) + README_END.length)
+    expect(section).toBe(readmeSection(results))
+  })
+
   it("has TypeScript blocks, whole programs and fragments", () => {
     expect(blocks.filter(({ code }) => code.startsWith("import ")).length).toBeGreaterThanOrEqual(5)
     expect(blocks.filter(({ code }) => !code.startsWith("import ")).length).toBeGreaterThanOrEqual(3)

@@ -5,10 +5,10 @@
  *
  * One fiber sleeps until the earliest timer, however many timers are set (a dispatch
  * deadline per attempt, a wake-up per queue); a timer due now runs on the next turn of
- * the event loop, without a sleep, so that an immediate dispatch never waits for a
+ * the program's scheduler, without a sleep, so that an immediate dispatch never waits for a
  * virtual clock to move.
  */
-import { Duration, Effect, Fiber, Runtime, type Scope } from "effect"
+import { Duration, Effect, Fiber, FiberRef, FiberRefs, Runtime, type Scope } from "effect"
 import type { EngineClock } from "./engine/clock.js"
 import { MinHeap } from "./engine/heap.js"
 
@@ -23,6 +23,10 @@ interface Timer {
 export const makeEffectClock: Effect.Effect<EngineClock, never, Scope.Scope> = Effect.gen(function*() {
   const runtime = yield* Effect.runtime<never>()
   const clock = yield* Effect.clock
+  // Timers due now run as a task of the program's scheduler, between its fibers: a
+  // setImmediate never ran while fibers kept the event loop in its timers phase (effect
+  // yields with setTimeout), and a rate-limited queue ran nothing while tasks kept coming.
+  const scheduler = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler)
   const now = () => clock.unsafeCurrentTimeMillis()
   const timers = new MinHeap<Timer>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq))
   let immediate: Array<Timer> = []
@@ -95,7 +99,7 @@ export const makeEffectClock: Effect.Effect<EngineClock, never, Scope.Scope> = E
         immediate.push(timer)
         if (!flushScheduled) {
           flushScheduled = true
-          setImmediate(flushImmediate)
+          scheduler.scheduleTask(flushImmediate, 0)
         }
       } else {
         timers.push(timer)

@@ -111,6 +111,8 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
    */
   const failures = new Map<string, string>()
   const failureKey = (task: string, attempt: number) => `${task}#${attempt}`
+  /** The fiber of each attempt in flight, by engine name. */
+  const attempts = new Map<string, Fiber.RuntimeFiber<unknown, unknown>>()
   /** The drains in progress: each waits for its tasks, by engine name. */
   const drains = new Set<DrainWaiter>()
   let closing = false
@@ -145,6 +147,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   // The grace period is spent draining (below): what still runs after it is interrupted at once.
   const supervisor = yield* makeSupervisor({
     gracePeriod: Duration.zero,
+    waited: gracePeriod,
     closeTimedOutEvent: Events.closeTimedOut,
     interruptedEvent: Events.taskInterrupted,
     interruptedMessage: "In-process task interrupted"
@@ -201,6 +204,10 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     })
     internals.onAttemptStarted?.()
     const fiber = supervisor.track(Runtime.runFork(runtime)(attempt), task.fields)
+    attempts.set(request.task, fiber)
+    fiber.addObserver(() => {
+      if (attempts.get(request.task) === fiber) attempts.delete(request.task)
+    })
     logAs(task, Log.LogLevel.Debug, () =>
       Log.debug(Events.taskAttempt, `Attempt ${request.attempt} of ${task.info.name}`, {
         ...task.fields,
@@ -429,6 +436,10 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   /** Forgets a live task that ended without an attempt's outcome (cancelled, deleted or purged). */
   const forget = (name: string) => {
     live.delete(name)
+    // A running attempt goes on (with no retry after it); cancelled is the task's outcome,
+    // so closing does not also log it as interrupted.
+    const running = attempts.get(name)
+    if (running !== undefined) supervisor.silence(running)
     settle(name, undefined)
   }
 

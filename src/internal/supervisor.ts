@@ -32,12 +32,22 @@ export interface Supervisor {
   readonly fork: <A, E>(effect: Effect.Effect<A, E>, fields: Log.EventFields) => Effect.Effect<Fiber.RuntimeFiber<A, E>>
   /** Supervises a fiber started elsewhere (the in-process queue starts attempts outside any fiber). */
   readonly track: <A, E>(fiber: Fiber.RuntimeFiber<A, E>, fields: Log.EventFields) => Fiber.RuntimeFiber<A, E>
+  /**
+   * Closing still interrupts `fiber` if it runs, but logs nothing for it: its task already
+   * ended otherwise (it was cancelled).
+   */
+  readonly silence: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => void
   /** Waits until every fiber started before the call has finished. */
   readonly drain: Effect.Effect<void>
 }
 
 export interface SupervisorOptions {
   readonly gracePeriod: Duration.Duration
+  /**
+   * How long closing waited in all, for the close summary: the grace period, unless the
+   * owner spent it waiting itself (the local route drains before this supervisor closes).
+   */
+  readonly waited?: Duration.Duration | undefined
   /** Logged once, a warning with the count, when fibers are still running after the grace period. */
   readonly closeTimedOutEvent: EventName
   /** Logged, a warning, for each fiber closing interrupted. */
@@ -73,17 +83,22 @@ export const makeSupervisor = (options: SupervisorOptions): Effect.Effect<Superv
       if (left.length === 0) return Effect.void
       return Log.warn(
         options.closeTimedOutEvent,
-        `Closing: ${left.length} task(s) still running after ${Duration.format(options.gracePeriod)}; interrupting`,
+        `Closing: ${left.length} task(s) still running after ${
+          Duration.format(options.waited ?? options.gracePeriod)
+        }; interrupting`,
         { count: left.length }
       ).pipe(
         Effect.zipRight(Fiber.interruptAll(left)),
         Effect.zipRight(Effect.forEach(left, (fiber) => {
           // One that finished by itself meanwhile has logged its own outcome.
           const exit = fiber.unsafePoll()
-          if (exit === null || Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) return Effect.void
+          const fields = fieldsOf.get(fiber)
+          if (fields === undefined || exit === null || Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) {
+            return Effect.void
+          }
           return logAs(
             fiber.getFiberRefs(),
-            Log.warn(options.interruptedEvent, options.interruptedMessage, fieldsOf.get(fiber))
+            Log.warn(options.interruptedEvent, options.interruptedMessage, fields)
           )
         }, { discard: true }))
       )
@@ -108,6 +123,9 @@ export const makeSupervisor = (options: SupervisorOptions): Effect.Effect<Superv
         FiberSet.unsafeAdd(fibers, fiber)
         fieldsOf.set(fiber, fields)
         return fiber
+      },
+      silence: (fiber) => {
+        fieldsOf.delete(fiber)
       },
       drain: Effect.suspend(() => Fiber.awaitAll(Array.from(fibers))).pipe(Effect.asVoid)
     }

@@ -181,6 +181,18 @@ describe("REST with curl", () => {
   })
 })
 
+describe("the emulator's HTTP port", () => {
+  it("answers a path that starts with two slashes 404 instead of failing on it, and goes on serving", async () => {
+    // new URL("//", base) throws: the handler rejected, the request hung, and without a test
+    // runner's handler an unhandled rejection ends the process (the emulator command).
+    for (const path of ["//", "//evil.example/v2/x", "//v2/projects"]) {
+      const response = await fetch(`http://${emulator.host}${path}`, { signal: AbortSignal.timeout(5000) })
+      expect(response.status).toBe(404)
+    }
+    expect((await fetch(`http://${emulator.host}/`, { signal: AbortSignal.timeout(5000) })).status).toBe(200)
+  })
+})
+
 describe("REST and gRPC agree", () => {
   // Header names the service does not reserve (X-Google-*, X-AppEngine-*, X-CloudTasks-* are dropped).
   const headerName = fc.stringMatching(/^X-[A-Za-z0-9-]{1,20}$/).filter((name) => !/^x-(google|appengine|cloudtasks)-/i.test(name))

@@ -590,6 +590,21 @@ describe("the clock", () => {
     expect(await pending).toBe("engine closed")
   })
 
+  it("a task's end wakes the waits for that task only: many waits cost nothing per attempt", async () => {
+    // Waits were checked all at once after every attempt and every end: with one wait per task,
+    // 10,000 tasks cost 10,000 checks per attempt and starved the deliveries (the reliability suite).
+    const { clock, engine } = setup(inTurn(500, 200))
+    const names = Array.from({ length: 200 }, () => engine.createTask(QUEUE, task()).name)
+    const outcome = vi.spyOn(engine, "outcome")
+    const waits = names.map((name) => engine.waitForTask(name, 3600 * SECOND))
+    expect(outcome).toHaveBeenCalledTimes(names.length)
+    outcome.mockClear()
+    await clock.advance(3600 * SECOND - 1)
+    expect((await Promise.all(waits)).map((outcome) => outcome.result)).toEqual(names.map(() => "succeeded"))
+    // Each wait is checked when its own task ends (and read once more for its answer), not at every event.
+    expect(outcome.mock.calls.length).toBeLessThanOrEqual(2 * names.length)
+  })
+
   it("a wait for a task that times out says what its attempts got", async () => {
     const { clock, engine } = setup(inTurn({ fail: "connect ECONNREFUSED 127.0.0.1:9" }), BACKOFF)
     const refused = engine.createTask(QUEUE, task(named("refused")))

@@ -65,6 +65,10 @@ export interface RecordedSpan {
   readonly traceId: string
   readonly parentSpanId: string | undefined
   readonly attributes: ReadonlyMap<string, unknown>
+  /** The span's events, with their attributes. */
+  readonly events: ReadonlyArray<{ readonly name: string; readonly attributes: Record<string, unknown> | undefined }>
+  /** The span's links, those it started with and those added. */
+  readonly links: ReadonlyArray<Tracer.SpanLink>
   /** How the span ended, once it has. */
   exit?: Exit.Exit<unknown, unknown>
 }
@@ -78,13 +82,17 @@ export const recordingTracer = (): { readonly tracer: Tracer.Tracer; readonly sp
     context: (f) => f(),
     span: (name, parent, context, links, startTime, kind) => {
       const attributes = new Map<string, unknown>()
+      const events: Array<{ readonly name: string; readonly attributes: Record<string, unknown> | undefined }> = []
+      const allLinks = [...links]
       const traceId = Option.match(parent, { onNone: () => id(32), onSome: (parent) => parent.traceId })
       const recorded: RecordedSpan = {
         name,
         spanId: id(16),
         traceId,
         parentSpanId: Option.getOrUndefined(Option.map(parent, (parent) => parent.spanId)),
-        attributes
+        attributes,
+        events,
+        links: allLinks
       }
       const span: Tracer.Span = {
         _tag: "Span",
@@ -95,14 +103,18 @@ export const recordingTracer = (): { readonly tracer: Tracer.Tracer; readonly sp
         context,
         status: { _tag: "Started", startTime },
         attributes,
-        links: [...links],
+        links: allLinks,
         sampled: true,
         kind,
         attribute: (key, value) => {
           attributes.set(key, value)
         },
-        event: () => {},
-        addLinks: () => {},
+        event: (name, _startTime, attributes) => {
+          events.push({ name, attributes })
+        },
+        addLinks: (links) => {
+          allLinks.push(...links)
+        },
         end: (endTime, exit) => {
           ;(span as { status: Tracer.SpanStatus }).status = { _tag: "Ended", startTime, endTime, exit }
           recorded.exit = exit

@@ -19,6 +19,7 @@ import type { Engine, LiveTaskState } from "../engine/engine.js"
 import type { DeliveryAttempt, StoredTask, TaskOutcome } from "../engine/model.js"
 import { restErrorBody, toApiError } from "./apiStatus.js"
 import { dashboardPage } from "./dashboardPage.js"
+import { requestUrl } from "./requestUrl.js"
 
 /** Header values the page never shows. */
 const SECRET_HEADER = /^(x-tasks-auth|authorization)$/i
@@ -247,7 +248,7 @@ export const makeDashboard = (engine: Engine, options: DashboardOptions = {}): D
   })
 
   const handle = (request: http.IncomingMessage, response: http.ServerResponse): boolean => {
-    const url = new URL(request.url ?? "/", "http://emulator")
+    const url = requestUrl(request)
     const method = request.method ?? "GET"
     if (url.pathname !== "/" && !url.pathname.startsWith("/_dashboard/")) return false
     const refusal = refused(request, options.loopbackOnly === true)

@@ -9,6 +9,7 @@ import * as http from "node:http"
 import { systemClock } from "../engine/clock.js"
 import { Engine } from "../engine/engine.js"
 import type { DeliveryAttempt, SettingsPatch } from "../engine/model.js"
+import { httpServerTimeouts, type SlowClientTimeouts } from "../slowClients.js"
 import { grpcError, toApiError } from "./apiStatus.js"
 import { makeDashboard } from "./dashboard.js"
 import { makeHttpDelivery } from "./delivery.js"
@@ -36,6 +37,8 @@ export interface ResolvedOptions {
   readonly appEngineTarget: string
   /** The URL of a task firebase-admin creates without one, for its queue. */
   readonly firebaseTarget: (queue: string) => string
+  /** How long a slow client may take over its headers, and over its whole request. */
+  readonly timeouts: SlowClientTimeouts
 }
 
 /** A running emulator (the internal shape behind the public handle). */
@@ -69,7 +72,7 @@ const grpcHandlers = (runtime: GrpcRuntime, methods: Readonly<Record<string, Met
 /** Starts an emulator. */
 export const startEmulator = async (options: ResolvedOptions): Promise<RunningEmulator> => {
   const runtime = loadGrpcRuntime()
-  const oidc = await startOidcIssuer({ issuer: options.oidcIssuer, port: options.jwksPort })
+  const oidc = await startOidcIssuer({ issuer: options.oidcIssuer, port: options.jwksPort, timeouts: options.timeouts })
   const delivery = makeHttpDelivery()
   const engine = new Engine({
     clock: systemClock(options.clock),
@@ -93,12 +96,16 @@ export const startEmulator = async (options: ResolvedOptions): Promise<RunningEm
   const injector = grpcServer.createConnectionInjector(runtime.grpc.ServerCredentials.createInsecure())
   const rest = makeRestHandler({ runtime, methods, firebaseTarget: options.firebaseTarget })
   const dashboard = makeDashboard(engine)
-  const httpServer = http.createServer((request, response) => {
+  const httpServer = http.createServer(httpServerTimeouts(options.timeouts), (request, response) => {
     void (async () => {
       if (await rest(request, response)) return
       if (dashboard.handle(request, response)) return
       response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found\n")
-    })()
+    })().catch(() => {
+      // A request no handler could answer is a 500, never an unhandled rejection (which ends the process).
+      if (response.headersSent) response.destroy()
+      else response.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end("Internal error\n")
+    })
   })
   const closeAll = () => {
     engine.close()
@@ -107,10 +114,20 @@ export const startEmulator = async (options: ResolvedOptions): Promise<RunningEm
     injector.destroy()
     grpcServer.forceShutdown()
     httpServer.closeAllConnections()
+    httpServer.close()
   }
   try {
     for (const [queue, settings] of options.queues) engine.ensureQueue(queue, settings)
-    const door = await openFrontDoor({ port: options.port, grpc: injector, http: httpServer })
+    const door = await openFrontDoor({
+      port: options.port,
+      grpc: injector,
+      http: httpServer,
+      firstBytesMs: options.timeouts.headersMs
+    })
+    // The server never listens itself (the front door hands it its connections), and Node
+    // starts checking its connections for the timeouts above on "listening": without this,
+    // a slow client would hold its connection forever.
+    httpServer.emit("listening")
     let stopping: Promise<void> | undefined
     const stop = () => {
       stopping ??= (async () => {

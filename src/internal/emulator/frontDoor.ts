@@ -50,11 +50,16 @@ export interface FrontDoor {
   readonly close: () => Promise<void>
 }
 
-/** Listens on 127.0.0.1:`port` (0: a free port). */
+/**
+ * Listens on 127.0.0.1:`port` (0: a free port). A connection that has not shown its protocol
+ * within `firstBytesMs` (a client that sends nothing, or its first bytes one at a time) is
+ * closed; once handed over, the server behind bounds it.
+ */
 export const openFrontDoor = (options: {
   readonly port: number
   readonly grpc: ConnectionInjector
   readonly http: http.Server
+  readonly firstBytesMs: number
 }): Promise<FrontDoor> => {
   const sockets = new Set<net.Socket>()
   const server = net.createServer((socket) => {
@@ -65,12 +70,16 @@ export const openFrontDoor = (options: {
     sockets.add(socket)
     socket.once("close", () => sockets.delete(socket))
     socket.on("error", () => socket.destroy())
+    const timer = setTimeout(() => socket.destroy(), options.firstBytesMs)
+    timer.unref()
+    socket.once("close", () => clearTimeout(timer))
     let head = Buffer.alloc(0)
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk])
       const known = Math.min(head.length, HTTP2_PREFACE.length)
       const mayBeHttp2 = head.subarray(0, known).equals(HTTP2_PREFACE.subarray(0, known))
       if (mayBeHttp2 && head.length < HTTP2_PREFACE.length) return // wait for the rest of the preface
+      clearTimeout(timer)
       socket.off("data", onData)
       socket.pause()
       const stream = replaying(socket, head)

@@ -10,6 +10,7 @@
 import { createHash, generateKeyPair, type KeyObject, randomBytes, sign } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { httpServerTimeouts, type SlowClientTimeouts } from "../slowClients.js"
 
 /** Google's ID token issuer, the default `iss`. */
 export const GOOGLE_ISSUER = "https://accounts.google.com"
@@ -58,13 +59,14 @@ const subjectFor = (email: string): string => {
 export const startOidcIssuer = async (options: {
   readonly issuer: string
   readonly port: number
+  readonly timeouts: SlowClientTimeouts
 }): Promise<OidcIssuer> => {
   const { privateKey, publicKey } = await generateRsaKey()
   const jwk = publicKey.export({ format: "jwk" })
   const keyId = createHash("sha256").update(String(jwk.n)).digest("hex").slice(0, 40)
   const jwks = JSON.stringify({ keys: [{ ...jwk, kid: keyId, alg: "RS256", use: "sig" }] })
 
-  const server = http.createServer((request, response) => {
+  const server = http.createServer(httpServerTimeouts(options.timeouts), (request, response) => {
     const path = (request.url ?? "/").split("?")[0]
     if (request.method !== "GET" && request.method !== "HEAD") {
       response.writeHead(405, { allow: "GET, HEAD" }).end()

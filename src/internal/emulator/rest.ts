@@ -20,6 +20,7 @@ import { ApiError, Status } from "../engine/apiError.js"
 import { restErrorBody, toApiError } from "./apiStatus.js"
 import { type GrpcRuntime, OBJECT_OPTIONS, type ProtoField, type ProtoMethod, type ProtoType } from "./grpcRuntime.js"
 import type { Method } from "./service.js"
+import { requestUrl } from "./requestUrl.js"
 
 /** The largest request body the REST surface reads (a task's body is at most 1 MB, as base64 in JSON). */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024
@@ -268,7 +269,7 @@ export const makeRestHandler = (options: RestOptions): RestHandler => {
   }
 
   return async (request, response) => {
-    const url = new URL(request.url ?? "/", "http://emulator")
+    const url = requestUrl(request)
     const verb = request.method ?? "GET"
     const firebaseMatch = FIREBASE_TASKS.exec(url.pathname)
     if (!url.pathname.startsWith("/v2/") && firebaseMatch === null) return false

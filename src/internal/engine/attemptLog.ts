@@ -120,6 +120,11 @@ export class AttemptLog {
   /** The attempts of tasks that have not finished, by task name. */
   private readonly liveAttempts = new Map<string, Array<RawAttempt>>()
   private readonly waiters = new Set<Waiter>()
+  /**
+   * The waits for one task's end, by task name: checked when that task ends only. A test that
+   * waits for each of 10,000 tasks would otherwise check 10,000 conditions after every attempt.
+   */
+  private readonly taskWaiters = new Map<string, Set<Waiter>>()
   private closed = false
 
   constructor(private readonly options: AttemptLogOptions) {}
@@ -166,7 +171,7 @@ export class AttemptLog {
       this.finishOrder = this.finishOrder.slice(this.oldest)
       this.oldest = 0
     }
-    this.notify()
+    this.notify(name)
   }
 
   /** Recorded attempts, oldest first. */
@@ -199,33 +204,49 @@ export class AttemptLog {
   }
 
   /**
-   * Resolves when `check` holds (checked now and after every attempt and outcome), fails after
-   * `timeoutMs` on the engine's clock, or when the log closes. `describe` says what is awaited,
-   * for the error.
+   * Resolves when `check` holds (checked now and after every attempt and outcome; with `task`,
+   * only when that task ends), fails after `timeoutMs` on the engine's clock, or when the log
+   * closes. `describe` says what is awaited, for the error.
    */
-  waitUntil(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+  waitUntil(check: () => boolean, timeoutMs: number, describe: () => string, task?: string): Promise<void> {
     if (check()) return Promise.resolve()
     if (this.closed) return Promise.reject(new Error(`${this.options.closedMessage}; ${describe()}`))
+    let waiters = this.waiters
+    if (task !== undefined) {
+      waiters = this.taskWaiters.get(task) ?? new Set()
+      this.taskWaiters.set(task, waiters)
+    }
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         check,
         resolve,
         reject,
         cancelTimeout: this.options.clock.setTimer(timeoutMs, () => {
-          this.waiters.delete(waiter)
+          this.forget(waiters, waiter, task)
           reject(new Error(`Timed out after ${timeoutMs} ms: ${describe()}`))
         })
       }
-      this.waiters.add(waiter)
+      waiters.add(waiter)
     })
   }
 
-  /** Resolves the waits whose condition now holds. */
-  notify(): void {
-    if (this.waiters.size === 0) return
-    for (const waiter of [...this.waiters]) {
+  private forget(waiters: Set<Waiter>, waiter: Waiter, task: string | undefined): void {
+    waiters.delete(waiter)
+    if (task !== undefined && waiters.size === 0 && this.taskWaiters.get(task) === waiters) this.taskWaiters.delete(task)
+  }
+
+  /** Resolves the waits whose condition now holds: the general ones, and those of `task` if it ended. */
+  notify(task?: string): void {
+    this.resolveHolding(this.waiters, undefined)
+    const waiters = task === undefined ? undefined : this.taskWaiters.get(task)
+    if (waiters !== undefined) this.resolveHolding(waiters, task)
+  }
+
+  private resolveHolding(waiters: Set<Waiter>, task: string | undefined): void {
+    if (waiters.size === 0) return
+    for (const waiter of [...waiters]) {
       if (waiter.check()) {
-        this.waiters.delete(waiter)
+        this.forget(waiters, waiter, task)
         waiter.cancelTimeout()
         waiter.resolve()
       }
@@ -236,10 +257,11 @@ export class AttemptLog {
   close(): void {
     if (this.closed) return
     this.closed = true
-    for (const waiter of this.waiters) {
+    for (const waiter of [...this.waiters, ...Array.from(this.taskWaiters.values(), (set) => [...set]).flat()]) {
       waiter.cancelTimeout()
       waiter.reject(new Error(this.options.closedMessage))
     }
     this.waiters.clear()
+    this.taskWaiters.clear()
   }
 }

@@ -344,10 +344,11 @@ export class Engine {
 
   /** Resolves once the task `name` has finished (succeeded, exhausted its retries, deleted, purged). */
   async waitForTask(name: string, timeoutMs: number): Promise<TaskOutcome> {
-    await this.waitUntil(
+    await this.log.waitUntil(
       () => this.outcome(name) !== undefined,
       timeoutMs,
-      () => `waiting for task ${name} to finish (${describeAttempts(this.attempts({ task: name }))})`
+      () => `waiting for task ${name} to finish (${describeAttempts(this.attempts({ task: name }))})`,
+      name
     )
     return this.outcome(name)!
   }
