@@ -1,5 +1,5 @@
 /**
- * The dev worker server: the seed's three task endpoints, typed with Schemas and
+ * The dev worker server: the three task endpoints of examples/tasks.ts, typed with Schemas and
  * served over HTTP by `effect-http-tasks/server`, on HOST:PORT (default 127.0.0.1:8001:
  * with the public development secret it should not face a network; HOST=0.0.0.0 in
  * a container). Each handler
@@ -21,7 +21,6 @@
  * A client slower than HEADERS_TIMEOUT over its headers (default 10 seconds) or than
  * REQUEST_TIMEOUT over its whole request (default 30 seconds) is disconnected.
  */
-import { HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Duration, Effect, Layer, Logger } from "effect"
 import { TaskServer } from "effect-http-tasks/server"
@@ -54,8 +53,8 @@ const HttpLive = Layer.unwrapEffect(
       Config.duration("REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
     ]),
     ([port, host, headersTimeout, requestTimeout]) =>
+      // TaskServer.serve logs where it listens (tasks.server.listening).
       TaskServer.serve.pipe(
-        HttpServer.withLogAddress,
         Layer.provide(TaskServer.layer),
         Layer.provide(Handlers),
         Layer.provide(NodeHttpServer.layer(() => createServer(slowClientLimits(headersTimeout, requestTimeout)), { port, host }))

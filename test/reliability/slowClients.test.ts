@@ -70,7 +70,7 @@ describe("reliability: slow clients are disconnected", () => {
           let output = ""
           const read = (chunk: Buffer) => {
             output += chunk.toString()
-            const match = /Listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)
+            const match = /The task server listens on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)
             if (match !== null) resolve(Number(match[1]))
           }
           child.stdout.on("data", read)
