@@ -1,0 +1,54 @@
+/**
+ * A payload that fails its Schema is described field by field, never by value: the
+ * message of the DispatchError on enqueue and of the server's 422.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Either, Schema } from "effect"
+import { payloadIssues, taskPayloadError } from "../../src/internal/payloadIssues.js"
+
+const issuesOf = <A, I>(schema: Schema.Schema<A, I>, value: unknown) => {
+  const result = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })(value)
+  if (Either.isRight(result)) throw new Error("expected a failure")
+  return result.left
+}
+
+describe("payloadIssues", () => {
+  it("names each field and what it must be, in order, without the value", () => {
+    const error = issuesOf(
+      Schema.Struct({
+        user_id: Schema.String,
+        count: Schema.Int,
+        n: Schema.NumberFromString,
+        items: Schema.Array(Schema.Struct({ name: Schema.String })),
+        "odd key": Schema.Number,
+        pos: Schema.Number.pipe(Schema.positive())
+      }),
+      { count: 1.5, n: "abc", items: [{ name: "secret-1" }, { name: 1 }], "odd key": "x", pos: -1, extra: "secret-2" }
+    )
+    expect(payloadIssues(error.issue)).toEqual([
+      { path: "extra", problem: "is not allowed" },
+      { path: "user_id", problem: "is missing" },
+      { path: "count", problem: "must be Int" },
+      { path: "n", problem: "could not be decoded" },
+      { path: "items[1].name", problem: "must be string" },
+      { path: "[\"odd key\"]", problem: "must be number" },
+      { path: "pos", problem: "must be positive" }
+    ])
+    const refusal = taskPayloadError("/p", error)
+    expect(refusal.message).toBe(
+      "Invalid payload for /p: extra is not allowed; user_id is missing; count must be Int; n could not be decoded; " +
+        "items[1].name must be string; [\"odd key\"] must be number; pos must be positive"
+    )
+    expect(refusal.path).toBe("/p")
+    expect(refusal.message).not.toContain("secret")
+  })
+
+  it("the whole payload is 'payload'; symbol keys are quoted; a refinement after a transformation is named", () => {
+    expect(payloadIssues(issuesOf(Schema.String, 1).issue)).toEqual([{ path: "payload", problem: "must be string" }])
+    expect(payloadIssues(issuesOf(Schema.Struct({ a: Schema.Struct({ [Symbol.for("s")]: Schema.String }) }), { a: {} }).issue))
+      .toEqual([{ path: "a[\"Symbol(s)\"]", problem: "is missing" }])
+    expect(payloadIssues(issuesOf(Schema.Struct({ d: Schema.DateFromString.pipe(Schema.filter(() => false)) }), {
+      d: "2020-01-01"
+    }).issue)).toEqual([{ path: "d", problem: "must be { DateFromString | filter }" }])
+  })
+})
