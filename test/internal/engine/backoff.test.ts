@@ -2,6 +2,9 @@
  * The retry timing of a queue, exactly: every delay equals the backoff model (never sooner,
  * never later), the overload and Retry-After rules, and when retries stop.
  * (test/internal/engine.test.ts checks the same law through the engine's scheduler.)
+ *
+ * Equivalent mutant: `k - 1 <= doublings` as `<` in backoffDelay (at k - 1 = doublings both
+ * branches give minBackoff * 2^doublings).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
