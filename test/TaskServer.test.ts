@@ -703,6 +703,13 @@ describe("TaskServer: what a client and an operator read", () => {
     }).pipe(Effect.provide(logLayer))
   })
 
+  it.scopedLive("a path with a colon is served literally, not as a route parameter", () =>
+    Effect.gen(function*() {
+      const server = yield* startTaskServer(TaskHandlers.layer({ "/v1/tasks:run": () => Effect.void }))
+      expect(yield* answers(server, "/v1/tasks:run", "{}")).toEqual([200, { status: "succeeded" }])
+      expect((yield* answers(server, "/v1/tasks:walk", "{}"))[0]).toBe(404)
+    }))
+
   it.scopedLive("no authentication configured: a warning at start and 401 for every request, unless the platform authenticates", () => {
     const { layer: logLayer, logs } = captureLogs()
     return Effect.gen(function*() {
