@@ -4,7 +4,8 @@
  * (test/internal/engine.test.ts checks the same law through the engine's scheduler.)
  *
  * Equivalent mutant: `k - 1 <= doublings` as `<` in backoffDelay (at k - 1 = doublings both
- * branches give minBackoff * 2^doublings).
+ * branches give minBackoff * 2^doublings); `if (durationLimited)` as `if (true)` in mayRetry (with
+ * no duration limit `!durationReached` is true, as the `return true` after it).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"

@@ -1,6 +1,9 @@
 /**
  * A queue's rate limit, exactly: the burst Cloud Tasks picks for a rate, and the token bucket's
  * answers on a hand-driven clock (no wall-clock timing).
+ *
+ * Equivalent mutants in msUntilToken: `tokens >= 1` as `> 1` (at exactly one token the formula
+ * also gives 0), and `rate <= 0` as `< 0` or `false` (the formula divides by a rate of 0: Infinity).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
