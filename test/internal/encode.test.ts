@@ -1,6 +1,12 @@
 /**
  * The paths accepted, and what an invalid payload's refusal says, exactly: the message is what a user reads
  * to fix the call. (test/internal/request.test.ts checks that nothing invalid is dispatched.)
+ *
+ * Equivalent mutants: in charProblem `code < 0x20` as `<=` and `code > 0x7f` as `>=` (a space
+ * is whitespace and 0x7F a control character, both decided earlier); in describe the null and
+ * number cases and `typeof value === "object"` (it only describes non-null objects); in at
+ * `typeof key === "number"` (an index renders as `[i]` either way); the `Object.hasOwn` skip
+ * (a plain object inherits no enumerable keys); the initial ancestors array.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
@@ -25,7 +31,11 @@ describe("encodePayload", () => {
       [{ a: undefined, b: null }, "{\"b\":null}"],
       [{ d: { x: 1, toJSON() { return this } } }, "{\"d\":{\"x\":1}}"],
       ["text", "\"text\""],
-      [[true, 0, -1.5], "[true,0,-1.5]"]
+      [[true, 0, -1.5], "[true,0,-1.5]"],
+      // toJSON gets the key JSON.stringify gives it: "" at the top, the property name, the index.
+      [{ toJSON: (key: string) => key === "" ? "top" : 1n }, "\"top\""],
+      [{ d: { toJSON: (key: string) => key === "d" ? "in d" : 1n } }, "{\"d\":\"in d\"}"],
+      [[0, { toJSON: (key: string) => key === "1" ? "second" : 1n }], "[0,\"second\"]"]
     ]
     for (const [payload, json] of cases) expect(encodePayload(payload)).toEqual(Either.right(json))
   })
@@ -47,6 +57,7 @@ describe("encodePayload", () => {
       [{ m: new Map() }, "payload.m is a Map, which is not a plain object and would not survive JSON"],
       [{ k: new K() }, "payload.k is a K, which is not a plain object and would not survive JSON"],
       [Object.create({}), "payload is a Object, which is not a plain object and would not survive JSON"],
+      [{ o: Object.create(Object.create(null)) }, "payload.o is a object, which is not a plain object and would not survive JSON"],
       [{ d: { toJSON() { throw new Error("boom") } } }, "payload.d.toJSON() threw: Error: boom"],
       [{ d: { toJSON: () => 1n } }, "payload.d is a bigint, which is not JSON-serialisable"],
       [{ "odd key": { $ok: [Infinity] } }, "payload[\"odd key\"].$ok[0] is Infinity, which JSON cannot represent"],

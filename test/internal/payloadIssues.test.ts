@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
-import { payloadIssues, taskPayloadError } from "../../src/internal/payloadIssues.js"
+import { describeIssues, payloadIssues, taskPayloadError } from "../../src/internal/payloadIssues.js"
 
 const issuesOf = <A, I>(schema: Schema.Schema<A, I>, value: unknown) => {
   const result = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })(value)
@@ -50,5 +50,22 @@ describe("payloadIssues", () => {
     expect(payloadIssues(issuesOf(Schema.Struct({ d: Schema.DateFromString.pipe(Schema.filter(() => false)) }), {
       d: "2020-01-01"
     }).issue)).toEqual([{ path: "d", problem: "must be { DateFromString | filter }" }])
+  })
+
+  it("a failure before a refinement or a transformation is named as what it is; odd keys are quoted", () => {
+    const schema = Schema.Struct({
+      n: Schema.NumberFromString.pipe(Schema.positive()),
+      m: Schema.NumberFromString,
+      "1a": Schema.String,
+      "a-b": Schema.String,
+      a1: Schema.String,
+      $x: Schema.String,
+      _y: Schema.Array(Schema.String)
+    })
+    const issues = payloadIssues(issuesOf(schema, { n: "abc", m: 1, "1a": 1, "a-b": 1, a1: 1, $x: 1, _y: ["ok", 2] }).issue)
+    expect(describeIssues(issues)).toBe(
+      "n could not be decoded; m must be string; [\"1a\"] must be string; [\"a-b\"] must be string; " +
+        "a1 must be string; $x must be string; _y[1] must be string"
+    )
   })
 })

@@ -135,6 +135,7 @@ describe("what an invalid path's message says", () => {
     ["/\u001f", "the path contains a control character (U+001F)"],
     ["/a\tb", "the path contains whitespace (U+0009); percent-encode it or leave it out"],
     ["/a\u2028b", "the path contains whitespace (U+2028); percent-encode it or leave it out"],
+    ["/a b/http://x", "the path contains whitespace (U+0020); percent-encode it or leave it out"],
     ["/\u00a0", "the path contains whitespace (U+00A0); percent-encode it or leave it out"],
     ["/\u{1F600}", "the path contains a non-ASCII character (U+1F600); percent-encode it"],
     ["/a\"b", "the path contains \"\\\"\", which is not allowed in a URL path"],
@@ -225,6 +226,11 @@ describe("makeTaskRequest: exact limits and messages", () => {
       "Invalid task path \"/a b\": the path contains whitespace (U+0020); percent-encode it or leave it out"
     ])
     expect(refusal(42, 1)).toEqual(["invalid_path", "Invalid task path number: the path must be a string, got number"])
+    // A refusal without a cause carries none.
+    expect(make("/a b", 1)).toStrictEqual(Either.left({
+      reason: "invalid_path",
+      message: "Invalid task path \"/a b\": the path contains whitespace (U+0020); percent-encode it or leave it out"
+    }))
     expect(refusal("/a", [1n])).toEqual([
       "invalid_payload",
       "Invalid payload for /a: payload[0] is a bigint, which is not JSON-serialisable"
@@ -243,9 +249,9 @@ describe("makeTaskRequest: exact limits and messages", () => {
     expect(ok({ dispatchDeadline: "15 seconds" }).dispatchDeadline).toEqual(Option.some(Duration.seconds(15)))
     expect(ok({ dispatchDeadline: "30 minutes" }).dispatchDeadline).toEqual(Option.some(Duration.minutes(30)))
     expect(ok({}).dispatchDeadline).toEqual(Option.none())
-    expect(Either.getOrThrow(make("/api/tasks/process-chunk", {})).dispatchDeadline).toEqual(
-      Option.some(Duration.minutes(30))
-    )
+    for (const path of ["/api/tasks/transcribe", "/api/tasks/assemble", "/api/tasks/process-chunk"]) {
+      expect(Either.getOrThrow(make(path, {})).dispatchDeadline, path).toEqual(Option.some(Duration.minutes(30)))
+    }
     for (const dispatchDeadline of [Duration.millis(14_999), Duration.millis(1_800_001), "soon" as never]) {
       expect(refusal("/a", {}, { dispatchDeadline })).toEqual([
         "invalid_options",
@@ -310,6 +316,11 @@ describe("makeTaskRequest: exact limits and messages", () => {
         "invalid_options",
         "Invalid headers for /a: the header \"X-A\" must be a string without CR, LF or NUL"
       ])
+    }
+    for (const name of ["a(b", "a:b", ""]) {
+      expect(refusal("/a", {}, { headers: { [name]: "v" } })[1], name).toBe(
+        `Invalid headers for /a: the header name ${JSON.stringify(name)} is not a valid HTTP token`
+      )
     }
     expect(ok({ headers: { "X-Content-Type": "v", "X-Tasks-Authx": "v" } }).headers).toEqual({
       "X-Content-Type": "v",
