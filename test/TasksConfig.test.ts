@@ -155,7 +155,7 @@ describe("dev and test", () => {
       expect(error.variables).toEqual(["CLOUD_TASKS_EMULATOR_HOST"])
       expect(error.message).toContain(`must be host:port without a scheme`)
       expect(error.message).toContain(`e.g. "127.0.0.1:8123"`)
-      for (const host of ["127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1", "a b:80"]) {
+      for (const host of ["127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1", "a b:80", "localhost:80/x", "localhost:123456", "a:b:1", "[::1:80"]) {
         const bad = yield* Effect.flip(fromEnv({ CLOUD_TASKS_EMULATOR_HOST: host }))
         expect(bad.message, host).toContain("must be host:port with a port from 1 to 65535")
       }
