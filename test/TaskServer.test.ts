@@ -760,6 +760,16 @@ describe("TaskServer: what a client and an operator read", () => {
         ["WARN", "Refused a task request with an OIDC token signed by an unknown key", 401, "oidc_unknown_key"],
         ["WARN", "Refused a task request while the OIDC signing keys could not be fetched", 503, "oidc_keys_unavailable"]
       ])
+      // With both configured, both must pass: the secret first, then the token.
+      const both = yield* startTaskServer(handlers, {
+        config: { appEnv: "test", auth: secret, oidcAudience: "aud", oidcJwksUrl: "http://127.0.0.1:1/certs" }
+      })
+      yield* answers(both, "/ok", "{}", { "x-tasks-auth": "wrong" })
+      yield* answers(both, "/ok", "{}", auth)
+      expect(events(logs, Events.serverUnauthorized).slice(-2).map(([, , status, reason]) => [status, reason])).toEqual([
+        [401, "mismatch"],
+        [401, "oidc_missing"]
+      ])
       // In production, OIDC without an allow-list accepts any service account: said once at start.
       expect(logs.of(Events.serverAuthMissing)).toEqual([])
       yield* startTaskServer(handlers, { config: { appEnv: "production", oidcAudience: "aud" } })
