@@ -534,3 +534,31 @@ describe("LocalRoute: what a user reads", () => {
     }).pipe(Effect.provide(client({ "/ok": () => Effect.void })), Effect.provide(layer))
   })
 })
+
+describe("LocalRoute: deadlines and names", () => {
+  it.effect("an attempt past its dispatch deadline (10 minutes unless set) is aborted and retried; TASKS_QUEUE names the default queue", () => {
+    const Twice = defineQueue("twice", { maxAttempts: 2, minBackoff: "1 second", maxBackoff: "1 second" })
+    const starts: Record<string, Array<number>> = { "/slow": [], "/slower": [] }
+    /** Notes when each attempt starts, then runs for an hour. */
+    const slow = (path: string) => () =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.zipRight(Effect.sync(() => starts[path]!.push(at)), Effect.sleep("1 hour")))
+    const layer = TasksClient.layerWithoutRoutes.pipe(
+      Layer.provide(LocalRoute.layerWith({ gracePeriod: "1 second", drainPatience: "1 hour" })),
+      Layer.provide(TasksClient.routes),
+      Layer.provide(TasksConfig.layerWith({ appEnv: "dev", project: "p", location: "l", queue: "jobs" })),
+      Layer.provide(TaskHandlers.layer({
+        "/slow": slow("/slow"),
+        "/slower": slow("/slower"),
+        "/quick": () => Effect.void
+      }))
+    )
+    return Effect.gen(function*() {
+      const quick = yield* enqueueHttpTask("/quick", {})
+      expect(quick.name).toMatch(/^local-direct-dispatch\/jobs\/\d{20}$/)
+      yield* enqueueHttpTask("/slow", {}, { queue: Twice })
+      yield* enqueueHttpTask("/slower", {}, { queue: Twice, dispatchDeadline: "15 minutes" })
+      yield* drainAdvancing("1 second")
+      expect(starts).toEqual({ "/slow": [0, 601_000], "/slower": [0, 901_000] })
+    }).pipe(Effect.provide(layer))
+  })
+})
