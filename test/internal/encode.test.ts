@@ -6,7 +6,9 @@
  * is whitespace and 0x7F a control character, both decided earlier); in describe the null and
  * number cases and `typeof value === "object"` (it only describes non-null objects); in at
  * `typeof key === "number"` (an index renders as `[i]` either way); the `Object.hasOwn` skip
- * (a plain object inherits no enumerable keys); the initial ancestors array.
+ * (a plain object inherits no enumerable keys); the initial ancestors array; the anchors of
+ * `pathChar` (it only tests single characters) and the `^` alternative of `dotSegment` (it only
+ * sees paths that start with '/').
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
