@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import { ConfigError, Events } from "../src/index.js"
 import { TaskServerConfig, type TaskServerConfigInput } from "../src/TaskServerConfig.js"
+import { unreadableConfig } from "./utils/config.js"
 import { captureLogs } from "./utils/logs.js"
 
 const fromEnv = (env: Record<string, string>) =>
@@ -172,5 +173,18 @@ describe("TaskServerConfig: what a user reads and gets", () => {
       expect([bare.auth, bare.authDefaulted, bare.oidc]).toEqual([Option.none(), false, Option.none()])
       const both = yield* make({ appEnv: "test", auth: "mine", oidcAudience: "aud" })
       expect(Option.map(both.auth, Redacted.value)).toEqual(Option.some("mine"))
+    }))
+
+  it.effect("a provider that cannot read TASKS_AUTH is a ConfigError naming it", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        TaskServerConfig.pipe(Effect.provide(TaskServerConfig.layer.pipe(
+          Layer.provide(Layer.setConfigProvider(unreadableConfig(["TASKS_AUTH"])))
+        )))
+      )
+      expect(error.message).toBe(
+        "Could not read the effect-http-tasks task server configuration: (Invalid data at TASKS_AUTH: \"<redacted>\")"
+      )
+      expect(error.variables).toEqual(["TASKS_AUTH"])
     }))
 })

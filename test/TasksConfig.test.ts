@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, FastCheck as fc, Layer, Option, Redacted } from "effect"
 import { ConfigError, Events, TasksConfig, type TasksConfigInput } from "../src/index.js"
+import { unreadableConfig } from "./utils/config.js"
 import { captureLogs } from "./utils/logs.js"
 
 const fromEnv = (env: Record<string, string>) =>
@@ -310,5 +311,20 @@ describe("what a user reads and gets", () => {
       expect(full.emulatorHost).toEqual(Option.some({ host: "localhost", port: 8123 }))
       expect([...full.workerPaths]).toEqual(["/api/tasks/assemble", "/api/tasks/process-chunk"])
       expect([full.dryRun, full.forceHttpLoopback]).toEqual([false, false])
+    }))
+
+  it.effect("a provider that cannot read a variable is a ConfigError naming it, not effect's own error", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        TasksConfig.pipe(Effect.provide(TasksConfig.layer.pipe(
+          Layer.provide(Layer.setConfigProvider(unreadableConfig(["TASKS_QUEUE", "TASKS_AUTH"])))
+        )))
+      )
+      expect(error).toBeInstanceOf(ConfigError)
+      expect(error.message).toBe(
+        "Could not read the effect-http-tasks configuration: (Invalid data at TASKS_QUEUE: \"unreadable\") and " +
+          "(Invalid data at TASKS_AUTH: \"<redacted>\")"
+      )
+      expect(error.variables).toEqual(["TASKS_QUEUE", "TASKS_AUTH"])
     }))
 })
