@@ -138,8 +138,10 @@ describe("TaskServerConfig: what a user reads and gets", () => {
 
   it.effect("service accounts are a comma-separated list of emails; anything else is named", () =>
     Effect.gen(function*() {
-      const config = yield* make({ oidcAudience: "aud", oidcServiceAccounts: " a@b.c, ,d@e " })
-      expect(Option.map(config.oidc, (oidc) => oidc.emails)).toEqual(Option.some(["a@b.c", "d@e"]))
+      const config = yield* make({ oidcAudience: " aud ", oidcServiceAccounts: " a@b.c, ,d@e ", oidcIssuer: " iss " })
+      expect(config.oidc).toEqual(Option.some({ audience: "aud", emails: ["a@b.c", "d@e"], jwksUrl: "https://www.googleapis.com/oauth2/v3/certs", issuers: ["iss"] }))
+      const listed = yield* make({ oidcAudience: "aud", oidcServiceAccounts: [" a@b.c ", " "] })
+      expect(Option.map(listed.oidc, (oidc) => oidc.emails)).toEqual(Option.some(["a@b.c"]))
       for (const email of ["a@b@c", "a b@c", "@b.c", "a@", "plain"]) {
         const error = yield* Effect.flip(make({ oidcAudience: "aud", oidcServiceAccounts: [email] }))
         expect(error.message, email).toBe(`${prefix}TASKS_OIDC_SERVICE_ACCOUNTS must list emails, got ${JSON.stringify(email)}`)
