@@ -1,6 +1,11 @@
 /**
  * A payload that fails its Schema is described field by field, never by value: the
  * message of the DispatchError on enqueue and of the server's 422.
+ *
+ * Equivalent mutants (effect 3.22): the Refinement case emptied (falling into the Transformation
+ * case) or always visiting its inner issue: a failed predicate's inner issue is a Type issue of
+ * the refinement itself, so the same "must be <refinement>" results. Not covered: Forbidden
+ * (a Schema that needs async or services to decode, which task payload Schemas are not).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
