@@ -447,9 +447,9 @@ describe("the in-process queue against the backoff model", () => {
 describe("LocalRoute: what a user reads", () => {
   it.effect("each step of a task's life is one event, at its level, with a message that says what happened", () => {
     const { layer, logs } = captureLogs()
-    const Twice = defineQueue("twice", { maxAttempts: 2, minBackoff: "1 second", maxBackoff: "10 seconds" })
+    const Thrice = defineQueue("thrice", { maxAttempts: 3, minBackoff: "1 second", maxBackoff: "10 seconds" })
     return Effect.gen(function*() {
-      const boom = yield* enqueueHttpTask("/boom", {}, { queue: Twice })
+      const boom = yield* enqueueHttpTask("/boom", {}, { queue: Thrice })
       const drop = yield* enqueueHttpTask("/drop", {})
       const ok = yield* enqueueHttpTask("/ok", {})
       yield* drainAdvancing()
@@ -459,17 +459,19 @@ describe("LocalRoute: what a user reads", () => {
         entry.level,
         entry.message,
         entry.annotations.attempt
-      ])).toEqual([["DEBUG", `Attempt 1 of ${boom.name}`, 1], ["DEBUG", `Attempt 2 of ${boom.name}`, 2]])
+      ])).toEqual([1, 2, 3].map((n) => ["DEBUG", `Attempt ${n} of ${boom.name}`, n]))
       expect(logs.of(Events.taskFailed).map((entry) => [entry.level, entry.message, entry.annotations.attempt, entry.annotations.status]))
         .toEqual([
           ["WARN", "In-process task failed (attempt 1, answered 500 as the task server would)", 1, 500],
-          ["ERROR", "In-process task failed (attempt 2, answered 500 as the task server would)", 2, 500]
+          ["WARN", "In-process task failed (attempt 2, answered 500 as the task server would)", 2, 500],
+          ["ERROR", "In-process task failed (attempt 3, answered 500 as the task server would)", 3, 500]
         ])
       expect(logs.of(Events.taskRetrying).map((entry) => [entry.level, entry.message, entry.annotations.attempts])).toEqual([
-        ["INFO", `Retrying ${boom.name} in 1s, as its queue's backoff says`, 1]
+        ["INFO", `Retrying ${boom.name} in 1s, as its queue's backoff says`, 1],
+        ["INFO", `Retrying ${boom.name} in 2s, as its queue's backoff says`, 2]
       ])
       expect(logs.of(Events.taskExhausted).map((entry) => [entry.level, entry.message, entry.annotations.attempts])).toEqual([
-        ["ERROR", `${boom.name} failed 2 time(s): its queue allows no more retries`, 2]
+        ["ERROR", `${boom.name} failed 3 time(s): its queue allows no more retries`, 3]
       ])
       expect(of(Events.taskDropped)).toEqual([["ERROR", `${drop.name} was dropped, not retried`, drop.name]])
       expect(of(Events.taskSucceeded)).toEqual([["INFO", "In-process task succeeded", ok.name]])
@@ -497,17 +499,15 @@ describe("LocalRoute: what a user reads", () => {
         reason: "no_handler",
         message: "No in-process handler is registered for /none: provide TaskHandlers to the client's layer"
       })
-      expect(logs.of(Events.handlerMissing).map((entry) => [entry.level, entry.annotations.reason])).toEqual([
-        ["ERROR", "no_handler"]
-      ])
+      expect(logs.of(Events.handlerMissing).map((entry) => [entry.level, entry.annotations.reason, entry.annotations.route]))
+        .toEqual([["ERROR", "no_handler", "local"]])
       yield* enqueueHttpTask("/ok", {}, { taskId: "t-1" })
       expect(yield* Effect.flip(enqueueHttpTask("/ok", {}, { taskId: "t-1" }))).toMatchObject({
         reason: "already_exists",
         message: "A task named t-1 already exists or ran recently"
       })
-      expect(logs.of(Events.createTaskFailed).map((entry) => [entry.level, entry.annotations.reason])).toEqual([
-        ["ERROR", "already_exists"]
-      ])
+      expect(logs.of(Events.createTaskFailed).map((entry) => [entry.level, entry.annotations.reason, entry.annotations.route]))
+        .toEqual([["ERROR", "already_exists", "local"]])
       for (
         const name of [
           "local-direct-dispatch/default",
@@ -537,11 +537,14 @@ describe("LocalRoute: what a user reads", () => {
 
 describe("LocalRoute: deadlines and names", () => {
   it.effect("an attempt past its dispatch deadline (10 minutes unless set) is aborted and retried; TASKS_QUEUE names the default queue", () => {
+    const { layer: logLayer, logs } = captureLogs()
     const Twice = defineQueue("twice", { maxAttempts: 2, minBackoff: "1 second", maxBackoff: "1 second" })
     const starts: Record<string, Array<number>> = { "/slow": [], "/slower": [] }
-    /** Notes when each attempt starts, then runs for an hour. */
+    const stops: Array<number> = []
+    /** Notes when each attempt starts, then runs for an hour unless stopped (and notes when). */
     const slow = (path: string) => () =>
       Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.zipRight(Effect.sync(() => starts[path]!.push(at)), Effect.sleep("1 hour")))
+        .pipe(Effect.onInterrupt(() => Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => stops.push(at)))))
     const layer = TasksClient.layerWithoutRoutes.pipe(
       Layer.provide(LocalRoute.layerWith({ gracePeriod: "1 second", drainPatience: "1 hour" })),
       Layer.provide(TasksClient.routes),
@@ -559,6 +562,29 @@ describe("LocalRoute: deadlines and names", () => {
       yield* enqueueHttpTask("/slower", {}, { queue: Twice, dispatchDeadline: "15 minutes" })
       yield* drainAdvancing("1 second")
       expect(starts).toEqual({ "/slow": [0, 601_000], "/slower": [0, 901_000] })
-    }).pipe(Effect.provide(layer))
+      // Each attempt is stopped at its deadline; an aborted attempt is not also reported as failed.
+      expect(stops.sort((a, b) => a - b)).toEqual([600_000, 900_000, 1_201_000, 1_801_000])
+      expect(logs.of(Events.taskFailed)).toEqual([])
+    }).pipe(Effect.provide(layer), Effect.provide(logLayer))
+  })
+})
+
+describe("LocalRoute: what each task runs with", () => {
+  it.effect("each task runs with its own caller's services and log annotations, whoever enqueued before", () => {
+    const { layer, logs } = captureLogs()
+    const seen: Array<string> = []
+    return Effect.gen(function*() {
+      for (const who of ["alice", "bob", "alice"]) {
+        yield* enqueueHttpTask("/greet", {}).pipe(
+          Effect.provideService(Greeting, who),
+          Effect.annotateLogs("caller", who)
+        )
+      }
+      yield* drain
+      expect(seen).toEqual(["alice", "bob", "alice"])
+      expect(logs.of(Events.taskSucceeded).map((entry) => entry.annotations.caller)).toEqual(["alice", "bob", "alice"])
+    }).pipe(Effect.provide(client({
+      "/greet": () => Effect.map(Effect.serviceOption(Greeting), (who) => seen.push(Option.getOrElse(who, () => "nobody")))
+    })), Effect.provide(layer))
   })
 })

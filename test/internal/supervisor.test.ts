@@ -2,6 +2,9 @@
  * The supervisor of background tasks (local route and task server), on the TestClock:
  * drain waits for what was started before it; closing waits the grace period, then
  * interrupts what is left and says so, once in sum and once per task, as the task.
+ *
+ * Equivalent mutants: `{ discard: true }` of the per-fiber forEach (its result is not used); the
+ * `Exit.isSuccess` skip (a fiber asked to stop that then succeeds still ends interrupted).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Runtime, Scope, TestClock } from "effect"
@@ -45,6 +48,23 @@ describe("makeSupervisor", () => {
         // The per-task event is logged as the task's fiber would: with its annotations.
         expect(logs.of("tasks.server.interrupted")[0]?.annotations.task_annotation).toBe("kept")
         expect(external.unsafePoll()).not.toBeNull()
+      })
+    ))
+
+  it.effect("a fiber that fails by itself while being interrupted (uninterruptible) is not logged as interrupted", () =>
+    withLogs((logs) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const supervisor = yield* Scope.extend(makeSupervisor(options), scope)
+        yield* supervisor.fork(Effect.uninterruptible(Effect.zipRight(Effect.sleep("10 seconds"), Effect.fail("x"))), {
+          name: "fails"
+        })
+        yield* supervisor.fork(Effect.never, { name: "interrupted" })
+        const closed = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust("10 seconds")
+        yield* Fiber.join(closed)
+        expect(logs.of("tasks.server.close_timed_out").map((entry) => entry.annotations.count)).toEqual([2])
+        expect(logs.of("tasks.server.interrupted").map((entry) => entry.annotations.name)).toEqual(["interrupted"])
       })
     ))
 
