@@ -4,6 +4,13 @@
  * backoff, rate and concurrency limits, schedule, named-task dedup and cancellation, and
  * with the TaskContext values Cloud Tasks would send. Time is effect's TestClock unless
  * a test says otherwise.
+ *
+ * Equivalent mutants of src/internal/localQueue.ts: the caches of merged services and of the
+ * caller's runtime forced to rebuild (only saves work); the log-level pre-check (the logger
+ * filters the same); `ensureQueue` on every dispatch (idempotent); the request headers and
+ * tombstone setting given to the engine (no in-process handler can see them); `{ discard: true }`;
+ * an engine error other than ALREADY_EXISTS (validation rules them out first); the name check of
+ * `cancel` (`cancelTask` checks the same before it gets there).
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
