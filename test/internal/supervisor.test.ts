@@ -4,7 +4,8 @@
  * interrupts what is left and says so, once in sum and once per task, as the task.
  *
  * Equivalent mutants: `{ discard: true }` of the per-fiber forEach (its result is not used); the
- * `Exit.isSuccess` skip (a fiber asked to stop that then succeeds still ends interrupted).
+ * `Exit.isSuccess` skip (a fiber asked to stop that then succeeds still ends interrupted); the
+ * `exit === null` skip (interruptAll has waited for every fiber, so each has an exit).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Runtime, Scope, TestClock } from "effect"
