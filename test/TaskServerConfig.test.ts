@@ -171,6 +171,11 @@ describe("TaskServerConfig: what a user reads and gets", () => {
         expect(Option.map(config.auth, Redacted.value)).toEqual(Option.some("mine"))
         expect(config.authDefaulted).toBe(false)
       }
+      // The development default is refused in production only.
+      const dev = yield* make({ appEnv: "dev", auth: "a-secure-local-secret" })
+      expect(dev.authDefaulted).toBe(false)
+      const fromEnvIssuer = yield* fromEnv({ TASKS_OIDC_AUDIENCE: "aud", TASKS_OIDC_ISSUER: "https://issuer.example" })
+      expect(Option.map(fromEnvIssuer.oidc, (oidc) => oidc.issuers)).toEqual(Option.some(["https://issuer.example"]))
       const bare = yield* make({ appEnv: "production" })
       expect([bare.auth, bare.authDefaulted, bare.oidc]).toEqual([Option.none(), false, Option.none()])
       const both = yield* make({ appEnv: "test", auth: "mine", oidcAudience: "aud" })

@@ -1,3 +1,10 @@
+/**
+ * TasksConfig: what the enqueuing side reads from the environment or explicit values.
+ *
+ * Equivalent mutants: the APP_ENV note only in production (appEnvNote says nothing for dev/test
+ * anyway); the anchors of the `[host]` bracket strip (the host:port pattern only lets brackets
+ * through around the whole host).
+ */
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, FastCheck as fc, Layer, Option, Redacted } from "effect"
 import { ConfigError, Events, TasksConfig, type TasksConfigInput } from "../src/index.js"
@@ -299,6 +306,10 @@ describe("what a user reads and gets", () => {
       expect(partial.location).toEqual(Option.some({ project: "p", location: "l" }))
       const none = yield* TasksConfig.make({ project: "p", queue: "q" })
       expect([none.queue, none.location]).toEqual([Option.none(), Option.none()])
+      const noProject = yield* TasksConfig.make({ location: "l", queue: "q" })
+      expect([noProject.queue, noProject.location]).toEqual([Option.none(), Option.none()])
+      const loopback = yield* TasksConfig.make({ forceHttpLoopback: true, urlBase: "http://127.0.0.1:1" })
+      expect(loopback.forceHttpLoopback).toBe(true)
       const full = yield* TasksConfig.make({
         ...explicitProduction,
         oidcAudience: " https://aud.example ",
