@@ -1,4 +1,7 @@
-/** The X-Tasks-Auth check: only the exact secret matches; a missing header never does. */
+/**
+ * The X-Tasks-Auth check: only the exact secret matches; a missing header never does.
+ * Equivalent mutant: the "utf8" encoding of the hash input (strings hash as UTF-8 by default).
+ */
 import { describe, expect, it } from "@effect/vitest"
 import { Redacted } from "effect"
 import { makeSecretCheck } from "../../../src/internal/server/auth.js"

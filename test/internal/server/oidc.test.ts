@@ -155,6 +155,7 @@ describe("OIDC keys", () => {
 describe("makeOidcVerifier, with keys of its own", () => {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
   const other = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "jwk" })
   const jwk = { ...publicKey.export({ format: "jwk" }), kid: "k1", alg: "RS256", use: "sig" }
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
   const now = 1_800_000_000
@@ -197,13 +198,17 @@ describe("makeOidcVerifier, with keys of its own", () => {
         `bearer   ${sign(good).slice("Bearer ".length)}`
       ]
       for (const token of accepted) expect(yield* verify(token), token).toBe("a@b.c")
-      // An unverified email is no email.
+      // An unverified email is no email; nor is one that is not a string. An iat that is no number is ignored.
       expect(yield* verify(sign({ ...good, email_verified: "true" }))).toBe("")
+      expect(yield* verify(sign({ ...good, email: 5 }))).toBe("")
+      expect(yield* verify(sign({ ...good, iat: String(now + 3600) }))).toBe("a@b.c")
       const refused: ReadonlyArray<[string | undefined, string]> = [
         [undefined, "missing"],
         ["Basic abc", "missing"],
         [`Bearer ${sign(good).slice("Bearer ".length)} x`, "missing"],
         ["Bearer a.b", "malformed"],
+        [`NotBearer ${sign(good).slice("Bearer ".length)}`, "missing"],
+        [`Bearer ${part({ alg: "RS256", kid: "k1" })}.${part(good)}`, "malformed"],
         ["Bearer a.b.c.d", "malformed"],
         [`Bearer ${part(null)}.${part({})}.x`, "malformed"],
         [`Bearer ${part({ alg: "RS256" })}.${part(null)}.x`, "malformed"],
@@ -241,7 +246,9 @@ describe("makeOidcVerifier, with keys of its own", () => {
               { ...jwk, kid: 5 },
               { kty: "RSA", kid: "broken", n: "x" },
               { ...jwk, kid: "k3" },
-              jwk
+              jwk,
+              // Not RSA: skipped, even under a key ID an RSA key has.
+              { ...ec, kid: "k1" }
             ]
           }
         }
