@@ -152,6 +152,9 @@ describe("OIDC keys", () => {
     }))
 })
 
+// Equivalent mutants of src/internal/server/oidc.ts: the initial fetchFailed (the first key lookup
+// always fetches), the `typeof kid` checks (a non-string kid finds no key either way), `typeof iss`
+// (a non-string issuer is in no list), the `?? ""` of a missing header, the fetch error's text.
 describe("makeOidcVerifier, with keys of its own", () => {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
   const other = generateKeyPairSync("rsa", { modulusLength: 2048 })
