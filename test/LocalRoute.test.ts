@@ -4,6 +4,13 @@
  * backoff, rate and concurrency limits, schedule, named-task dedup and cancellation, and
  * with the TaskContext values Cloud Tasks would send. Time is effect's TestClock unless
  * a test says otherwise.
+ *
+ * Equivalent mutants of src/internal/localQueue.ts: the caches of merged services and of the
+ * caller's runtime forced to rebuild (only saves work); the log-level pre-check (the logger
+ * filters the same); `ensureQueue` on every dispatch (idempotent); the request headers and
+ * tombstone setting given to the engine (no in-process handler can see them); `{ discard: true }`;
+ * an engine error other than ALREADY_EXISTS (validation rules them out first); the name check of
+ * `cancel` (`cancelTask` checks the same before it gets there).
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
@@ -170,11 +177,17 @@ describe("LocalRoute: the in-process queue", () => {
       const [gaveUp] = logs.of(Events.drainGaveUp)
       expect(gaveUp?.level).toBe("WARN")
       expect(gaveUp?.annotations).toMatchObject({ name: info.name, attempts: 8 })
-      expect(gaveUp?.message).toContain(new Date(25_500).toISOString())
+      expect(gaveUp?.message).toBe(
+        `drain does not wait for ${info.name}: after 8 attempt(s) its next one is due at ${
+          new Date(25_500).toISOString()
+        }; it stays queued until the layer closes`
+      )
       // Not lost: closing the layer says it is left behind, once.
       expect(logs.of(Events.taskAbandoned)).toEqual([])
       yield* Scope.close(scope, Exit.void)
-      expect(logs.of(Events.taskAbandoned).map((entry) => entry.annotations.name)).toEqual([info.name])
+      expect(logs.of(Events.taskAbandoned).map((entry) => [entry.level, entry.message, entry.annotations.attempts])).toEqual([
+        ["WARN", `The local route closed before ${info.name} ran to its end (8 attempt(s) made)`, 8]
+      ])
       expect(logs.of(Events.taskExhausted)).toEqual([])
     }).pipe(Effect.provide(layer))
   })
@@ -400,7 +413,13 @@ describe("LocalRoute: the in-process queue", () => {
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
       yield* Effect.sleep("50 millis") // closing now waits for /slow within its grace period
       const refused = yield* Effect.flip(enqueueHttpTask("/late", {}).pipe(Effect.provide(context)))
-      expect(refused).toMatchObject({ _tag: "DispatchError", reason: "shutting_down", route: "local", path: "/late" })
+      expect(refused).toMatchObject({
+        _tag: "DispatchError",
+        reason: "shutting_down",
+        route: "local",
+        path: "/late",
+        message: "The local route is closing; the task for /late was not started"
+      })
       yield* Fiber.join(closing)
       expect(ran).toEqual([])
       // Refusing a task is not interrupting one: each has its own event.
@@ -484,4 +503,149 @@ describe("the in-process queue against the backoff model", () => {
       }),
     { fastCheck: { numRuns: 20 } }
   )
+})
+
+describe("LocalRoute: what a user reads", () => {
+  it.effect("each step of a task's life is one event, at its level, with a message that says what happened", () => {
+    const { layer, logs } = captureLogs()
+    const Thrice = defineQueue("thrice", { maxAttempts: 3, minBackoff: "1 second", maxBackoff: "10 seconds" })
+    return Effect.gen(function*() {
+      const boom = yield* enqueueHttpTask("/boom", {}, { queue: Thrice })
+      const drop = yield* enqueueHttpTask("/drop", {})
+      const ok = yield* enqueueHttpTask("/ok", {})
+      yield* drainAdvancing()
+      const of = (event: string) => logs.of(event).map((entry) => [entry.level, entry.message, entry.annotations.name])
+      expect(of(Events.dispatch)).toEqual([boom, drop, ok].map(({ name }) => ["DEBUG", "Task dispatched to the in-process queue", name]))
+      expect(logs.of(Events.taskAttempt).filter((entry) => entry.annotations.name === boom.name).map((entry) => [
+        entry.level,
+        entry.message,
+        entry.annotations.attempt
+      ])).toEqual([1, 2, 3].map((n) => ["DEBUG", `Attempt ${n} of ${boom.name}`, n]))
+      expect(logs.of(Events.taskFailed).map((entry) => [entry.level, entry.message, entry.annotations.attempt, entry.annotations.status]))
+        .toEqual([
+          ["WARN", "In-process task failed (attempt 1, answered 500 as the task server would)", 1, 500],
+          ["WARN", "In-process task failed (attempt 2, answered 500 as the task server would)", 2, 500],
+          ["ERROR", "In-process task failed (attempt 3, answered 500 as the task server would)", 3, 500]
+        ])
+      expect(logs.of(Events.taskRetrying).map((entry) => [entry.level, entry.message, entry.annotations.attempts])).toEqual([
+        ["INFO", `Retrying ${boom.name} in 1s, as its queue's backoff says`, 1],
+        ["INFO", `Retrying ${boom.name} in 2s, as its queue's backoff says`, 2]
+      ])
+      expect(logs.of(Events.taskExhausted).map((entry) => [entry.level, entry.message, entry.annotations.attempts])).toEqual([
+        ["ERROR", `${boom.name} failed 3 time(s): its queue allows no more retries`, 3]
+      ])
+      expect(of(Events.taskDropped)).toEqual([["ERROR", `${drop.name} was dropped, not retried`, drop.name]])
+      expect(of(Events.taskSucceeded)).toEqual([["INFO", "In-process task succeeded", ok.name]])
+      expect(logs.of(Events.taskSucceeded)[0]?.annotations).toMatchObject({ path: "/ok", route: "local", attempts: 1 })
+    }).pipe(
+      Effect.provide(client({
+        "/boom": () => Effect.fail("no"),
+        "/drop": () => new NonRetryableError({ message: "gone" }),
+        "/ok": () => Effect.void
+      })),
+      Effect.provide(layer)
+    )
+  })
+
+  it.effect("refusals: no handler, a task ID taken, a name that is not an in-process task's", () => {
+    const { layer, logs } = captureLogs()
+    // Without TaskHandlers the client lets every path through: the local route is the one to refuse.
+    const noHandlers = TasksClient.layerWithoutRoutes.pipe(
+      Layer.provide(LocalRoute.layer),
+      Layer.provide(TasksClient.routes),
+      Layer.provide(TasksConfig.layerWith({ appEnv: "dev" }))
+    )
+    return Effect.gen(function*() {
+      expect(yield* Effect.flip(enqueueHttpTask("/none", {}).pipe(Effect.provide(noHandlers)))).toMatchObject({
+        reason: "no_handler",
+        message: "No in-process handler is registered for /none: provide TaskHandlers to the client's layer"
+      })
+      expect(logs.of(Events.handlerMissing).map((entry) => [entry.level, entry.annotations.reason, entry.annotations.route]))
+        .toEqual([["ERROR", "no_handler", "local"]])
+      yield* enqueueHttpTask("/ok", {}, { taskId: "t-1" })
+      expect(yield* Effect.flip(enqueueHttpTask("/ok", {}, { taskId: "t-1" }))).toMatchObject({
+        reason: "already_exists",
+        message: "A task named t-1 already exists or ran recently"
+      })
+      expect(logs.of(Events.createTaskFailed).map((entry) => [entry.level, entry.annotations.reason, entry.annotations.route]))
+        .toEqual([["ERROR", "already_exists", "local"]])
+      for (
+        const name of [
+          "local-direct-dispatch/default",
+          "local-direct-dispatch/bad_queue/1",
+          "local-direct-dispatch/default/bad id",
+          "local-direct-dispatch/default/1/2"
+        ]
+      ) {
+        expect(yield* Effect.flip(cancelTask(name)), name).toMatchObject({
+          reason: "invalid_name",
+          message: `${name} is not the name of an in-process task`
+        })
+      }
+      const unknown = "local-direct-dispatch/other-queue/x1"
+      expect(yield* Effect.flip(cancelTask(unknown))).toMatchObject({
+        reason: "not_found",
+        message: `No in-process task ${unknown} is waiting to run`
+      })
+      const later = yield* enqueueHttpTask("/ok", {}, { delay: "1 minute" })
+      yield* cancelTask(later.name)
+      expect(logs.of(Events.taskCancelled).map((entry) => [entry.level, entry.message])).toEqual([
+        ["INFO", `${later.name} was cancelled`]
+      ])
+    }).pipe(Effect.provide(client({ "/ok": () => Effect.void })), Effect.provide(layer))
+  })
+})
+
+describe("LocalRoute: deadlines and names", () => {
+  it.effect("an attempt past its dispatch deadline (10 minutes unless set) is aborted and retried; TASKS_QUEUE names the default queue", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    const Twice = defineQueue("twice", { maxAttempts: 2, minBackoff: "1 second", maxBackoff: "1 second" })
+    const starts: Record<string, Array<number>> = { "/slow": [], "/slower": [] }
+    const stops: Array<number> = []
+    /** Notes when each attempt starts, then runs for an hour unless stopped (and notes when). */
+    const slow = (path: string) => () =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.zipRight(Effect.sync(() => starts[path]!.push(at)), Effect.sleep("1 hour")))
+        .pipe(Effect.onInterrupt(() => Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => stops.push(at)))))
+    const layer = TasksClient.layerWithoutRoutes.pipe(
+      Layer.provide(LocalRoute.layerWith({ gracePeriod: "1 second", drainPatience: "1 hour" })),
+      Layer.provide(TasksClient.routes),
+      Layer.provide(TasksConfig.layerWith({ appEnv: "dev", project: "p", location: "l", queue: "jobs" })),
+      Layer.provide(TaskHandlers.layer({
+        "/slow": slow("/slow"),
+        "/slower": slow("/slower"),
+        "/quick": () => Effect.void
+      }))
+    )
+    return Effect.gen(function*() {
+      const quick = yield* enqueueHttpTask("/quick", {})
+      expect(quick.name).toMatch(/^local-direct-dispatch\/jobs\/\d{20}$/)
+      yield* enqueueHttpTask("/slow", {}, { queue: Twice })
+      yield* enqueueHttpTask("/slower", {}, { queue: Twice, dispatchDeadline: "15 minutes" })
+      yield* drainAdvancing("1 second")
+      expect(starts).toEqual({ "/slow": [0, 601_000], "/slower": [0, 901_000] })
+      // Each attempt is stopped at its deadline; an aborted attempt is not also reported as failed.
+      expect(stops.sort((a, b) => a - b)).toEqual([600_000, 900_000, 1_201_000, 1_801_000])
+      expect(logs.of(Events.taskFailed)).toEqual([])
+    }).pipe(Effect.provide(layer), Effect.provide(logLayer))
+  })
+})
+
+describe("LocalRoute: what each task runs with", () => {
+  it.effect("each task runs with its own caller's services and log annotations, whoever enqueued before", () => {
+    const { layer, logs } = captureLogs()
+    const seen: Array<string> = []
+    return Effect.gen(function*() {
+      for (const who of ["alice", "bob", "alice"]) {
+        yield* enqueueHttpTask("/greet", {}).pipe(
+          Effect.provideService(Greeting, who),
+          Effect.annotateLogs("caller", who)
+        )
+      }
+      yield* drain
+      expect(seen).toEqual(["alice", "bob", "alice"])
+      expect(logs.of(Events.taskSucceeded).map((entry) => entry.annotations.caller)).toEqual(["alice", "bob", "alice"])
+    }).pipe(Effect.provide(client({
+      "/greet": () => Effect.map(Effect.serviceOption(Greeting), (who) => seen.push(Option.getOrElse(who, () => "nobody")))
+    })), Effect.provide(layer))
+  })
 })

@@ -653,3 +653,177 @@ describe("TaskServer: handler outcomes mean what they mean to Cloud Tasks", () =
       expect(second!.startedAt.getTime() - first!.endedAt.getTime()).toBeGreaterThanOrEqual(1000)
     }))
 })
+
+describe("TaskServer: what a client and an operator read", () => {
+  const answers = (server: { readonly url: string }, path: string, body: BodyInit, headers: Record<string, string> = auth) =>
+    Effect.promise(async () => {
+      const response = await fetch(server.url + path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body
+      })
+      return [response.status, await response.json()] as const
+    })
+  const events = (logs: ReturnType<typeof captureLogs>["logs"], event: string) =>
+    logs.of(event).map((entry) => [entry.level, entry.message, entry.annotations.status, entry.annotations.reason])
+
+  it.scopedLive("each refusal's status, body and event", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const { layer } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer, { server: { maxBodyBytes: 100 } })
+      const unauthorized = { error: "unauthorized", message: "The request is not authenticated" }
+      expect(yield* answers(server, Transcribe.path, "{}", {})).toEqual([401, unauthorized])
+      expect(yield* answers(server, Transcribe.path, "{}", { "x-tasks-auth": "wrong" })).toEqual([401, unauthorized])
+      expect(events(logs, Events.serverUnauthorized)).toEqual([
+        ["WARN", "Refused a task request without X-Tasks-Auth", 401, "missing"],
+        ["WARN", "Refused a task request with a wrong X-Tasks-Auth", 401, "mismatch"]
+      ])
+      expect(yield* answers(server, "/api/tasks/Transcribe", "{}")).toEqual([
+        404,
+        { error: "not_found", message: "No task handler for this path" }
+      ])
+      expect(events(logs, Events.serverNotFound)).toEqual([
+        ["WARN", "No task handler for /api/tasks/Transcribe: task paths match exactly", 404, undefined]
+      ])
+      const invalid = (status: number, reason: string, message: string) => [status, { error: reason, message }]
+      expect(yield* answers(server, Transcribe.path, JSON.stringify({ pad: "x".repeat(100) }))).toEqual(
+        invalid(413, "payload_too_large", "The body is larger than 100 bytes")
+      )
+      // Exactly the limit is read (and then found not to be JSON).
+      expect(yield* answers(server, Transcribe.path, "x".repeat(100))).toEqual(
+        invalid(400, "malformed_json", "The body is not valid JSON")
+      )
+      expect(yield* answers(server, Transcribe.path, new Uint8Array([0x7b, 0xff, 0x7d]))).toEqual(
+        invalid(400, "malformed_json", "The body is not UTF-8 text")
+      )
+      expect(yield* answers(server, Transcribe.path, JSON.stringify({ filename: 1 }))).toEqual([422, {
+        error: "invalid_payload",
+        message: "Invalid payload for /api/tasks/transcribe: filename must be string; user_id is missing",
+        issues: [{ path: "filename", problem: "must be string" }, { path: "user_id", problem: "is missing" }]
+      }])
+      expect(events(logs, Events.serverInvalidPayload)).toEqual([
+        ["WARN", "The body is larger than 100 bytes", 413, "payload_too_large"],
+        ["WARN", "The body is not valid JSON", 400, "malformed_json"],
+        ["WARN", "The body is not UTF-8 text", 400, "malformed_json"],
+        ["WARN", "Invalid payload for /api/tasks/transcribe: filename must be string; user_id is missing", 422, "invalid_payload"]
+      ])
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("each outcome's status, body and event; Prefer: respond-async among other preferences", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const server = yield* startTaskServer(TaskHandlers.layer({
+        "/ok": () => Effect.void,
+        "/fails": () => Effect.fail("no"),
+        "/later": () => new RetryAfterError({ after: "90 seconds", message: "quota" })
+      }))
+      expect(yield* answers(server, "/ok", "{}")).toEqual([200, { status: "succeeded" }])
+      expect(yield* answers(server, "/fails", "{}")).toEqual([500, { error: "task_failed", message: "The task handler failed" }])
+      expect(yield* answers(server, "/later", "{}")).toEqual([503, { error: "retry_later", message: "quota" }])
+      expect(events(logs, Events.serverSucceeded)).toEqual([["INFO", "Task handler succeeded", undefined, undefined]])
+      expect(events(logs, Events.serverFailed)).toEqual([["ERROR", "Task handler failed", 500, undefined]])
+      expect(events(logs, Events.serverRetryLater)).toEqual([["WARN", "Task asks to be retried: quota", 503, undefined]])
+      expect(logs.of(Events.serverRetryLater)[0]?.annotations.retry_after).toBe("90")
+      for (const [prefer, status] of [
+        ["wait=10, Respond-Async", 202],
+        ["respond-async; wait=5", 202],
+        ["respond-asyncx", 200],
+        ["handling=lenient", 200]
+      ] as const) {
+        expect((yield* answers(server, "/ok", "{}", { ...auth, prefer }))[0], prefer).toBe(status)
+      }
+      expect(yield* answers(server, "/ok", "{}", { ...auth, prefer: "respond-async" })).toEqual([202, { status: "accepted" }])
+      yield* server.server.drain
+      expect(events(logs, Events.serverAccepted)[0]).toEqual([
+        "INFO",
+        "Task accepted; the handler runs in the background",
+        202,
+        undefined
+      ])
+      const received = logs.of(Events.serverReceived)[0]
+      expect([received?.level, received?.message]).toEqual(["DEBUG", "Task request received"])
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("a path with a colon is served literally, not as a route parameter", () =>
+    Effect.gen(function*() {
+      const server = yield* startTaskServer(TaskHandlers.layer({ "/v1/tasks:run": () => Effect.void }))
+      expect(yield* answers(server, "/v1/tasks:run", "{}")).toEqual([200, { status: "succeeded" }])
+      expect((yield* answers(server, "/v1/tasks:walk", "{}"))[0]).toBe(404)
+    }))
+
+  it.scopedLive("no authentication configured: a warning at start and 401 for every request, unless the platform authenticates", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const handlers = TaskHandlers.layer({ "/ok": () => Effect.void })
+      const refusing = yield* startTaskServer(handlers, { config: { appEnv: "production" } })
+      expect(events(logs, Events.serverAuthMissing)).toEqual([[
+        "WARN",
+        "Neither TASKS_AUTH nor TASKS_OIDC_AUDIENCE is set: every task request is refused with 401 " +
+        "(allowUnauthenticated lets the platform authenticate instead)",
+        undefined,
+        undefined
+      ]])
+      expect((yield* answers(refusing, "/ok", "{}"))[0]).toBe(401)
+      expect(events(logs, Events.serverUnauthorized)).toEqual([
+        ["WARN", "Refused a task request: no authentication is configured", 401, "not_configured"]
+      ])
+      const open = yield* startTaskServer(handlers, { config: { appEnv: "production" }, server: { allowUnauthenticated: true } })
+      expect((yield* answers(open, "/ok", "{}", {}))[0]).toBe(200)
+      expect(logs.of(Events.serverAuthMissing)).toHaveLength(1)
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("OIDC: why a token was refused, in words; keys that cannot be fetched are a 503, not a 401", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const handlers = TaskHandlers.layer({ "/ok": () => Effect.void })
+      const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
+      const token = (header: unknown) => ({ authorization: `Bearer ${part(header)}.${part({})}.c2ln` })
+      // Nothing listens on port 1: the keys cannot be fetched.
+      const server = yield* startTaskServer(handlers, {
+        config: { appEnv: "test", oidcAudience: "aud", oidcJwksUrl: "http://127.0.0.1:1/certs" }
+      })
+      expect(yield* answers(server, "/ok", "{}", {})).toEqual([401, {
+        error: "unauthorized",
+        message: "The request is not authenticated"
+      }])
+      yield* answers(server, "/ok", "{}", { authorization: "Bearer a.b" })
+      yield* answers(server, "/ok", "{}", token({ alg: "HS256", kid: "k" }))
+      yield* answers(server, "/ok", "{}", token({ alg: "RS256" }))
+      expect(yield* answers(server, "/ok", "{}", token({ alg: "RS256", kid: "k" }))).toEqual([503, {
+        error: "unavailable",
+        message: "The request cannot be authenticated now"
+      }])
+      expect(events(logs, Events.serverUnauthorized)).toEqual([
+        ["WARN", "Refused a task request without an OIDC token", 401, "oidc_missing"],
+        ["WARN", "Refused a task request with a malformed OIDC token", 401, "oidc_malformed"],
+        ["WARN", "Refused a task request with an OIDC token not signed RS256", 401, "oidc_unsupported_algorithm"],
+        ["WARN", "Refused a task request with an OIDC token signed by an unknown key", 401, "oidc_unknown_key"],
+        ["WARN", "Refused a task request while the OIDC signing keys could not be fetched", 503, "oidc_keys_unavailable"]
+      ])
+      // With both configured, both must pass: the secret first, then the token.
+      const both = yield* startTaskServer(handlers, {
+        config: { appEnv: "test", auth: secret, oidcAudience: "aud", oidcJwksUrl: "http://127.0.0.1:1/certs" }
+      })
+      yield* answers(both, "/ok", "{}", { "x-tasks-auth": "wrong" })
+      yield* answers(both, "/ok", "{}", auth)
+      expect(events(logs, Events.serverUnauthorized).slice(-2).map(([, , status, reason]) => [status, reason])).toEqual([
+        [401, "mismatch"],
+        [401, "oidc_missing"]
+      ])
+      // In production, OIDC without an allow-list accepts any service account: said once at start.
+      expect(logs.of(Events.serverAuthMissing)).toEqual([])
+      yield* startTaskServer(handlers, { config: { appEnv: "production", oidcAudience: "aud" } })
+      yield* startTaskServer(handlers, { config: { appEnv: "production", oidcAudience: "aud", oidcServiceAccounts: "a@b.c" } })
+      expect(events(logs, Events.serverAuthMissing)).toEqual([[
+        "WARN",
+        "TASKS_OIDC_SERVICE_ACCOUNTS is not set: an ID token of any Google service account for the audience is accepted",
+        undefined,
+        undefined
+      ]])
+    }).pipe(Effect.provide(logLayer))
+  })
+})

@@ -1,6 +1,14 @@
+/**
+ * TasksConfig: what the enqueuing side reads from the environment or explicit values.
+ *
+ * Equivalent mutants: the APP_ENV note only in production (appEnvNote says nothing for dev/test
+ * anyway); the anchors of the `[host]` bracket strip (the host:port pattern only lets brackets
+ * through around the whole host).
+ */
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, FastCheck as fc, Layer, Option, Redacted } from "effect"
 import { ConfigError, Events, TasksConfig, type TasksConfigInput } from "../src/index.js"
+import { unreadableConfig } from "./utils/config.js"
 import { captureLogs } from "./utils/logs.js"
 
 const fromEnv = (env: Record<string, string>) =>
@@ -155,7 +163,7 @@ describe("dev and test", () => {
       expect(error.variables).toEqual(["CLOUD_TASKS_EMULATOR_HOST"])
       expect(error.message).toContain(`must be host:port without a scheme`)
       expect(error.message).toContain(`e.g. "127.0.0.1:8123"`)
-      for (const host of ["127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1", "a b:80"]) {
+      for (const host of ["127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1", "a b:80", "localhost:80/x", "localhost:123456", "a:b:1", "[::1:80"]) {
         const bad = yield* Effect.flip(fromEnv({ CLOUD_TASKS_EMULATOR_HOST: host }))
         expect(bad.message, host).toContain("must be host:port with a port from 1 to 65535")
       }
@@ -233,5 +241,124 @@ describe("dev and test", () => {
       ])
       const config = yield* TasksConfig.make({ useWorkerInDev: true, workerPaths: ["/only/this"] })
       expect([...config.workerPaths]).toEqual(["/only/this"])
+    }))
+})
+
+describe("what a user reads and gets", () => {
+  const problem = (input: TasksConfigInput) => Effect.flip(TasksConfig.make(input))
+
+  it.effect("production: every problem in one message, in order, with how APP_ENV was taken", () => {
+    const { layer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const error = yield* problem({ appEnv: "staging", forceHttpLoopback: "true" })
+      expect(error.message).toBe(
+        "Invalid effect-http-tasks configuration: GOOGLE_CLOUD_PROJECT is required in production; " +
+          "TASKS_LOCATION is required in production; TASKS_QUEUE is required in production; " +
+          "TASKS_URL_BASE is required in production; TASKS_FORCE_HTTP_LOOPBACK must not be true in production; " +
+          "TASKS_AUTH is required in production (or set TASKS_SERVICE_ACCOUNT_EMAIL for OIDC). " +
+          "APP_ENV \"staging\" is taken as production-like (only dev, development, local, test, testing and unset are not)"
+      )
+      expect(logs.of(Events.configMissing).map((entry) => [entry.level, entry.annotations.variables])).toEqual([
+        ["ERROR", "GOOGLE_CLOUD_PROJECT,TASKS_LOCATION,TASKS_QUEUE,TASKS_URL_BASE,TASKS_FORCE_HTTP_LOOPBACK,TASKS_AUTH"]
+      ])
+      const devDefault = yield* problem({ ...explicitProduction, auth: "a-secure-local-secret" })
+      expect(devDefault.message).toBe(
+        "Invalid effect-http-tasks configuration: TASKS_AUTH must not be the development default in production"
+      )
+    }).pipe(Effect.provide(layer))
+  })
+
+  const explicitProduction: TasksConfigInput = {
+    appEnv: "production",
+    project: "p",
+    location: "l",
+    queue: "q",
+    urlBase: "https://a.example",
+    auth: "s3cret"
+  }
+
+  it.effect("URLs: each refusal says what is wrong; trailing slashes are dropped", () =>
+    Effect.gen(function*() {
+      const prefix = "Invalid effect-http-tasks configuration: TASKS_URL_BASE "
+      expect((yield* problem({ urlBase: "nope" })).message).toBe(`${prefix}must be an absolute http(s) URL, got "nope"`)
+      expect((yield* problem({ urlBase: "ftp://x" })).message).toBe(
+        `${prefix}must be an http or https URL, got the scheme "ftp:"`
+      )
+      for (const urlBase of ["https://a.example/?q=1", "https://a.example/#f", "https://u@a.example/", "https://:p@a.example/"]) {
+        expect((yield* problem({ urlBase })).message, urlBase).toBe(
+          `${prefix}must not carry a query, fragment or credentials`
+        )
+      }
+      for (const urlBase of ["http://a.example", "https://a.example/base///"]) {
+        const config = yield* TasksConfig.make({ urlBase, workerUrlBase: urlBase })
+        expect(config.urlBase).toEqual(Option.some(urlBase.replace(/\/+$/, "")))
+        expect(config.workerUrlBase).toEqual(config.urlBase)
+        expect(config.workerUrlProblem).toEqual(Option.none())
+      }
+      expect((yield* problem({ dryRun: "maybe" })).message).toBe(
+        "Invalid effect-http-tasks configuration: TASKS_DRY_RUN must be one of true/1/yes/on or false/0/no/off, got \"maybe\""
+      )
+      expect((yield* problem({ forceHttpLoopback: true })).message).toBe(
+        "Invalid effect-http-tasks configuration: TASKS_URL_BASE is required when TASKS_FORCE_HTTP_LOOPBACK is true"
+      )
+      expect((yield* problem({ emulatorHost: "http://127.0.0.1:8123/x" })).message).toBe(
+        "Invalid effect-http-tasks configuration: CLOUD_TASKS_EMULATOR_HOST must be host:port without a scheme " +
+          "(the emulator speaks plaintext gRPC), e.g. \"127.0.0.1:8123\", got \"http://127.0.0.1:8123/x\""
+      )
+    }))
+
+  it.effect("dev and test keep a TASKS_AUTH that is set; production dry-run takes no development default", () =>
+    Effect.gen(function*() {
+      for (const appEnv of ["dev", "test"]) {
+        const config = yield* TasksConfig.make({ appEnv, auth: "mine" })
+        expect(Option.map(config.auth, Redacted.value)).toEqual(Option.some("mine"))
+        expect(config.authDefaulted).toBe(false)
+      }
+      const dryRun = yield* TasksConfig.make({ appEnv: "production", dryRun: true })
+      expect(dryRun.auth).toEqual(Option.none())
+      expect(dryRun.authDefaulted).toBe(false)
+      // An OIDC service account makes the development default acceptable: it is not what authenticates.
+      const oidc = yield* TasksConfig.make({ ...explicitProduction, auth: "a-secure-local-secret", serviceAccountEmail: "a@p.iam" })
+      expect(oidc.serviceAccountEmail).toEqual(Option.some("a@p.iam"))
+    }))
+
+  it.effect("the queue needs all three variables, the location two; the rest is read as given", () =>
+    Effect.gen(function*() {
+      const partial = yield* TasksConfig.make({ project: "p", location: "l" })
+      expect(partial.queue).toEqual(Option.none())
+      expect(partial.location).toEqual(Option.some({ project: "p", location: "l" }))
+      const none = yield* TasksConfig.make({ project: "p", queue: "q" })
+      expect([none.queue, none.location]).toEqual([Option.none(), Option.none()])
+      const noProject = yield* TasksConfig.make({ location: "l", queue: "q" })
+      expect([noProject.queue, noProject.location]).toEqual([Option.none(), Option.none()])
+      const loopback = yield* TasksConfig.make({ forceHttpLoopback: true, urlBase: "http://127.0.0.1:1" })
+      expect(loopback.forceHttpLoopback).toBe(true)
+      const full = yield* TasksConfig.make({
+        ...explicitProduction,
+        oidcAudience: " https://aud.example ",
+        useWorkerInDev: "on",
+        emulatorHost: " localhost:8123 "
+      })
+      expect(full.queue).toEqual(Option.some({ project: "p", location: "l", queue: "q" }))
+      expect(full.oidcAudience).toEqual(Option.some("https://aud.example"))
+      expect(full.useWorkerInDev).toBe(true)
+      expect(full.emulatorHost).toEqual(Option.some({ host: "localhost", port: 8123 }))
+      expect([...full.workerPaths]).toEqual(["/api/tasks/assemble", "/api/tasks/process-chunk"])
+      expect([full.dryRun, full.forceHttpLoopback]).toEqual([false, false])
+    }))
+
+  it.effect("a provider that cannot read a variable is a ConfigError naming it, not effect's own error", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        TasksConfig.pipe(Effect.provide(TasksConfig.layer.pipe(
+          Layer.provide(Layer.setConfigProvider(unreadableConfig(["TASKS_QUEUE", "TASKS_AUTH"])))
+        )))
+      )
+      expect(error).toBeInstanceOf(ConfigError)
+      expect(error.message).toBe(
+        "Could not read the effect-http-tasks configuration: (Invalid data at TASKS_QUEUE: \"unreadable\") and " +
+          "(Invalid data at TASKS_AUTH: \"<redacted>\")"
+      )
+      expect(error.variables).toEqual(["TASKS_QUEUE", "TASKS_AUTH"])
     }))
 })

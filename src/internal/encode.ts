@@ -61,8 +61,12 @@ interface Failure {
 
 const failure = (problem: (where: string) => string): Failure => ({ keys: [], problem })
 
-/** Walks `value`; the location of a problem is only spelled out once one is found. */
-const visit = (value: unknown, inObject: boolean, ancestors: Array<object>): Failure | undefined => {
+/**
+ * Walks `value`, found under `key` (what `JSON.stringify` passes to its `toJSON`: `""` at the top,
+ * the property name, or the index as a string); the location of a problem is only spelled out
+ * once one is found.
+ */
+const visit = (value: unknown, key: string, inObject: boolean, ancestors: Array<object>): Failure | undefined => {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -81,11 +85,11 @@ const visit = (value: unknown, inObject: boolean, ancestors: Array<object>): Fai
   if (typeof (object as { toJSON?: unknown }).toJSON === "function") {
     let json: unknown
     try {
-      json = (object as { toJSON: (key: string) => unknown }).toJSON("")
+      json = (object as { toJSON: (key: string) => unknown }).toJSON(key)
     } catch (cause) {
       return failure((where) => `${where}.toJSON() threw: ${String(cause)}`)
     }
-    return json === object ? undefined : visit(json, inObject, ancestors)
+    return json === object ? undefined : visit(json, key, inObject, ancestors)
   }
   if (ancestors.includes(object)) return failure((where) => `${where} refers back to itself (a cycle)`)
   const isArray = Array.isArray(object)
@@ -97,13 +101,13 @@ const visit = (value: unknown, inObject: boolean, ancestors: Array<object>): Fai
   let found: Failure | undefined
   if (isArray) {
     for (let i = 0; i < object.length && found === undefined; i++) {
-      found = visit(object[i], false, ancestors)
+      found = visit(object[i], String(i), false, ancestors)
       found?.keys.push(i)
     }
   } else {
     for (const key in object) {
       if (!Object.hasOwn(object, key)) continue
-      found = visit((object as Record<string, unknown>)[key], true, ancestors)
+      found = visit((object as Record<string, unknown>)[key], key, true, ancestors)
       if (found !== undefined) {
         found.keys.push(key)
         break
@@ -121,7 +125,7 @@ const visit = (value: unknown, inObject: boolean, ancestors: Array<object>): Fai
  * have `toJSON` (a Map or Set would silently become `{}`).
  */
 export const payloadProblem = (payload: unknown): string | undefined => {
-  const found = visit(payload, false, [])
+  const found = visit(payload, "", false, [])
   if (found === undefined) return undefined
   let where = "payload"
   for (let i = found.keys.length - 1; i >= 0; i--) where = at(where, found.keys[i]!)

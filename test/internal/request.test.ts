@@ -3,8 +3,10 @@
  * reaches no route; valid input reaches exactly one, unchanged.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, FastCheck as fc, Layer, Option } from "effect"
+import { DateTime, Duration, Effect, Either, FastCheck as fc, Layer, Option } from "effect"
 import { enqueueHttpTask, type EnqueueOptions, TasksClient, TasksConfig } from "../../src/index.js"
+import { MAX_TASK_BYTES } from "../../src/internal/limits.js"
+import { makeTaskRequest, type PayloadEncoder } from "../../src/internal/request.js"
 import { type Dispatched, recordingRoutes } from "../utils/routes.js"
 
 const enqueue = (path: string, payload: unknown, options?: EnqueueOptions) => {
@@ -124,7 +126,25 @@ describe("what an invalid path's message says", () => {
     ["/api/tasks/a<b", `the path contains "<", which is not allowed in a URL path`],
     ["/api/../admin", "the path must not contain '.' or '..' segments"],
     ["/api/tasks/%zz", "the path has a malformed percent-escape ('%' must be followed by two hex digits)"],
-    [42, "the path must be a string, got number"]
+    [42, "the path must be a string, got number"],
+    ["/a/./b", "the path must not contain '.' or '..' segments"],
+    ["/a/.", "the path must not contain '.' or '..' segments"],
+    ["/./a", "the path must not contain '.' or '..' segments"],
+    ["/a%2", "the path has a malformed percent-escape ('%' must be followed by two hex digits)"],
+    ["/\u007f", "the path contains a control character (U+007F)"],
+    ["/\u001f", "the path contains a control character (U+001F)"],
+    ["/a\tb", "the path contains whitespace (U+0009); percent-encode it or leave it out"],
+    ["/a\u2028b", "the path contains whitespace (U+2028); percent-encode it or leave it out"],
+    ["/a b/http://x", "the path contains whitespace (U+0020); percent-encode it or leave it out"],
+    ["/\u00a0", "the path contains whitespace (U+00A0); percent-encode it or leave it out"],
+    ["/\u{1F600}", "the path contains a non-ASCII character (U+1F600); percent-encode it"],
+    ["/a\"b", "the path contains \"\\\"\", which is not allowed in a URL path"],
+    ["mailto:x", "the path must start with '/'"],
+    ["", "the path must start with '/'"],
+    ["git+ssh://h/x", "a path such as /api/tasks/transcribe is expected, not a URL: the base URL comes from configuration"],
+    [null, "the path must be a string, got null"],
+    [undefined, "the path must be a string, got undefined"],
+    [{}, "the path must be a string, got object"]
   ]
   for (const [path, problem] of cases) {
     it.effect(`${JSON.stringify(path)}: ${problem}`, () =>
@@ -177,4 +197,149 @@ describe("options", () => {
       expect(Option.map(request.scheduleTime, (d) => d.getTime())).toEqual(Option.some(3_600_000)) // TestClock starts at 0
       expect(request.headers).toEqual({ "X-Job": "42" })
     }))
+})
+
+describe("makeTaskRequest: exact limits and messages", () => {
+  const now = Date.parse("2026-03-01T12:00:00Z")
+  const make = (path: unknown, payload: unknown, options?: EnqueueOptions, encoder?: PayloadEncoder) =>
+    makeTaskRequest(path as string, payload, options, now, encoder)
+  const refusal = (path: unknown, payload: unknown, options?: EnqueueOptions) =>
+    Either.match(make(path, payload, options), {
+      onLeft: ({ reason, message }) => [reason, message],
+      onRight: () => ["accepted"]
+    })
+  const ok = (options: EnqueueOptions) => Either.getOrThrow(make("/a", {}, options))
+
+  it("a JSON body of exactly 1,048,569 bytes is accepted, one byte more refused, counted in UTF-8 bytes", () => {
+    const exact = "x".repeat(MAX_TASK_BYTES - 2)
+    expect(Either.getOrThrow(make("/a", exact)).body).toBe(JSON.stringify(exact))
+    expect(refusal("/a", exact + "x")).toEqual([
+      "payload_too_large",
+      "The payload for /a is 1048570 bytes of JSON; a task may carry at most 1048569"
+    ])
+    expect(refusal("/a", "é".repeat((MAX_TASK_BYTES - 1) / 2))[0]).toBe("payload_too_large")
+  })
+
+  it("paths and payloads are refused with the path quoted, or its type when it is no string", () => {
+    expect(refusal("/a b", 1)).toEqual([
+      "invalid_path",
+      "Invalid task path \"/a b\": the path contains whitespace (U+0020); percent-encode it or leave it out"
+    ])
+    expect(refusal(42, 1)).toEqual(["invalid_path", "Invalid task path number: the path must be a string, got number"])
+    // A refusal without a cause carries none.
+    expect(make("/a b", 1)).toStrictEqual(Either.left({
+      reason: "invalid_path",
+      message: "Invalid task path \"/a b\": the path contains whitespace (U+0020); percent-encode it or leave it out"
+    }))
+    expect(refusal("/a", [1n])).toEqual([
+      "invalid_payload",
+      "Invalid payload for /a: payload[0] is a bigint, which is not JSON-serialisable"
+    ])
+  })
+
+  it("an encoder's value is what is sent; its failure is the refusal, with its cause", () => {
+    expect(Either.getOrThrow(make("/a", 1, undefined, (n) => Either.right({ n }))).body).toBe("{\"n\":1}")
+    const cause = new Error("schema")
+    expect(make("/a", 1, undefined, () => Either.left({ message: "n must be string", cause }))).toEqual(
+      Either.left({ reason: "invalid_payload", message: "n must be string", cause })
+    )
+  })
+
+  it("dispatchDeadline: 15 s to 30 min inclusive; the seed's long paths default to 30 min", () => {
+    expect(ok({ dispatchDeadline: "15 seconds" }).dispatchDeadline).toEqual(Option.some(Duration.seconds(15)))
+    expect(ok({ dispatchDeadline: "30 minutes" }).dispatchDeadline).toEqual(Option.some(Duration.minutes(30)))
+    expect(ok({}).dispatchDeadline).toEqual(Option.none())
+    for (const path of ["/api/tasks/transcribe", "/api/tasks/assemble", "/api/tasks/process-chunk"]) {
+      expect(Either.getOrThrow(make(path, {})).dispatchDeadline, path).toEqual(Option.some(Duration.minutes(30)))
+    }
+    for (const dispatchDeadline of [Duration.millis(14_999), Duration.millis(1_800_001), "soon" as never]) {
+      expect(refusal("/a", {}, { dispatchDeadline })).toEqual([
+        "invalid_options",
+        "dispatchDeadline must be between 15 seconds and 30 minutes"
+      ])
+    }
+  })
+
+  it("delay and scheduleTime: from the clock's now, at most 30 days ahead, one of them", () => {
+    const days30 = 30 * 24 * 3_600_000
+    expect(ok({ delay: "10 seconds" }).scheduleTime).toEqual(Option.some(new Date(now + 10_000)))
+    expect(ok({ delay: Duration.millis(days30) }).scheduleTime).toEqual(Option.some(new Date(now + days30)))
+    expect(ok({ scheduleTime: new Date(now + days30) }).scheduleTime).toEqual(Option.some(new Date(now + days30)))
+    expect(ok({ scheduleTime: DateTime.unsafeMake(now + 5) }).scheduleTime).toEqual(Option.some(new Date(now + 5)))
+    const tooFar = ["invalid_options", "scheduleTime must be at most 30 days ahead"]
+    expect(refusal("/a", {}, { delay: Duration.millis(days30 + 1) })).toEqual(tooFar)
+    expect(refusal("/a", {}, { scheduleTime: new Date(now + days30 + 1) })).toEqual(tooFar)
+    expect(refusal("/a", {}, { delay: Duration.infinity })).toEqual(["invalid_options", "delay must be a finite duration"])
+    expect(refusal("/a", {}, { delay: "never" as never })).toEqual(["invalid_options", "delay must be a finite duration"])
+    for (const scheduleTime of [new Date(NaN), "2026-03-02" as never]) {
+      expect(refusal("/a", {}, { scheduleTime })).toEqual([
+        "invalid_options",
+        "scheduleTime must be a valid Date or DateTime"
+      ])
+    }
+    expect(refusal("/a", {}, { delay: "1 second", scheduleTime: new Date(now) })).toEqual([
+      "invalid_options",
+      "give scheduleTime or delay, not both"
+    ])
+  })
+
+  it("taskId: 1 to 500 letters, digits, - and _", () => {
+    expect(ok({ taskId: "a".repeat(500) }).taskId).toEqual(Option.some("a".repeat(500)))
+    expect(ok({ taskId: "A-z_09" }).taskId).toEqual(Option.some("A-z_09"))
+    for (const taskId of ["a".repeat(501), "a/b", "", 7 as never]) {
+      expect(refusal("/a", {}, { taskId })).toEqual([
+        "invalid_options",
+        `taskId ${JSON.stringify(taskId)} must be 1 to 500 letters, digits, hyphens or underscores`
+      ])
+    }
+  })
+
+  it("extra headers: valid names, none reserved, no CR/LF/NUL, names and values under 80 KB together", () => {
+    const limit = 80 * 1024
+    expect(ok({ headers: { "X-A": "v".repeat(limit - 3) } }).headers).toEqual({ "X-A": "v".repeat(limit - 3) })
+    const over = ["invalid_options", "Invalid headers for /a: the extra headers exceed 80 KB"]
+    expect(refusal("/a", {}, { headers: { "X-Ab": "v".repeat(limit - 3) } })).toEqual(over)
+    expect(refusal("/a", {}, { headers: { "X-A": "é".repeat((limit - 3) / 2 + 1) } })).toEqual(over)
+    expect(refusal("/a", {}, { headers: { "X-A": "v".repeat(limit / 2), "X-B": "v".repeat(limit / 2) } })).toEqual(over)
+    expect(refusal("/a", {}, { headers: { "a b": "v" } })).toEqual([
+      "invalid_options",
+      "Invalid headers for /a: the header name \"a b\" is not a valid HTTP token"
+    ])
+    for (const name of ["Content-Type", "X-Tasks-Auth", "authorization", "Traceparent", "tracestate", "Host", "User-Agent", "X-CloudTasks-TaskName", "X-Google-X"]) {
+      expect(refusal("/a", {}, { headers: { [name]: "v" } })).toEqual([
+        "invalid_options",
+        `Invalid headers for /a: the header ${JSON.stringify(name)} is reserved`
+      ])
+    }
+    for (const value of ["a\rb", "a\nb", "a\0b", 1 as never]) {
+      expect(refusal("/a", {}, { headers: { "X-A": value } })).toEqual([
+        "invalid_options",
+        "Invalid headers for /a: the header \"X-A\" must be a string without CR, LF or NUL"
+      ])
+    }
+    for (const name of ["a(b", "a:b", ""]) {
+      expect(refusal("/a", {}, { headers: { [name]: "v" } })[1], name).toBe(
+        `Invalid headers for /a: the header name ${JSON.stringify(name)} is not a valid HTTP token`
+      )
+    }
+    expect(ok({ headers: { "X-Content-Type": "v", "X-Tasks-Authx": "v" } }).headers).toEqual({
+      "X-Content-Type": "v",
+      "X-Tasks-Authx": "v"
+    })
+  })
+
+  it("a queue by ID or definition is checked and carried; the rest of the request as given", () => {
+    expect(ok({ queue: "reports" }).queue).toEqual(Option.some({ id: "reports", settings: {} }))
+    expect(refusal("/a", {}, { queue: "a_b" })[0]).toBe("invalid_options")
+    expect(make("/a", { k: 1 })).toEqual(Either.right({
+      path: "/a",
+      body: "{\"k\":1}",
+      queue: Option.none(),
+      dispatchDeadline: Option.none(),
+      scheduleTime: Option.none(),
+      taskId: Option.none(),
+      headers: {},
+      traceparent: Option.none()
+    }))
+  })
 })

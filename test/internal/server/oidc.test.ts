@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Queue, Schema, TestClock } from "effect"
+import { generateKeyPairSync, sign as cryptoSign } from "node:crypto"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { CloudTasksEmulator } from "../../../src/CloudTasksEmulator.js"
@@ -148,5 +149,133 @@ describe("OIDC keys", () => {
       yield* TestClock.adjust("10 seconds")
       expect(yield* verify(b)).toBe(account)
       expect(fetches).toBe(2)
+    }))
+})
+
+// Equivalent mutants of src/internal/server/oidc.ts: the initial fetchFailed (the first key lookup
+// always fetches), the `typeof kid` checks (a non-string kid finds no key either way), `typeof iss`
+// (a non-string issuer is in no list), the `?? ""` of a missing header, the fetch error's text.
+describe("makeOidcVerifier, with keys of its own", () => {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  const other = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "jwk" })
+  const jwk = { ...publicKey.export({ format: "jwk" }), kid: "k1", alg: "RS256", use: "sig" }
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
+  const now = 1_800_000_000
+  const good = { iss: "https://issuer.example", aud: "aud", exp: now + 3600, iat: now, email: "a@b.c", email_verified: true }
+  const sign = (claims: object, header: object = { alg: "RS256", kid: "k1" }, key = privateKey) => {
+    const signed = `${part(header)}.${part(claims)}`
+    return `Bearer ${signed}.${cryptoSign("RSA-SHA256", Buffer.from(signed), key).toString("base64url")}`
+  }
+
+  /** A JWKS endpoint answering `documents` in turn (the last one from then on), counting fetches. */
+  const jwksServer = (...documents: Array<{ status: number; body: unknown }>) =>
+    Effect.gen(function*() {
+      const state = { fetches: 0 }
+      const server = createServer((_, response) => {
+        const { status, body } = documents[Math.min(state.fetches, documents.length - 1)]!
+        state.fetches++
+        response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body))
+      })
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))),
+        () => Effect.sync(() => server.close())
+      )
+      return { state, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/certs` }
+    })
+
+  const verifier = (url: string, emails: Array<string> = []) =>
+    makeOidcVerifier({ audience: "aud", emails, jwksUrl: url, issuers: ["https://issuer.example", "other-issuer"] })
+
+  it.scoped("accepts a valid token within a minute of clock skew, and refuses each claim that is off", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(now * 1000)
+      const jwks = yield* jwksServer({ status: 200, body: { keys: [jwk] } })
+      const verify = yield* verifier(jwks.url)
+      const accepted = [
+        sign(good),
+        sign({ ...good, iss: "other-issuer", aud: ["x", "aud"] }),
+        sign({ ...good, exp: now - 59 }),
+        sign({ ...good, iat: now + 60 }),
+        sign({ ...good, iat: undefined }),
+        `bearer   ${sign(good).slice("Bearer ".length)}`
+      ]
+      for (const token of accepted) expect(yield* verify(token), token).toBe("a@b.c")
+      // An unverified email is no email; nor is one that is not a string. An iat that is no number is ignored.
+      expect(yield* verify(sign({ ...good, email_verified: "true" }))).toBe("")
+      expect(yield* verify(sign({ ...good, email: 5 }))).toBe("")
+      expect(yield* verify(sign({ ...good, iat: String(now + 3600) }))).toBe("a@b.c")
+      const refused: ReadonlyArray<[string | undefined, string]> = [
+        [undefined, "missing"],
+        ["Basic abc", "missing"],
+        [`Bearer ${sign(good).slice("Bearer ".length)} x`, "missing"],
+        ["Bearer a.b", "malformed"],
+        [`NotBearer ${sign(good).slice("Bearer ".length)}`, "missing"],
+        [`Bearer ${part({ alg: "RS256", kid: "k1" })}.${part(good)}`, "malformed"],
+        ["Bearer a.b.c.d", "malformed"],
+        [`Bearer ${part(null)}.${part({})}.x`, "malformed"],
+        [`Bearer ${part({ alg: "RS256" })}.${part(null)}.x`, "malformed"],
+        [`Bearer ${part({ alg: "RS256" })}.${part(7)}.x`, "malformed"],
+        [`Bearer ${part(7)}.${part({})}.x`, "malformed"],
+        [sign(good, { alg: "HS256", kid: "k1" }), "unsupported_algorithm"],
+        [sign(good, { alg: "RS256", kid: 1 }), "unknown_key"],
+        [sign(good, { alg: "RS256", kid: "k2" }), "unknown_key"],
+        [sign(good, { alg: "RS256", kid: "k1" }, other.privateKey), "bad_signature"],
+        [sign({ ...good, iss: "https://elsewhere.example" }), "wrong_issuer"],
+        [sign({ ...good, iss: 1 }), "wrong_issuer"],
+        [sign({ ...good, aud: "other" }), "wrong_audience"],
+        [sign({ ...good, aud: ["other"] }), "wrong_audience"],
+        [sign({ ...good, exp: now - 60 }), "expired"],
+        [sign({ ...good, exp: String(now + 3600) }), "expired"],
+        [sign({ ...good, iat: now + 61 }), "not_yet_valid"]
+      ]
+      for (const [token, expected] of refused) expect(yield* Effect.flip(verify(token)), token).toBe(expected)
+      const allowList = yield* verifier(jwks.url, ["a@b.c"])
+      expect(yield* allowList(sign(good))).toBe("a@b.c")
+      expect(yield* Effect.flip(allowList(sign({ ...good, email: "x@b.c" })))).toBe("email_not_allowed")
+      expect(yield* Effect.flip(allowList(sign({ ...good, email_verified: false })))).toBe("email_not_allowed")
+    }))
+
+  it.scoped("keys that cannot be fetched are unavailable until a fetch 10 s later succeeds; unusable keys are skipped", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(now * 1000)
+      const jwks = yield* jwksServer(
+        { status: 500, body: {} },
+        {
+          status: 200,
+          body: {
+            keys: [
+              { kty: "EC", kid: "k1" },
+              { ...jwk, kid: 5 },
+              { kty: "RSA", kid: "broken", n: "x" },
+              { ...jwk, kid: "k3" },
+              jwk,
+              // Not RSA: skipped, even under a key ID an RSA key has.
+              { ...ec, kid: "k1" }
+            ]
+          }
+        }
+      )
+      const verify = yield* verifier(jwks.url)
+      expect(yield* Effect.flip(verify(sign(good)))).toBe("keys_unavailable")
+      yield* TestClock.adjust("9999 millis")
+      expect(yield* Effect.flip(verify(sign(good)))).toBe("keys_unavailable")
+      expect(jwks.state.fetches).toBe(1)
+      yield* TestClock.adjust("1 millis")
+      expect(yield* verify(sign(good))).toBe("a@b.c")
+      expect(yield* verify(sign(good, { alg: "RS256", kid: "k3" }))).toBe("a@b.c")
+      expect(jwks.state.fetches).toBe(2)
+      // Known keys need no fetch; an unknown one within 10 s of the last fetch is refused without one.
+      expect(yield* Effect.flip(verify(sign(good, { alg: "RS256", kid: "broken" })))).toBe("unknown_key")
+      expect(jwks.state.fetches).toBe(2)
+    }))
+
+  it.scoped("a JWKS document without a key list holds no keys", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(now * 1000)
+      for (const body of [{}, null, { keys: "k1" }]) {
+        const jwks = yield* jwksServer({ status: 200, body })
+        expect(yield* Effect.flip((yield* verifier(jwks.url))(sign(good))), JSON.stringify(body)).toBe("unknown_key")
+      }
     }))
 })
