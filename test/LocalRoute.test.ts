@@ -534,7 +534,7 @@ describe("LocalRoute: what a user reads", () => {
       expect(logs.of(Events.taskExhausted).map((entry) => [entry.level, entry.message, entry.annotations.attempts])).toEqual([
         ["ERROR", `${boom.name} failed 3 time(s): its queue allows no more retries`, 3]
       ])
-      expect(of(Events.taskDropped)).toEqual([["ERROR", `${drop.name} was dropped, not retried`, drop.name]])
+      expect(of(Events.taskDropped)).toEqual([["ERROR", `${drop.name} was dropped, not retried: gone`, drop.name]])
       expect(of(Events.taskSucceeded)).toEqual([["INFO", "In-process task succeeded", ok.name]])
       expect(logs.of(Events.taskSucceeded)[0]?.annotations).toMatchObject({ path: "/ok", route: "local", attempts: 1 })
     }).pipe(
