@@ -89,18 +89,21 @@ export const makeSupervisor = (options: SupervisorOptions): Effect.Effect<Superv
         { count: left.length }
       ).pipe(
         Effect.zipRight(Fiber.interruptAll(left)),
-        Effect.zipRight(Effect.forEach(left, (fiber) => {
-          // One that finished by itself meanwhile has logged its own outcome.
-          const exit = fiber.unsafePoll()
-          const fields = fieldsOf.get(fiber)
-          if (fields === undefined || exit === null || Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) {
-            return Effect.void
-          }
-          return logAs(
-            fiber.getFiberRefs(),
-            Log.warn(options.interruptedEvent, options.interruptedMessage, fields)
-          )
-        }, { discard: true }))
+        Effect.zipRight(Effect.asVoid(Effect.forEach(left, (fiber) =>
+          // Each has ended: interruptAll waited for them all.
+          Effect.flatMap(Fiber.await(fiber), (exit) => {
+            const fields = fieldsOf.get(fiber)
+            if (fields === undefined) return Effect.void
+            // Stryker disable next-line ConditionalExpression: equivalent, a fiber asked to stop that then succeeds still ends interrupted
+            if (Exit.isSuccess(exit)) return Effect.void
+            // One that failed by itself meanwhile has logged its own outcome.
+            if (!Cause.isInterruptedOnly(exit.cause)) return Effect.void
+            return logAs(
+              fiber.getFiberRefs(),
+              Log.warn(options.interruptedEvent, options.interruptedMessage, fields)
+            )
+          })
+        )))
       )
     })
 

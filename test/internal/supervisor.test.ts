@@ -3,9 +3,8 @@
  * drain waits for what was started before it; closing waits the grace period, then
  * interrupts what is left and says so, once in sum and once per task, as the task.
  *
- * Equivalent mutants: `{ discard: true }` of the per-fiber forEach (its result is not used); the
- * `Exit.isSuccess` skip (a fiber asked to stop that then succeeds still ends interrupted); the
- * `exit === null` skip (interruptAll has waited for every fiber, so each has an exit).
+ * Equivalent mutants: the `Exit.isSuccess` skip when logging interrupted fibers (a fiber asked
+ * to stop that then succeeds still ends interrupted), disabled in the source with that reason.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Runtime, Scope, TestClock } from "effect"
