@@ -337,6 +337,7 @@ describe("LocalRoute: the in-process queue", () => {
       const interrupted = logs.of(Events.taskInterrupted)
       // Each is logged as its task would have logged it, with the enqueuer's annotations.
       expect(interrupted.map((entry) => entry.annotations.requestId)).toEqual([undefined, "r-42"])
+      expect(interrupted.map((entry) => [entry.level, entry.message])[0]).toEqual(["WARN", "In-process task interrupted"])
       // The close summary is an event of its own, with the count; nothing is also logged as abandoned.
       expect(logs.of(Events.closeTimedOut).map((entry) => entry.annotations.count)).toEqual([2])
       // It says how long closing waited: the grace period.

@@ -1,3 +1,12 @@
+/**
+ * The task server: its answers, events and spans, as Cloud Tasks and an operator see them.
+ *
+ * Equivalent mutants of src/internal/server/router.ts: `captureStackTrace` of both spans; the
+ * body's "Text" tag (only the other two tags are tested); a declared-length body read as a stream
+ * (only slower); keeping chunks past the limit (that body is refused anyway); a declared-length or
+ * chunked read that fails (the client has gone; on Node a request always has a stream); the
+ * `issues` key when there are none (JSON drops an undefined key); `?? "0"` as `""` (both Number 0).
+ */
 import { HttpMiddleware } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { vi } from "vitest"
@@ -15,6 +24,7 @@ import {
   NonRetryableError,
   RetryAfterError,
   TaskHandlers,
+  TaskPayloadError,
   TasksClient,
   type TasksConfigInput,
   taskHandlersLayer
@@ -361,7 +371,9 @@ describe("TaskServer: answers", () => {
       yield* Deferred.await(started)
       yield* Scope.close(scope, Exit.void)
       const interrupted = logs.of(Events.serverInterrupted)
-      expect(interrupted.map((entry) => entry.annotations.name)).toEqual(["stuck-1"])
+      expect(interrupted.map((entry) => [entry.level, entry.message, entry.annotations.name])).toEqual([
+        ["WARN", "Task handler interrupted", "stuck-1"]
+      ])
       expect(logs.of(Events.serverCloseTimedOut).map((entry) => entry.annotations.count)).toEqual([1])
       expect(logs.of(Events.serverSucceeded)).toEqual([])
       expect(logs.of(Events.serverFailed)).toEqual([])
@@ -505,6 +517,11 @@ describe("TaskServer: trace propagation", () => {
       const chain = ancestors(spans, work)
       expect(chain.slice(0, 2)).toEqual(["TaskServer.run", "TaskServer.handle"])
       expect(chain).toContain("user-request")
+      // Both spans name the task path.
+      for (const name of ["TaskServer.run", "TaskServer.handle"]) {
+        const span = spans.find((candidate) => candidate.name === name)!
+        expect(span.attributes.get("tasks.path"), name).toBe(Transcribe.path)
+      }
       // The secret sent as X-Tasks-Auth is in no span attribute, on either side.
       const values = spans.flatMap((span) => [...span.attributes.values()].map(String))
       expect(values.some((value) => value.includes(secret))).toBe(false)
@@ -572,6 +589,7 @@ describe("TaskServer: handler outcomes mean what they mean to Cloud Tasks", () =
       const [dropped] = logs.of(Events.serverDropped)
       expect(dropped?.level).toBe("ERROR")
       expect(dropped?.message).toBe("Task dropped, not retried: the upload is gone")
+      expect(dropped?.annotations.status).toBe(200)
       expect(logs.of(Events.serverSucceeded)).toEqual([])
     }).pipe(Effect.provide(logLayer))
   })
@@ -747,6 +765,70 @@ describe("TaskServer: what a client and an operator read", () => {
     }).pipe(Effect.provide(logLayer))
   })
 
+  it.scopedLive("a 413 closes the connection, its body unread; a 400 or a 422 keeps it open", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer, { server: { maxBodyBytes: 100 } })
+      const connection = (body: string) =>
+        Effect.promise(() =>
+          fetch(server.url + Transcribe.path, { method: "POST", headers: auth, body }).then(async (response) => {
+            await response.arrayBuffer()
+            return [response.status, response.headers.get("connection")]
+          })
+        )
+      expect(yield* connection("x".repeat(101))).toEqual([413, "close"])
+      expect(yield* connection("x")).toEqual([400, "keep-alive"])
+      expect(yield* connection("{}")).toEqual([422, "keep-alive"])
+    }))
+
+  it.scopedLive("a chunked body (no Content-Length) of exactly the limit is read whole; one byte more is a 413", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer, { server: { maxBodyBytes: 100 } })
+      const chunked = (text: string) =>
+        Effect.promise(async () => {
+          const bytes = new TextEncoder().encode(text)
+          const body = new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(bytes.subarray(0, 50))
+              controller.enqueue(bytes.subarray(50))
+              controller.close()
+            }
+          })
+          const init = { method: "POST", headers: auth, body, duplex: "half" } as RequestInit
+          const response = await fetch(server.url + Transcribe.path, init)
+          return [response.status, await response.json()]
+        })
+      // 100 bytes of JSON: read to its end, then checked against the Schema.
+      const exact = JSON.stringify({ filename: "x".repeat(100 - 29), user_id: "1" })
+      expect(exact.length).toBe(100)
+      expect((yield* chunked(exact))[0]).toBe(200)
+      expect(yield* chunked(exact + " ")).toEqual([413, {
+        error: "payload_too_large",
+        message: "The body is larger than 100 bytes"
+      }])
+    }))
+
+  it.scopedLive("a handler's payload error is a 422 and its interruption a 503, each with a warning", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const issues = [{ path: "user_id", problem: "is missing" }]
+      const server = yield* startTaskServer(TaskHandlers.layer({
+        "/refused": () => new TaskPayloadError({ message: "bad user", path: "/refused", issues }),
+        "/interrupted": () => Effect.interrupt
+      }))
+      expect(yield* answers(server, "/refused", "{}")).toEqual([422, { error: "invalid_payload", message: "bad user", issues }])
+      expect(yield* answers(server, "/interrupted", "{}")).toEqual([
+        503,
+        { error: "interrupted", message: "The task was interrupted" }
+      ])
+      expect(events(logs, Events.serverFailed)).toEqual([
+        ["WARN", "Task handler failed", 422, undefined],
+        ["WARN", "Task handler failed", 503, undefined]
+      ])
+    }).pipe(Effect.provide(logLayer))
+  })
+
   it.scopedLive("a path with a colon is served literally, not as a route parameter", () =>
     Effect.gen(function*() {
       const server = yield* startTaskServer(TaskHandlers.layer({ "/v1/tasks:run": () => Effect.void }))
@@ -816,8 +898,9 @@ describe("TaskServer: what a client and an operator read", () => {
       ])
       // In production, OIDC without an allow-list accepts any service account: said once at start.
       expect(logs.of(Events.serverAuthMissing)).toEqual([])
-      yield* startTaskServer(handlers, { config: { appEnv: "production", oidcAudience: "aud" } })
       yield* startTaskServer(handlers, { config: { appEnv: "production", oidcAudience: "aud", oidcServiceAccounts: "a@b.c" } })
+      expect(logs.of(Events.serverAuthMissing)).toEqual([])
+      yield* startTaskServer(handlers, { config: { appEnv: "production", oidcAudience: "aud" } })
       expect(events(logs, Events.serverAuthMissing)).toEqual([[
         "WARN",
         "TASKS_OIDC_SERVICE_ACCOUNTS is not set: an ID token of any Google service account for the audience is accepted",
