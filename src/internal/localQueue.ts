@@ -358,19 +358,18 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     return services
   }
 
-  /** The runtime of the latest enqueuing fiber, kept while its services, refs and flags stay the same. */
+  /**
+   * The runtime of the enqueuing fiber: a snapshot of its services, refs and flags (each
+   * `getFiberRefs` is a new snapshot, so there is nothing to reuse across calls). The latest
+   * is kept for the dashboard's replays, which have no enqueuing fiber of their own.
+   */
   let lastRuntime: Runtime.Runtime<never> | undefined
-  const runtimeOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>, runtimeFlags: RuntimeFlags.RuntimeFlags): Runtime.Runtime<never> => {
-    const context = fiber.currentContext as Context.Context<never>
-    const fiberRefs = fiber.getFiberRefs()
-    if (
-      lastRuntime === undefined || lastRuntime.context !== context || lastRuntime.fiberRefs !== fiberRefs ||
-      lastRuntime.runtimeFlags !== runtimeFlags
-    ) {
-      lastRuntime = Runtime.make({ context, fiberRefs, runtimeFlags })
-    }
-    return lastRuntime
-  }
+  const runtimeOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>, runtimeFlags: RuntimeFlags.RuntimeFlags): Runtime.Runtime<never> =>
+    lastRuntime = Runtime.make({
+      context: fiber.currentContext as Context.Context<never>,
+      fiberRefs: fiber.getFiberRefs(),
+      runtimeFlags
+    })
 
   const refuse = (request: TaskRequest, message: string, reason: DispatchError["reason"]) =>
     Effect.zipRight(
