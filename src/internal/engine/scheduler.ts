@@ -157,6 +157,8 @@ class Attempt implements DeliveryRequest {
   cancelDeadline: () => void = () => {}
   /** `deliver` has not returned yet: a result reported now is taken after it returns. */
   synchronous = true
+  /** The delivery reported its result (before its deadline was set, for one that answers at once). */
+  reported = false
   /** The attempt was counted, or stopped: what the delivery reports afterwards is ignored. */
   private over = false
   private builtHeaders: ReadonlyArray<readonly [string, string]> | undefined = undefined
@@ -186,6 +188,7 @@ class Attempt implements DeliveryRequest {
 
   /** The delivery's callback: counts the attempt, once. */
   readonly done = (result: DeliveryResult): void => {
+    this.reported = true
     if (this.synchronous) queueMicrotask(() => this.end(result))
     else this.end(result)
   }
@@ -387,7 +390,6 @@ export class Scheduler {
       now,
       this.authorization(task, now)
     )
-    attempt.cancelDeadline = this.options.clock.setTimer(task.dispatchDeadlineMs, attempt.deadlinePassed)
     this.inFlight.add(attempt)
     try {
       attempt.delivery = this.options.deliver(attempt, attempt.done)
@@ -395,6 +397,14 @@ export class Scheduler {
       attempt.done({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) })
     }
     attempt.synchronous = false
+    // The deadline counts from the dispatch. A delivery that answered before returning (an
+    // in-process handler that needs no I/O) sets no timer (benchmark B5).
+    if (!attempt.reported) {
+      attempt.cancelDeadline = this.options.clock.setTimer(
+        task.dispatchDeadlineMs - (this.now() - now),
+        attempt.deadlinePassed
+      )
+    }
     this.options.onChange()
   }
 
