@@ -52,6 +52,8 @@ interface LocalTask {
   readonly fields: Log.EventFields
   /** Why the handler dropped the task (its `NonRetryableError`), once it has. */
   dropped?: NonRetryableError
+  /** The fiber of the attempt in flight, if one is. */
+  running?: Fiber.RuntimeFiber<unknown, unknown> | undefined
 }
 
 /** A drain in progress: the tasks it still waits for, and what to do when it may return. */
@@ -122,8 +124,6 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
    */
   const failures = new Map<string, string>()
   const failureKey = (task: string, attempt: number) => `${task}#${attempt}`
-  /** The fiber of each attempt in flight, by engine name. */
-  const attempts = new Map<string, Fiber.RuntimeFiber<unknown, unknown>>()
   /** The drains in progress: each waits for its tasks, by engine name. */
   const drains = new Set<DrainWaiter>()
   let closing = false
@@ -215,10 +215,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     })
     internals.onAttemptStarted?.()
     const fiber = supervisor.track(Runtime.runFork(runtime)(attempt), task.fields)
-    attempts.set(request.task, fiber)
-    fiber.addObserver(() => {
-      if (attempts.get(request.task) === fiber) attempts.delete(request.task)
-    })
+    task.running = fiber
     logAs(task, Log.LogLevel.Debug, () =>
       Log.debug(Events.taskAttempt, `Attempt ${request.attempt} of ${task.info.name}`, {
         ...task.fields,
@@ -269,6 +266,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   const onAttemptEnded = ({ attempt, endedAt, next, task: stored }: AttemptEnded) => {
     const task = live.get(stored.name)
     if (task === undefined) return
+    task.running = undefined
     internals.onAttemptEnded?.(task.info.name, attempt, next)
     const fields = () => ({ ...task.fields, attempts: attempt })
     switch (next) {
@@ -451,10 +449,10 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
 
   /** Forgets a live task that ended without an attempt's outcome (cancelled, deleted or purged). */
   const forget = (name: string) => {
+    const running = live.get(name)?.running
     live.delete(name)
     // A running attempt goes on (with no retry after it); cancelled is the task's outcome,
     // so closing does not also log it as interrupted.
-    const running = attempts.get(name)
     if (running !== undefined) supervisor.silence(running)
     settle(name, undefined)
   }
