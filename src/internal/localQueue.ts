@@ -4,7 +4,7 @@
  * its own, with what Cloud Tasks would send in `TaskContext`. Loaded only by a
  * configuration that can run tasks in-process.
  */
-import { Cause, Context, Duration, Effect, Either, type Exit, type Fiber, Option, Runtime, type RuntimeFlags } from "effect"
+import { Cause, Context, Duration, Effect, Either, type Exit, type Fiber, type FiberRefs, Option, Runtime, type RuntimeFlags } from "effect"
 import { CancelError, DispatchError, type NonRetryableError } from "../Errors.js"
 import { Events } from "../Events.js"
 import type { LocalRouteOptions, LocalRouteShape } from "../LocalRoute.js"
@@ -52,6 +52,8 @@ interface LocalTask {
   readonly fields: Log.EventFields
   /** Why the handler dropped the task (its `NonRetryableError`), once it has. */
   dropped?: NonRetryableError
+  /** The fiber of the attempt in flight, if one is. */
+  running?: Fiber.RuntimeFiber<unknown, unknown> | undefined
 }
 
 /** A drain in progress: the tasks it still waits for, and what to do when it may return. */
@@ -63,6 +65,17 @@ interface DrainWaiter {
    */
   readonly gaveUp: Array<[task: LocalTask, stored: StoredTask, paused: boolean]>
   done: (() => void) | undefined
+}
+
+/** Whether two snapshots of fiber refs hold the same value of every ref (a snapshot shares its values with the fiber's refs). */
+const sameRefs = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => {
+  if (a === b) return true
+  if (a.locals.size !== b.locals.size) return false
+  let same = true
+  b.locals.forEach((values, ref) => {
+    if (same && a.locals.get(ref) !== values) same = false
+  })
+  return same
 }
 
 /** What the queue records of an outcome: the answer Cloud Tasks would have seen. */
@@ -111,8 +124,6 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
    */
   const failures = new Map<string, string>()
   const failureKey = (task: string, attempt: number) => `${task}#${attempt}`
-  /** The fiber of each attempt in flight, by engine name. */
-  const attempts = new Map<string, Fiber.RuntimeFiber<unknown, unknown>>()
   /** The drains in progress: each waits for its tasks, by engine name. */
   const drains = new Set<DrainWaiter>()
   let closing = false
@@ -204,10 +215,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     })
     internals.onAttemptStarted?.()
     const fiber = supervisor.track(Runtime.runFork(runtime)(attempt), task.fields)
-    attempts.set(request.task, fiber)
-    fiber.addObserver(() => {
-      if (attempts.get(request.task) === fiber) attempts.delete(request.task)
-    })
+    task.running = fiber
     logAs(task, Log.LogLevel.Debug, () =>
       Log.debug(Events.taskAttempt, `Attempt ${request.attempt} of ${task.info.name}`, {
         ...task.fields,
@@ -258,6 +266,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   const onAttemptEnded = ({ attempt, endedAt, next, task: stored }: AttemptEnded) => {
     const task = live.get(stored.name)
     if (task === undefined) return
+    task.running = undefined
     internals.onAttemptEnded?.(task.info.name, attempt, next)
     const fields = () => ({ ...task.fields, attempts: attempt })
     switch (next) {
@@ -308,7 +317,8 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     dedupWindowMs: TASK_ID_REUSE_MS,
     queueReuseWindowMs: QUEUE_NAME_REUSE_MS,
     minDispatchDeadlineMs: MIN_DISPATCH_DEADLINE_MS,
-    attemptLogLimit: 1000,
+    // Only the dashboard reads the attempt log: without one, a finished task is not kept (benchmark B5).
+    attemptLogLimit: withDashboard ? 1000 : 0,
     tombstoneGenerated: false,
     closedMessage: "The local route is closed"
   })
@@ -359,17 +369,22 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   }
 
   /**
-   * The runtime of the enqueuing fiber: a snapshot of its services, refs and flags (each
-   * `getFiberRefs` is a new snapshot, so there is nothing to reuse across calls). The latest
-   * is kept for the dashboard's replays, which have no enqueuing fiber of their own.
+   * The runtime of the enqueuing fiber: its services, refs and flags. Each `getFiberRefs` is a
+   * new snapshot even when nothing changed, so the latest runtime is reused while the fiber's
+   * refs hold the same values: one runtime for a loop of enqueues rather than one per task,
+   * which every task would keep until it ends (benchmark B5). The latest is also what the
+   * dashboard's replays run with, having no enqueuing fiber of their own.
    */
   let lastRuntime: Runtime.Runtime<never> | undefined
-  const runtimeOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>, runtimeFlags: RuntimeFlags.RuntimeFlags): Runtime.Runtime<never> =>
-    lastRuntime = Runtime.make({
-      context: fiber.currentContext as Context.Context<never>,
-      fiberRefs: fiber.getFiberRefs(),
-      runtimeFlags
-    })
+  const runtimeOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>, runtimeFlags: RuntimeFlags.RuntimeFlags): Runtime.Runtime<never> => {
+    const fiberRefs = fiber.getFiberRefs()
+    const context = fiber.currentContext as Context.Context<never>
+    if (
+      lastRuntime !== undefined && lastRuntime.context === context && lastRuntime.runtimeFlags === runtimeFlags &&
+      sameRefs(lastRuntime.fiberRefs, fiberRefs)
+    ) return lastRuntime
+    return lastRuntime = Runtime.make({ context, fiberRefs, runtimeFlags })
+  }
 
   const refuse = (request: TaskRequest, message: string, reason: DispatchError["reason"]) =>
     Effect.zipRight(
@@ -434,10 +449,10 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
 
   /** Forgets a live task that ended without an attempt's outcome (cancelled, deleted or purged). */
   const forget = (name: string) => {
+    const running = live.get(name)?.running
     live.delete(name)
     // A running attempt goes on (with no retry after it); cancelled is the task's outcome,
     // so closing does not also log it as interrupted.
-    const running = attempts.get(name)
     if (running !== undefined) supervisor.silence(running)
     settle(name, undefined)
   }

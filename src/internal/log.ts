@@ -48,8 +48,13 @@ export const events = (list: ReadonlyArray<Event>, fields: EventFields = {}): Ef
  * would be filtered out is not even run (the in-process queue logs outside the task's
  * fiber, once per attempt).
  */
-export const enabledIn = (runtime: Runtime.Runtime<never>, level: LogLevel.LogLevel): boolean =>
-  level.ordinal >= FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentMinimumLogLevel).ordinal
+export const enabledIn = (runtime: Runtime.Runtime<never>, level: LogLevel.LogLevel): boolean => {
+  // Read from the refs' map directly: `FiberRefs.getOrDefault` allocates an Option per call,
+  // and this runs several times per in-process task (benchmark B5).
+  const minimum: LogLevel.LogLevel = runtime.fiberRefs.locals.get(FiberRef.currentMinimumLogLevel)?.[0][1] ??
+    FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentMinimumLogLevel)
+  return level.ordinal >= minimum.ordinal
+}
 
 /** Logs one event (see {@link events}); a `cause` is logged with it. */
 export const logEvent = (

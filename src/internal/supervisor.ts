@@ -75,8 +75,20 @@ const logAs = (refs: FiberRefs.FiberRefs, log: Effect.Effect<void>): Effect.Effe
 export const makeSupervisor = (options: SupervisorOptions): Effect.Effect<Supervisor, never, Scope.Scope> =>
   Effect.gen(function*() {
     const fibers = yield* FiberSet.make<unknown, unknown>()
-    const fieldsOf = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, Log.EventFields>()
+    /**
+     * What describes each running fiber: a Map emptied as each fiber ends, not a WeakMap. The
+     * young generation's collector keeps a WeakMap's entries alive, so each fiber it described
+     * and what it held moved to the old generation (benchmark B5: 1.5 MB per scavenge, 60 KB
+     * without). Once closing has begun, entries stay: closing reads them after interrupting.
+     */
+    const fieldsOf = new Map<Fiber.RuntimeFiber<unknown, unknown>, Log.EventFields>()
     let closed = false
+    const describe = (fiber: Fiber.RuntimeFiber<unknown, unknown>, fields: Log.EventFields) => {
+      fieldsOf.set(fiber, fields)
+      fiber.addObserver(() => {
+        if (!closed) fieldsOf.delete(fiber)
+      })
+    }
 
     const interruptLeft = Effect.suspend(() => {
       const left = Array.from(fibers)
@@ -120,11 +132,11 @@ export const makeSupervisor = (options: SupervisorOptions): Effect.Effect<Superv
       closing: () => closed,
       fork: (effect, fields) =>
         Effect.tap(FiberSet.run(fibers, effect), (fiber) => {
-          fieldsOf.set(fiber, fields)
+          describe(fiber, fields)
         }),
       track: (fiber, fields) => {
         FiberSet.unsafeAdd(fibers, fiber)
-        fieldsOf.set(fiber, fields)
+        describe(fiber, fields)
         return fiber
       },
       silence: (fiber) => {

@@ -418,6 +418,21 @@ describe("delivery", () => {
   })
 })
 
+describe("an attempt answered during its dispatch", () => {
+  it("is counted before the next dispatch: 20,000 such tasks run in order, one at a time, without deepening the stack", async () => {
+    const s = setup(() => 200)
+    // Unthrottled, as the in-process queue's default queue is: every due task goes in one pump.
+    const queue = s.engine.ensureQueue(`${LOCATION}/queues/unthrottled`, { maxConcurrentDispatches: 1 }, false).name
+    const names = Array.from({ length: 20_000 }, () => s.engine.createTask(queue, task()).name)
+    await s.clock.advance(0)
+    expect(s.target.sent.map((sent) => sent.request.task)).toEqual(names)
+    expect(s.target.maxInFlight()).toBe(1)
+    // Each finished: none is stored any more, and the latest outcomes the log keeps say so.
+    expect(s.engine.listTasks(queue, 1000, "").items).toEqual([])
+    expect(names.slice(-1000).every((name) => s.engine.outcome(name)?.result === "succeeded")).toBe(true)
+  })
+})
+
 describe("rate limits", () => {
   /** Creates `count` tasks on the paused queue, then resumes it at `T0 + 1 s`. */
   const burst = async (setupResult: ReturnType<typeof setup>, count: number) => {
