@@ -7,10 +7,10 @@
  * chunked read that fails (the client has gone; on Node a request always has a stream); the
  * `issues` key when there are none (JSON drops an undefined key); `?? "0"` as `""` (both Number 0).
  */
-import { HttpMiddleware } from "@effect/platform"
+import { FileSystem, HttpIncomingMessage as IncomingMessage, HttpMiddleware } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { vi } from "vitest"
-import { Deferred, Effect, Either, Exit, Layer, Option, Queue, Schema, Scope } from "effect"
+import { Deferred, Effect, Either, Exit, Fiber, Layer, Option, Queue, Schema, Scope } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import { CloudTasksEmulator } from "../src/CloudTasksEmulator.js"
 import {
@@ -147,6 +147,16 @@ describe("TaskServer: answers", () => {
       })
     }).pipe(Effect.provide(logLayer))
   })
+
+  it.scopedLive("the body limit is the server's own, even where the platform's MaxBodySize is smaller", () =>
+    Effect.gen(function*() {
+      const { layer, received } = yield* recordingHandlers
+      const server = yield* startTaskServer(layer).pipe(
+        Effect.provideService(IncomingMessage.MaxBodySize, Option.some(FileSystem.Size(8)))
+      )
+      expect((yield* server.post(Transcribe.path, transcribe, auth)).status).toBe(200)
+      expect((yield* Queue.take(received)).payload).toEqual(transcribe)
+    }))
 
   it.scopedLive("413 for a chunked body (no Content-Length) a little over the limit, and the connection closes", () =>
     Effect.gen(function*() {
@@ -333,50 +343,95 @@ describe("TaskServer: answers", () => {
       expect(yield* Queue.size(received)).toBe(0)
     }))
 
-  it.live("closing the server lets a background task finish instead of dropping it", () =>
-    Effect.gen(function*() {
-      const gate = yield* Deferred.make<void>()
-      const started = yield* Deferred.make<void>()
-      const finished: Array<unknown> = []
-      const scope = yield* Scope.make()
-      const server = yield* startTaskServer(
-        taskHandlersLayer(
-          handleTask(Transcribe, (payload) =>
-            Effect.gen(function*() {
-              yield* Deferred.succeed(started, undefined)
-              yield* Deferred.await(gate)
-              yield* Effect.sleep("20 millis")
-              finished.push(payload)
-            }))
-        )
-      ).pipe(Scope.extend(scope))
-      expect((yield* server.post(Transcribe.path, transcribe, { ...auth, prefer: "respond-async" })).status).toBe(202)
-      yield* Deferred.await(started)
-      // Opens the gate as the first step of closing, while the task is still running.
-      yield* Scope.addFinalizer(scope, Deferred.succeed(gate, undefined))
-      yield* Scope.close(scope, Exit.void)
-      expect(finished).toEqual([transcribe])
-    }))
-  it.live("past the grace period, closing interrupts a background task and logs it with its task name", () => {
+  // A respond-async handler runs on a fiber of its own; any other runs on its request's,
+  // which waits for it: closing the server waits for both the same way.
+  for (
+    const mode of [
+      { handler: "a background task", headers: { prefer: "respond-async" }, finished: 202, interrupted: 202 },
+      { handler: "a handler its request waits for", headers: {}, finished: 200, interrupted: 503 }
+    ]
+  ) {
+    it.live(`closing the server lets ${mode.handler} finish instead of dropping it`, () =>
+      Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const started = yield* Deferred.make<void>()
+        const finished: Array<unknown> = []
+        const scope = yield* Scope.make()
+        const server = yield* startTaskServer(
+          taskHandlersLayer(
+            handleTask(Transcribe, (payload) =>
+              Effect.gen(function*() {
+                yield* Deferred.succeed(started, undefined)
+                yield* Deferred.await(gate)
+                yield* Effect.sleep("20 millis")
+                finished.push(payload)
+              }))
+          )
+        ).pipe(Scope.extend(scope))
+        const response = yield* Effect.fork(server.post(Transcribe.path, transcribe, { ...auth, ...mode.headers }))
+        yield* Deferred.await(started)
+        // Opens the gate as the first step of closing, while the task is still running.
+        yield* Scope.addFinalizer(scope, Deferred.succeed(gate, undefined))
+        yield* Scope.close(scope, Exit.void)
+        expect(finished).toEqual([transcribe])
+        expect((yield* Fiber.join(response)).status).toBe(mode.finished)
+      }))
+
+    it.live(`past the grace period, closing interrupts ${mode.handler} and logs it with its task name`, () => {
+      const { layer, logs } = captureLogs()
+      return Effect.gen(function*() {
+        const started = yield* Deferred.make<void>()
+        const scope = yield* Scope.make()
+        const server = yield* startTaskServer(
+          taskHandlersLayer(
+            handleTask(Transcribe, () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never))
+          ),
+          { server: { gracePeriod: "50 millis" } }
+        ).pipe(Scope.extend(scope))
+        const headers = { ...auth, ...mode.headers, "X-CloudTasks-TaskName": "stuck-1" }
+        const response = yield* Effect.fork(server.post(Transcribe.path, transcribe, headers))
+        yield* Deferred.await(started)
+        yield* Scope.close(scope, Exit.void)
+        expect((yield* Fiber.join(response)).status).toBe(mode.interrupted)
+        const interrupted = logs.of(Events.serverInterrupted)
+        expect(interrupted.map((entry) => [entry.level, entry.message, entry.annotations.name])).toEqual([
+          ["WARN", "Task handler interrupted", "stuck-1"]
+        ])
+        expect(logs.of(Events.serverCloseTimedOut).map((entry) => entry.annotations.count)).toEqual([1])
+        expect(logs.of(Events.serverSucceeded)).toEqual([])
+        expect(logs.of(Events.serverFailed)).toEqual([])
+      }).pipe(Effect.provide(layer))
+    })
+  }
+
+  it.scopedLive("a client that goes away interrupts the handler its request waits for, and it is logged", () => {
     const { layer, logs } = captureLogs()
     return Effect.gen(function*() {
       const started = yield* Deferred.make<void>()
-      const scope = yield* Scope.make()
+      const interrupted = yield* Deferred.make<void>()
       const server = yield* startTaskServer(
-        taskHandlersLayer(handleTask(Transcribe, () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never))),
-        { server: { gracePeriod: "50 millis" } }
-      ).pipe(Scope.extend(scope))
-      const headers = { ...auth, prefer: "respond-async", "X-CloudTasks-TaskName": "stuck-1" }
-      expect((yield* server.post(Transcribe.path, transcribe, headers)).status).toBe(202)
+        taskHandlersLayer(handleTask(Transcribe, () =>
+          Effect.zipRight(Deferred.succeed(started, undefined), Effect.never).pipe(
+            Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+          )))
+      )
+      const controller = new AbortController()
+      const request = fetch(server.url + Transcribe.path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...auth, "X-CloudTasks-TaskName": "gone-1" },
+        body: JSON.stringify(transcribe),
+        signal: controller.signal
+      }).catch(() => "aborted")
       yield* Deferred.await(started)
-      yield* Scope.close(scope, Exit.void)
-      const interrupted = logs.of(Events.serverInterrupted)
-      expect(interrupted.map((entry) => [entry.level, entry.message, entry.annotations.name])).toEqual([
-        ["WARN", "Task handler interrupted", "stuck-1"]
+      controller.abort()
+      expect(yield* Effect.promise(() => request)).toBe("aborted")
+      yield* Deferred.await(interrupted)
+      // Waits for the request's fiber, which logs the interruption as it ends.
+      yield* server.server.drain
+      expect(logs.of(Events.serverInterrupted).map((entry) => [entry.level, entry.annotations.name])).toEqual([
+        ["WARN", "gone-1"]
       ])
-      expect(logs.of(Events.serverCloseTimedOut).map((entry) => entry.annotations.count)).toEqual([1])
       expect(logs.of(Events.serverSucceeded)).toEqual([])
-      expect(logs.of(Events.serverFailed)).toEqual([])
     }).pipe(Effect.provide(layer))
   })
 })
@@ -515,6 +570,7 @@ describe("TaskServer: trace propagation", () => {
       const { spans, work, request } = yield* traced({ httpTracer: true })
       expect(work.traceId).toBe(request.traceId)
       const chain = ancestors(spans, work)
+      // The loopback route asks for respond-async: the handler outlives its request's span.
       expect(chain.slice(0, 2)).toEqual(["TaskServer.run", "TaskServer.handle"])
       expect(chain).toContain("user-request")
       // Both spans name the task path.
@@ -525,6 +581,29 @@ describe("TaskServer: trace propagation", () => {
       // The secret sent as X-Tasks-Auth is in no span attribute, on either side.
       const values = spans.flatMap((span) => [...span.attributes.values()].map(String))
       expect(values.some((value) => value.includes(secret))).toBe(false)
+    }))
+
+  it.scopedLive("a task answered when its handler ends is one span, which ends with the handler's exit", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const server = yield* startTaskServer(
+        taskHandlersLayer(
+          handleTask(Transcribe, () => Effect.withSpan(Effect.void, "transcribe-work")),
+          handleTask(Assemble, () => Effect.fail("boom"))
+        )
+      ).pipe(Effect.withTracer(tracer))
+      expect((yield* server.post(Transcribe.path, transcribe, auth)).status).toBe(200)
+      const assemble = { episode_id: "e", template_id: "t", main_content_filename: "m" }
+      expect((yield* server.post(Assemble.path, assemble, auth)).status).toBe(500)
+      const work = spans.find((span) => span.name === "transcribe-work")!
+      expect(ancestors(spans, work).slice(0, 2)).toEqual(["TaskServer.handle", "http.server POST"])
+      const handled = spans.filter((span) => span.name === "TaskServer.handle")
+      expect(handled.map((span) => [span.attributes.get("tasks.path"), span.exit?._tag])).toEqual([
+        [Transcribe.path, "Success"],
+        [Assemble.path, "Failure"]
+      ])
+      // The handler's run is that same span: `TaskServer.run` is for respond-async only.
+      expect(spans.filter((span) => span.name === "TaskServer.run")).toEqual([])
     }))
 
   it.scopedLive("the trace continues from traceparent even with the platform's HTTP tracer off", () =>

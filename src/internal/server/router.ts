@@ -3,16 +3,17 @@
  * exact path, `X-Tasks-Auth` and the OIDC token, the body size, the JSON and the
  * payload Schema before running the handler, and answering with the status that makes
  * Cloud Tasks stop or retry. A refused request (401, 413) is answered without reading
- * its body, and its connection is closed. Handlers run on supervised fibers owned by
- * the server's scope, so that closing it waits for them (respond-async ones included)
- * within a grace period.
+ * its body, and its connection is closed. A handler runs on its request's fiber (a
+ * respond-async one on a fiber of its own), supervised by the server's scope, so that
+ * closing it waits for them within a grace period.
  */
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
-import { Cause, Duration, Effect, Exit, Fiber, Option, Stream, Tracer } from "effect"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import { Cause, Chunk, Clock, Context, Duration, Effect, Exit, type Fiber, FiberRef, HashMap, Option, Stream, Tracer } from "effect"
 import { Events } from "../../Events.js"
 import type { PayloadIssue } from "../../Errors.js"
 import { type TaskHandler, TaskHandlers } from "../../TaskHandlers.js"
@@ -23,34 +24,16 @@ import { MAX_TASK_BYTES } from "../limits.js"
 import * as Log from "../log.js"
 import { type Outcome, outcomeOf } from "../outcome.js"
 import { isLastAttempt, queueSettings } from "../queues.js"
-import { runTaskHandler } from "../runHandler.js"
 import { makeSupervisor } from "../supervisor.js"
 import { parseTaskJson } from "../json.js"
 import { makeSecretCheck } from "./auth.js"
 import { makeOidcVerifier, type OidcRefusal } from "./oidc.js"
 
-/**
- * Runs a request in the span `TaskServer.handle`. Its parent is the current span (the
- * platform's HTTP server span, which already continues the request's `traceparent`),
- * or, when the HTTP tracer is off, the span that `traceparent` names: either way the
- * handler's spans are descendants of the span that enqueued the task.
- */
-const continueTrace = (path: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(
-    Effect.zip(Effect.serviceOption(Tracer.ParentSpan), HttpServerRequest.HttpServerRequest),
-    ([parent, request]) => {
-      const external = Option.isNone(parent) ? HttpTraceContext.fromHeaders(request.headers) : Option.none()
-      return Effect.withSpan(effect, "TaskServer.handle", {
-        kind: "server",
-        // not captured per request: every delivered task comes through here
-        captureStackTrace: false,
-        attributes: { "tasks.path": path },
-        ...(Option.isSome(external) ? { parent: external.value } : {})
-      })
-    }
-  )
-
 const json = (status: number, body: Record<string, unknown>) => HttpServerResponse.unsafeJson(body, { status })
+
+/** The answers every delivered task may get, made once: responses are immutable values. */
+const succeeded = json(200, { status: "succeeded" })
+const accepted = json(202, { status: "accepted" })
 
 /** True when the `Prefer` header asks for `respond-async` (RFC 7240, case-insensitive). */
 const prefersAsync = (prefer: string | undefined): boolean =>
@@ -78,13 +61,23 @@ const decodeText = (bytes: Uint8Array): Body => {
 /**
  * Reads a body whose length was declared (and already checked against the limit) in one
  * piece: the common case, and far cheaper than the stream a chunked body needs
- * (benchmark B7).
+ * (benchmark B7). The HTTP parser reads no more than the declared length, so the
+ * limit is applied only where the platform's own (`MaxBodySize`) is smaller: applying
+ * it costs a change of the request's context.
  */
-const readDeclared = (request: HttpServerRequest.HttpServerRequest, limit: number): Effect.Effect<Body> =>
-  request.arrayBuffer.pipe(
-    IncomingMessage.withMaxBodySize(Option.some(limit)),
-    Effect.map((buffer) => decodeText(new Uint8Array(buffer))),
-    Effect.orElseSucceed((): Body => ({ _tag: "TooLarge" }))
+const readDeclared = (
+  request: HttpServerRequest.HttpServerRequest,
+  limit: number,
+  platformLimit: Option.Option<FileSystem.Size>
+): Effect.Effect<Body> =>
+  Effect.match(
+    Option.isSome(platformLimit) && platformLimit.value < limit
+      ? IncomingMessage.withMaxBodySize(request.arrayBuffer, Option.some(limit))
+      : request.arrayBuffer,
+    {
+      onFailure: (): Body => ({ _tag: "TooLarge" }),
+      onSuccess: (buffer) => decodeText(new Uint8Array(buffer))
+    }
   )
 
 /**
@@ -93,9 +86,13 @@ const readDeclared = (request: HttpServerRequest.HttpServerRequest, limit: numbe
  * receives its 413 rather than a reset connection; past that, reading stops and the
  * connection is dropped: an endless body is never read to its end.
  */
-const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number): Effect.Effect<Body> =>
+const readBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  limit: number,
+  platformLimit: Option.Option<FileSystem.Size>
+): Effect.Effect<Body> =>
   request.headers["content-length"] !== undefined
-    ? readDeclared(request, limit)
+    ? readDeclared(request, limit, platformLimit)
     : Effect.suspend(() => {
       const chunks: Array<Uint8Array> = []
       let size = 0
@@ -116,7 +113,7 @@ const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number): 
 const answer = (outcome: Outcome) => {
   switch (outcome._tag) {
     case "Succeeded":
-      return json(200, { status: "succeeded" })
+      return succeeded
     case "Dropped":
       return json(200, { status: "dropped", message: outcome.error.message })
     case "RetryAfter":
@@ -175,6 +172,66 @@ const oidcMessages: Record<OidcRefusal, string> = {
   keys_unavailable: "while the OIDC signing keys could not be fetched"
 }
 
+/** The request's span, and whether its handler is running. */
+interface Running {
+  running: boolean
+  /** Ends the span with `exit` (the handler's, or the request's without one) on the first call. */
+  readonly finished: (exit: Exit.Exit<unknown, unknown>) => void
+}
+
+const zero = BigInt(0)
+
+/** `span` as `running` sees it, ended by the clock of `fiber` as `Effect.useSpan` would. */
+const running = (fiber: Fiber.RuntimeFiber<unknown, unknown>, span: Tracer.Span): Running => {
+  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+  const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+  const state: Running = {
+    running: false,
+    finished: (exit) => {
+      state.running = false
+      if (span.status._tag !== "Ended") span.end(timing ? clock.unsafeCurrentTimeNanos() : zero, exit)
+    }
+  }
+  return state
+}
+
+const noLinks: ReadonlyArray<Tracer.SpanLink> = []
+
+/**
+ * Starts a span as `Effect.makeSpan` does, without the copy of the fiber's refs that it
+ * makes, or `undefined` when the fiber asks for more than the plain case (tracing
+ * disabled, span annotations or links in scope, a parent that stops propagation): the
+ * caller then uses `Effect.makeSpan`.
+ */
+const startSpan = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  name: string,
+  parent: Tracer.AnySpan | undefined,
+  options: { readonly kind: Tracer.SpanKind; readonly attributes: Readonly<Record<string, unknown>> }
+): Tracer.Span | undefined => {
+  if (
+    !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
+    (parent !== undefined && Context.get(parent.context, Tracer.DisablePropagation)) ||
+    HashMap.size(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)) > 0 ||
+    Chunk.isNonEmpty(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
+  ) {
+    return undefined
+  }
+  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+  const start = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? clock.unsafeCurrentTimeNanos() : zero
+  const span = fiber.currentTracer.span(
+    name,
+    Option.fromNullable(parent),
+    Context.empty(),
+    noLinks,
+    start,
+    options.kind,
+    options
+  )
+  for (const key in options.attributes) span.attribute(key, options.attributes[key])
+  return span
+}
+
 /** The find-my-way pattern matching `path` literally (`:` starts a parameter there). */
 const routePattern = (path: string): HttpRouter.PathInput => path.replaceAll(":", "::") as HttpRouter.PathInput
 
@@ -206,27 +263,30 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
     )
   }
 
-  /** Why the request is refused, or `undefined` when every configured check passed. */
-  const authProblem = (request: HttpServerRequest.HttpServerRequest) =>
-    Effect.gen(function*() {
-      if (unauthenticated) {
-        return options.allowUnauthenticated === true ? undefined : { reason: "not_configured", status: 401 }
-      }
-      if (Option.isSome(checkSecret)) {
-        const received = request.headers["x-tasks-auth"]
-        if (!checkSecret.value(received)) return { reason: received === undefined ? "missing" : "mismatch", status: 401 }
-      }
-      if (Option.isSome(verifyToken)) {
-        const refused = yield* Effect.flip(verifyToken.value(request.headers["authorization"]))
-          .pipe(Effect.option)
-        if (Option.isSome(refused)) {
-          return { reason: `oidc_${refused.value}`, status: refused.value === "keys_unavailable" ? 503 : 401 }
-        }
-      }
-      return undefined
+  /** A refusal of the request's credentials: why, and the status answered. */
+  type Denial = { readonly reason: string; readonly status: 401 | 503 }
+  /** Why the request's `X-Tasks-Auth` (or the lack of any configured check) refuses it, if it does. */
+  const secretProblem = (request: HttpServerRequest.HttpServerRequest): Denial | undefined => {
+    if (unauthenticated) {
+      return options.allowUnauthenticated === true ? undefined : { reason: "not_configured", status: 401 }
+    }
+    if (Option.isSome(checkSecret)) {
+      const received = request.headers["x-tasks-auth"]
+      if (!checkSecret.value(received)) return { reason: received === undefined ? "missing" : "mismatch", status: 401 }
+    }
+    return undefined
+  }
+  /** Why the request's OIDC token refuses it, if it does. */
+  const tokenProblem = (
+    verify: (authorization: string | undefined) => Effect.Effect<unknown, OidcRefusal>,
+    request: HttpServerRequest.HttpServerRequest
+  ): Effect.Effect<Denial | undefined> =>
+    Effect.match(verify(request.headers["authorization"]), {
+      onFailure: (refused): Denial => ({ reason: `oidc_${refused}`, status: refused === "keys_unavailable" ? 503 : 401 }),
+      onSuccess: () => undefined
     })
 
-  const { closing, drain, fork } = yield* makeSupervisor({
+  const { closing, drain, fork, guard } = yield* makeSupervisor({
     gracePeriod,
     closeTimedOutEvent: Events.serverCloseTimedOut,
     interruptedEvent: Events.serverInterrupted,
@@ -242,85 +302,212 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
       Option.isSome(settings) && Option.isSome(task.retryCount) && Option.contains(task.queueName, queue!.id)
         ? isLastAttempt(settings.value, task.retryCount.value)
         : Option.none()
-    return Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const task = TaskContext.fromHeaders(request.headers)
-      const fields = {
-        path,
-        name: Option.getOrUndefined(task.taskName),
-        queue: Option.getOrUndefined(task.queueName),
-        retry_count: Option.getOrUndefined(task.retryCount)
-      }
-      yield* Log.debug(Events.serverReceived, "Task request received", fields)
-      // The router matches paths loosely (case, trailing or doubled slashes, escapes):
-      // a task path is matched exactly, as Cloud Tasks calls it.
-      if (request.url !== path) {
-        yield* Log.warn(Events.serverNotFound, `No task handler for ${request.url}: task paths match exactly`, {
-          ...fields,
-          path: request.url,
-          status: 404
-        })
-        return json(404, { error: "not_found", message: "No task handler for this path" })
-      }
+    const attributes = { "tasks.path": path }
+    // Stack traces are not captured: every delivered task comes through here.
+    const handleOptions = { kind: "server", captureStackTrace: false, attributes } as const
+    const runOptions = { captureStackTrace: false, attributes } as const
+    const services = handler.services.unsafeMap
 
-      const denied = yield* authProblem(request)
-      if (denied !== undefined) {
+    /**
+     * The request, run by `fiber` in its span, which `span.finished` ends with the
+     * handler's exit once there is one. Plain functions chain its steps, and an event is
+     * built only when its level passes: every delivered task takes this path (benchmark B7).
+     */
+    const serve = (
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      request: HttpServerRequest.HttpServerRequest,
+      fields: Log.EventFields,
+      span: Running
+    ): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+      const minimum = fiber.getFiberRef(FiberRef.currentMinimumLogLevel).ordinal
+      const passes = (level: Log.LogLevel.LogLevel) => level.ordinal >= minimum
+      /** `log()` when `enabled`, then `response`. */
+      const logged = (
+        enabled: boolean,
+        log: () => Effect.Effect<void>,
+        response: HttpServerResponse.HttpServerResponse
+      ) => (enabled ? Effect.as(log(), response) : Effect.succeed(response))
+      const refuse = (status: number, reason: string, message: string, issues?: ReadonlyArray<PayloadIssue>) =>
+        logged(
+          passes(Log.LogLevel.Warning),
+          () => Log.warn(Events.serverInvalidPayload, message, { ...fields, status, reason }),
+          (status === 413 ? refusal : json)(status, { error: reason, message, ...(issues === undefined ? {} : { issues }) })
+        )
+      const unauthorized = (denied: Denial) => {
         const message = denied.reason.startsWith("oidc_")
           ? `Refused a task request ${oidcMessages[denied.reason.slice("oidc_".length) as OidcRefusal]}`
           : denied.reason === "not_configured"
           ? "Refused a task request: no authentication is configured"
           : `Refused a task request ${denied.reason === "missing" ? "without" : "with a wrong"} X-Tasks-Auth`
-        yield* Log.warn(Events.serverUnauthorized, message, { ...fields, status: denied.status, reason: denied.reason })
-        return denied.status === 503
-          ? refusal(503, { error: "unavailable", message: "The request cannot be authenticated now" })
-          : refusal(401, { error: "unauthorized", message: "The request is not authenticated" })
-      }
-
-      const refuse = (status: number, reason: string, message: string, issues?: ReadonlyArray<PayloadIssue>) =>
-        Effect.as(
-          Log.warn(Events.serverInvalidPayload, message, { ...fields, status, reason }),
-          (status === 413 ? refusal : json)(status, { error: reason, message, ...(issues === undefined ? {} : { issues }) })
+        return logged(
+          passes(Log.LogLevel.Warning),
+          () => Log.warn(Events.serverUnauthorized, message, { ...fields, status: denied.status, reason: denied.reason }),
+          denied.status === 503
+            ? refusal(503, { error: "unavailable", message: "The request cannot be authenticated now" })
+            : refusal(401, { error: "unauthorized", message: "The request is not authenticated" })
         )
-      const tooLarge = `The body is larger than ${maxBodyBytes} bytes`
-      const declared = Number(request.headers["content-length"] ?? "0")
-      if (declared > maxBodyBytes) return yield* refuse(413, "payload_too_large", tooLarge)
-      const body = yield* readBody(request, maxBodyBytes)
-      if (body._tag === "TooLarge") return yield* refuse(413, "payload_too_large", tooLarge)
-      if (body._tag === "Unreadable") return yield* refuse(400, "malformed_json", "The body is not UTF-8 text")
-      const parsed = parseTaskJson(body.text)
-      if (parsed._tag === "Left") return yield* refuse(400, "malformed_json", parsed.left)
-      const decoded = yield* Effect.either(handler.decode(parsed.right))
-      if (decoded._tag === "Left") {
-        return yield* refuse(422, "invalid_payload", decoded.left.message, decoded.left.issues)
       }
 
-      const respondAsync = prefersAsync(request.headers["prefer"])
-      const context = { ...task, lastAttempt: lastAttempt(task) }
-      const execution = Effect.suspend(() => runTaskHandler(handler, decoded.right)).pipe(
-        Effect.provideService(TaskContext, context),
-        Effect.withSpan("TaskServer.run", { attributes: { "tasks.path": path }, captureStackTrace: false }),
-        Effect.exit,
-        Effect.map(outcomeOf),
-        Effect.tap((outcome) => logOutcome(outcome, fields))
-      )
-      if (closing()) {
-        // Closing: a 503 makes Cloud Tasks (or the enqueuer) try again later; nothing is lost.
-        yield* Log.warn(Events.serverRefused, "Refused a task: the server is shutting down", { ...fields, status: 503 })
-        return json(503, { error: "shutting_down", message: "The server is shutting down" })
+      /** The handler's exit, logged as its outcome and answered. */
+      const finish = (exit: Exit.Exit<unknown, unknown>) => {
+        span.finished(exit)
+        const outcome = outcomeOf(exit)
+        // Only success is logged at Info; the other outcomes' events check their own levels.
+        return logged(
+          outcome._tag !== "Succeeded" || passes(Log.LogLevel.Info),
+          () => logOutcome(outcome, fields),
+          answer(outcome)
+        )
       }
-      const fiber = yield* fork(execution, fields)
-      if (respondAsync) {
-        yield* Log.info(Events.serverAccepted, "Task accepted; the handler runs in the background", {
-          ...fields,
-          status: 202
+      const run = (payload: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+        if (closing()) {
+          // Closing: a 503 makes Cloud Tasks (or the enqueuer) try again later; nothing is lost.
+          return logged(
+            passes(Log.LogLevel.Warning),
+            () => Log.warn(Events.serverRefused, "Refused a task: the server is shutting down", { ...fields, status: 503 }),
+            json(503, { error: "shutting_down", message: "The server is shutting down" })
+          )
+        }
+        let handle: Effect.Effect<unknown, unknown>
+        try {
+          handle = handler.handle(payload) as Effect.Effect<unknown, unknown>
+        } catch (defect) {
+          // A handler that throws instead of returning an effect has died, as in `Effect.suspend`.
+          handle = Effect.die(defect)
+        }
+        if (prefersAsync(request.headers["prefer"])) {
+          // The handler outlives the request and its span: its run has a span of its own,
+          // on a fiber of its own that closing the server waits for.
+          const execution = handle.pipe(
+            Effect.withSpan("TaskServer.run", runOptions),
+            Effect.exit,
+            Effect.flatMap((exit) => logOutcome(outcomeOf(exit), fields))
+          )
+          return Effect.zipRight(
+            fork(execution, fields),
+            logged(
+              passes(Log.LogLevel.Info),
+              () =>
+                Log.info(Events.serverAccepted, "Task accepted; the handler runs in the background", {
+                  ...fields,
+                  status: 202
+                }),
+              accepted
+            )
+          )
+        }
+        // The request's own fiber runs the handler, supervised: closing the server waits
+        // for it (a fork and a join per request cost as much as the rest of the request).
+        guard(fiber)
+        span.running = true
+        return Effect.matchCauseEffect(handle, {
+          onFailure: (cause) => finish(Exit.failCause(cause)),
+          onSuccess: (value) => finish(Exit.succeed(value))
         })
-        return json(202, { status: "accepted" })
       }
-      const exit = yield* Fiber.await(fiber)
-      return Exit.isSuccess(exit)
-        ? answer(exit.value)
-        : json(503, { error: "interrupted", message: "The server is shutting down" })
-    }).pipe(continueTrace(path))
+      const read = (): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+        const tooLarge = `The body is larger than ${maxBodyBytes} bytes`
+        const declared = Number(request.headers["content-length"] ?? "0")
+        if (declared > maxBodyBytes) return refuse(413, "payload_too_large", tooLarge)
+        const platformLimit = Context.get(fiber.currentContext, IncomingMessage.MaxBodySize)
+        return Effect.flatMap(readBody(request, maxBodyBytes, platformLimit), (body) => {
+          if (body._tag === "TooLarge") return refuse(413, "payload_too_large", tooLarge)
+          if (body._tag === "Unreadable") return refuse(400, "malformed_json", "The body is not UTF-8 text")
+          const parsed = parseTaskJson(body.text)
+          if (parsed._tag === "Left") return refuse(400, "malformed_json", parsed.left)
+          return Effect.matchEffect(handler.decode(parsed.right), {
+            onFailure: (error) => refuse(422, "invalid_payload", error.message, error.issues),
+            onSuccess: run
+          })
+        })
+      }
+      const checked = (): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+        // The router matches paths loosely (case, trailing or doubled slashes, escapes):
+        // a task path is matched exactly, as Cloud Tasks calls it.
+        if (request.url !== path) {
+          return logged(
+            passes(Log.LogLevel.Warning),
+            () =>
+              Log.warn(Events.serverNotFound, `No task handler for ${request.url}: task paths match exactly`, {
+                ...fields,
+                path: request.url,
+                status: 404
+              }),
+            json(404, { error: "not_found", message: "No task handler for this path" })
+          )
+        }
+        const denied = secretProblem(request)
+        if (denied !== undefined) return unauthorized(denied)
+        if (Option.isNone(verifyToken)) return read()
+        return Effect.flatMap(
+          tokenProblem(verifyToken.value, request),
+          (denied) => denied === undefined ? read() : unauthorized(denied)
+        )
+      }
+      return passes(Log.LogLevel.Debug)
+        ? Effect.zipRight(Log.debug(Events.serverReceived, "Task request received", fields), Effect.suspend(checked))
+        : checked()
+    }
+
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse>((fiber) => {
+        const outer = fiber.currentContext
+        const request = Context.unsafeGet(outer, HttpServerRequest.HttpServerRequest)
+        const fromHeaders = TaskContext.fromHeaders(request.headers)
+        const task: TaskContextShape = { ...fromHeaders, lastAttempt: lastAttempt(fromHeaders) }
+        const fields = {
+          path,
+          name: Option.getOrUndefined(task.taskName),
+          queue: Option.getOrUndefined(task.queueName),
+          retry_count: Option.getOrUndefined(task.retryCount)
+        }
+        // The span's parent is the current span (the platform's HTTP server span, which
+        // already continues the request's `traceparent`), or, when the HTTP tracer is
+        // off, the span that `traceparent` names: either way the handler's spans are
+        // descendants of the span that enqueued the task.
+        const current: Tracer.AnySpan | undefined = outer.unsafeMap.get(Tracer.ParentSpan.key)
+        const parent = current ?? Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers))
+
+        /**
+         * The request in the span: one change of its context (the services the handler
+         * captured, over the caller's own, then the span and the delivery's TaskContext),
+         * undone as the span ends.
+         */
+        const within = (started: Tracer.Span): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+          const span = running(fiber, started)
+          const scoped = new Map(outer.unsafeMap)
+          for (const [key, service] of services) scoped.set(key, service)
+          scoped.set(Tracer.ParentSpan.key, started)
+          scoped.set(TaskContext.key, task)
+          return Effect.zipRight(
+            FiberRef.set(FiberRef.currentContext, Context.unsafeMake(scoped)),
+            Effect.matchCauseEffect(restore(serve(fiber, request, fields, span)), {
+              onFailure: (cause) => {
+                // Interrupted while its handler ran (the client went away, or closing the
+                // server ran out of time): said here, as the handler cannot say it.
+                const interrupted = span.running && Cause.isInterruptedOnly(cause)
+                span.finished(Exit.failCause(cause))
+                const left = Effect.zipRight(FiberRef.set(FiberRef.currentContext, outer), Effect.failCause(cause))
+                return interrupted
+                  ? Effect.zipRight(Log.warn(Events.serverInterrupted, "Task handler interrupted", fields), left)
+                  : left
+              },
+              onSuccess: (response) => {
+                span.finished(Exit.succeed(response))
+                return Effect.as(FiberRef.set(FiberRef.currentContext, outer), response)
+              }
+            })
+          )
+        }
+        const started = startSpan(fiber, "TaskServer.handle", parent, handleOptions)
+        return started !== undefined
+          ? within(started)
+          : Effect.flatMap(
+            Effect.makeSpan("TaskServer.handle", current === undefined && parent !== undefined ? { ...handleOptions, parent } : handleOptions),
+            within
+          )
+      })
+    )
   }
 
   let router: HttpRouter.HttpRouter = HttpRouter.empty
