@@ -517,10 +517,11 @@ describe("TaskServer: trace propagation", () => {
       const chain = ancestors(spans, work)
       expect(chain.slice(0, 2)).toEqual(["TaskServer.run", "TaskServer.handle"])
       expect(chain).toContain("user-request")
-      // Both spans name the task path.
-      for (const name of ["TaskServer.run", "TaskServer.handle"]) {
+      // Both spans name the task path; a trace viewer shows the request as served, the run as work inside it.
+      for (const [name, kind] of [["TaskServer.run", "internal"], ["TaskServer.handle", "server"]]) {
         const span = spans.find((candidate) => candidate.name === name)!
         expect(span.attributes.get("tasks.path"), name).toBe(Transcribe.path)
+        expect(span.kind, name).toBe(kind)
       }
       // The secret sent as X-Tasks-Auth is in no span attribute, on either side.
       const values = spans.flatMap((span) => [...span.attributes.values()].map(String))
