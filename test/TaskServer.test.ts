@@ -562,6 +562,44 @@ describe("TaskServer: a web-standard handler", () => {
       expect((yield* Queue.take(received)).payload).toEqual(transcribe)
       expect((yield* Queue.take(received)).payload).toEqual(transcribe)
     }).pipe(Effect.scoped))
+
+  // The web handler lets a test watch what no socket shows: how much of a body the server
+  // pulled, and requests that reach the handler while (or after) its runtime is disposed,
+  // as a framework serving it still forwards them.
+  const webPost = (handler: (request: Request) => Promise<Response>, path: string, body: BodyInit = "{}") =>
+    Effect.promise(async () => {
+      const init = { method: "POST", headers: { ...auth, "content-type": "application/json" }, body, duplex: "half" }
+      const response = await handler(new Request(`http://tasks.example${path}`, init as RequestInit))
+      return [response.status, await response.json()] as const
+    })
+
+  it.live("a long chunked body is read to twice the limit and no further: 413, and the upload is cancelled", () =>
+    Effect.gen(function*() {
+      const { dispose, handler } = toWebHandler(
+        TaskServer.layerWith({ appEnv: "test", auth: secret }, { maxBodyBytes: 100 }).pipe(
+          Layer.provide(TaskHandlers.layer({ "/ok": () => Effect.void }))
+        )
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(dispose))
+      // 10-byte chunks, each made only when the server asks for it; 1,000 bytes in all.
+      const upload = { pulled: 0, cancelled: false }
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          controller.enqueue(new Uint8Array(10).fill(0x20))
+          upload.pulled += 10
+          if (upload.pulled === 1000) controller.close()
+        },
+        cancel() {
+          upload.cancelled = true
+        }
+      }, { highWaterMark: 0 })
+      expect(yield* webPost(handler, "/ok", body)).toEqual([413, {
+        error: "payload_too_large",
+        message: "The body is larger than 100 bytes"
+      }])
+      // The chunk that went past 200 bytes was the last one read.
+      expect(upload).toEqual({ pulled: 210, cancelled: true })
+    }).pipe(Effect.scoped))
 })
 
 describe("TaskServer: handler outcomes mean what they mean to Cloud Tasks", () => {
