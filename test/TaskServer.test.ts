@@ -10,7 +10,7 @@
 import { HttpMiddleware } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { vi } from "vitest"
-import { Deferred, Effect, Either, Exit, Layer, Option, Queue, Schema, Scope } from "effect"
+import { Deferred, Effect, Either, Exit, Fiber, Layer, Option, Queue, Schema, Scope } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import { CloudTasksEmulator } from "../src/CloudTasksEmulator.js"
 import {
@@ -600,6 +600,35 @@ describe("TaskServer: a web-standard handler", () => {
       // The chunk that went past 200 bytes was the last one read.
       expect(upload).toEqual({ pulled: 210, cancelled: true })
     }).pipe(Effect.scoped))
+
+  it.live("closing: a request whose handler outlives the grace period is answered 503; one arriving after is refused 503", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const started = yield* Deferred.make<void>()
+      const handlers = TaskHandlers.layer({
+        "/stuck": () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never),
+        "/ok": () => Effect.void
+      })
+      const { dispose, handler } = toWebHandler(
+        TaskServer.layerWith({ appEnv: "test", auth: secret }, { gracePeriod: "0 millis" }).pipe(
+          Layer.provide(handlers),
+          Layer.provideMerge(logLayer)
+        )
+      )
+      const stuck = yield* Effect.fork(webPost(handler, "/stuck"))
+      yield* Deferred.await(started)
+      yield* Effect.promise(dispose)
+      // Interrupted by the close, not failed: Cloud Tasks retries it.
+      expect(yield* Fiber.join(stuck)).toEqual([503, { error: "interrupted", message: "The server is shutting down" }])
+      expect(yield* webPost(handler, "/ok")).toEqual([503, {
+        error: "shutting_down",
+        message: "The server is shutting down"
+      }])
+      expect(logs.of(Events.serverRefused).map((entry) => [entry.level, entry.message, entry.annotations.status, entry.annotations.path]))
+        .toEqual([["WARN", "Refused a task: the server is shutting down", 503, "/ok"]])
+      expect(logs.of(Events.serverSucceeded)).toEqual([])
+    })
+  })
 })
 
 describe("TaskServer: handler outcomes mean what they mean to Cloud Tasks", () => {
