@@ -267,6 +267,27 @@ describe("CreateQueue", () => {
     )
   })
 
+  it("a deleted queue's name is still taken 6 days later and free again after 7, as in Cloud Tasks", async () => {
+    const offset = { ms: 0 }
+    const clocked = await CloudTasksEmulator.start({ clock: () => Date.now() + offset.ms })
+    const clockedClient = makeClient(clocked.host)
+    try {
+      const queue = await createQueue(clockedClient)
+      await clockedClient.deleteQueue({ name: queue })
+      offset.ms = 6 * 24 * 3_600_000
+      await expectGrpcError(
+        createQueue(clockedClient, queue),
+        grpc.status.FAILED_PRECONDITION,
+        "The queue cannot be created because a queue with this name existed too recently."
+      )
+      offset.ms = 7 * 24 * 3_600_000 + 60_000
+      expect(await createQueue(clockedClient, queue)).toBe(queue)
+    } finally {
+      await clockedClient.close()
+      await clocked.stop()
+    }
+  })
+
   it.each(["q", `${LOCATION}/queues/has_underscore`, `${LOCATION}/queues/`, "projects/p/queues/q"])(
     "with the malformed name %j: INVALID_ARGUMENT",
     async (name) => {
