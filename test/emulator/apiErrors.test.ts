@@ -288,7 +288,7 @@ describe("CreateQueue", () => {
     }
   })
 
-  it.each(["q", `${LOCATION}/queues/has_underscore`, `${LOCATION}/queues/`, "projects/p/queues/q"])(
+  it.each(["q", `${LOCATION}/queues/has_underscore`, `${LOCATION}/queues/`, "projects/p/queues/q", `x${LOCATION}/queues/q`])(
     "with the malformed name %j: INVALID_ARGUMENT",
     async (name) => {
       await expectGrpcError(
@@ -366,6 +366,10 @@ describe("error details, as recorded from the real service", () => {
       grpc.status.PERMISSION_DENIED,
       "Permission denied on resource project not-a-valid-parent."
     )
+    // A location's name with something before or after it is not a location's name.
+    for (const parent of [`x${LOCATION}`, `${LOCATION}/queues`]) {
+      expect(apiErrorOf(await failure(client.listQueues({ parent }))).code, parent).toBe(grpc.status.PERMISSION_DENIED)
+    }
   })
 
   it("errors without details carry none", async () => {
