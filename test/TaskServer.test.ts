@@ -3,8 +3,10 @@
  *
  * Equivalent mutants of src/internal/server/router.ts: `captureStackTrace` of both spans; the
  * body's "Text" tag (only the other two tags are tested); a declared-length body read as a stream
- * (only slower); keeping chunks past the limit (that body is refused anyway); a declared-length or
- * chunked read that fails (the client has gone; on Node a request always has a stream); the
+ * (only slower); keeping chunks past the limit (that body is refused anyway); a declared-length
+ * read that fails (Node frames the body by its Content-Length and a web request's is read without
+ * a limit: it fails only when the client has gone); a chunked read that fails midway (the client
+ * has gone), and the missing body's "" as other text or without its tag (not JSON either way); the
  * `issues` key when there are none (JSON drops an undefined key); `?? "0"` as `""` (both Number 0).
  */
 import { HttpMiddleware } from "@effect/platform"
@@ -599,6 +601,19 @@ describe("TaskServer: a web-standard handler", () => {
       }])
       // The chunk that went past 200 bytes was the last one read.
       expect(upload).toEqual({ pulled: 210, cancelled: true })
+    }).pipe(Effect.scoped))
+
+  it.live("a POST without a body (a web request then has no stream) is read as empty: 400, not JSON", () =>
+    Effect.gen(function*() {
+      const { dispose, handler } = toWebHandler(
+        TaskServer.layerWith({ appEnv: "test", auth: secret }).pipe(Layer.provide(TaskHandlers.layer({ "/ok": () => Effect.void })))
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(dispose))
+      const response = yield* Effect.promise(async () => {
+        const answer = await handler(new Request("http://tasks.example/ok", { method: "POST", headers: auth }))
+        return [answer.status, await answer.json()]
+      })
+      expect(response).toEqual([400, { error: "malformed_json", message: "The body is not valid JSON" }])
     }).pipe(Effect.scoped))
 
   it.live("closing: a request whose handler outlives the grace period is answered 503; one arriving after is refused 503", () => {
