@@ -3,8 +3,10 @@
  *
  * Equivalent mutants of src/internal/server/router.ts: `captureStackTrace` of both spans; the
  * body's "Text" tag (only the other two tags are tested); a declared-length body read as a stream
- * (only slower); keeping chunks past the limit (that body is refused anyway); a declared-length or
- * chunked read that fails (the client has gone; on Node a request always has a stream); the
+ * (only slower); keeping chunks past the limit (that body is refused anyway); a declared-length
+ * read that fails (Node frames the body by its Content-Length and a web request's is read without
+ * a limit: it fails only when the client has gone); a chunked read that fails midway (the client
+ * has gone), and the missing body's "" as other text or without its tag (not JSON either way); the
  * `issues` key when there are none (JSON drops an undefined key); `?? "0"` as `""` (both Number 0).
  */
 import { FileSystem, HttpIncomingMessage as IncomingMessage, HttpMiddleware } from "@effect/platform"
@@ -573,10 +575,11 @@ describe("TaskServer: trace propagation", () => {
       // The loopback route asks for respond-async: the handler outlives its request's span.
       expect(chain.slice(0, 2)).toEqual(["TaskServer.run", "TaskServer.handle"])
       expect(chain).toContain("user-request")
-      // Both spans name the task path.
-      for (const name of ["TaskServer.run", "TaskServer.handle"]) {
+      // Both spans name the task path; a trace viewer shows the request as served, the run as work inside it.
+      for (const [name, kind] of [["TaskServer.run", "internal"], ["TaskServer.handle", "server"]]) {
         const span = spans.find((candidate) => candidate.name === name)!
         expect(span.attributes.get("tasks.path"), name).toBe(Transcribe.path)
+        expect(span.kind, name).toBe(kind)
       }
       // The secret sent as X-Tasks-Auth is in no span attribute, on either side.
       const values = spans.flatMap((span) => [...span.attributes.values()].map(String))
@@ -640,6 +643,86 @@ describe("TaskServer: a web-standard handler", () => {
       expect((yield* Queue.take(received)).payload).toEqual(transcribe)
       expect((yield* Queue.take(received)).payload).toEqual(transcribe)
     }).pipe(Effect.scoped))
+
+  // The web handler lets a test watch what no socket shows: how much of a body the server
+  // pulled, and requests that reach the handler while (or after) its runtime is disposed,
+  // as a framework serving it still forwards them.
+  const webPost = (handler: (request: Request) => Promise<Response>, path: string, body: BodyInit = "{}") =>
+    Effect.promise(async () => {
+      const init = { method: "POST", headers: { ...auth, "content-type": "application/json" }, body, duplex: "half" }
+      const response = await handler(new Request(`http://tasks.example${path}`, init as RequestInit))
+      return [response.status, await response.json()] as const
+    })
+
+  it.live("a long chunked body is read to twice the limit and no further: 413, and the upload is cancelled", () =>
+    Effect.gen(function*() {
+      const { dispose, handler } = toWebHandler(
+        TaskServer.layerWith({ appEnv: "test", auth: secret }, { maxBodyBytes: 100 }).pipe(
+          Layer.provide(TaskHandlers.layer({ "/ok": () => Effect.void }))
+        )
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(dispose))
+      // 10-byte chunks, each made only when the server asks for it; 1,000 bytes in all.
+      const upload = { pulled: 0, cancelled: false }
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          controller.enqueue(new Uint8Array(10).fill(0x20))
+          upload.pulled += 10
+          if (upload.pulled === 1000) controller.close()
+        },
+        cancel() {
+          upload.cancelled = true
+        }
+      }, { highWaterMark: 0 })
+      expect(yield* webPost(handler, "/ok", body)).toEqual([413, {
+        error: "payload_too_large",
+        message: "The body is larger than 100 bytes"
+      }])
+      // The chunk that went past 200 bytes was the last one read.
+      expect(upload).toEqual({ pulled: 210, cancelled: true })
+    }).pipe(Effect.scoped))
+
+  it.live("a POST without a body (a web request then has no stream) is read as empty: 400, not JSON", () =>
+    Effect.gen(function*() {
+      const { dispose, handler } = toWebHandler(
+        TaskServer.layerWith({ appEnv: "test", auth: secret }).pipe(Layer.provide(TaskHandlers.layer({ "/ok": () => Effect.void })))
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(dispose))
+      const response = yield* Effect.promise(async () => {
+        const answer = await handler(new Request("http://tasks.example/ok", { method: "POST", headers: auth }))
+        return [answer.status, await answer.json()]
+      })
+      expect(response).toEqual([400, { error: "malformed_json", message: "The body is not valid JSON" }])
+    }).pipe(Effect.scoped))
+
+  it.live("closing: a request whose handler outlives the grace period is answered 503; one arriving after is refused 503", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const started = yield* Deferred.make<void>()
+      const handlers = TaskHandlers.layer({
+        "/stuck": () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never),
+        "/ok": () => Effect.void
+      })
+      const { dispose, handler } = toWebHandler(
+        TaskServer.layerWith({ appEnv: "test", auth: secret }, { gracePeriod: "0 millis" }).pipe(
+          Layer.provide(handlers),
+          Layer.provideMerge(logLayer)
+        )
+      )
+      const stuck = yield* Effect.fork(webPost(handler, "/stuck"))
+      yield* Deferred.await(started)
+      yield* Effect.promise(dispose)
+      // Interrupted by the close, not failed: Cloud Tasks retries it.
+      expect(yield* Fiber.join(stuck)).toEqual([503, { error: "interrupted", message: "The server is shutting down" }])
+      expect(yield* webPost(handler, "/ok")).toEqual([503, {
+        error: "shutting_down",
+        message: "The server is shutting down"
+      }])
+      expect(logs.of(Events.serverRefused).map((entry) => [entry.level, entry.message, entry.annotations.status, entry.annotations.path]))
+        .toEqual([["WARN", "Refused a task: the server is shutting down", 503, "/ok"]])
+      expect(logs.of(Events.serverSucceeded)).toEqual([])
+    })
+  })
 })
 
 describe("TaskServer: handler outcomes mean what they mean to Cloud Tasks", () => {

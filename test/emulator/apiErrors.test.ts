@@ -267,7 +267,28 @@ describe("CreateQueue", () => {
     )
   })
 
-  it.each(["q", `${LOCATION}/queues/has_underscore`, `${LOCATION}/queues/`, "projects/p/queues/q"])(
+  it("a deleted queue's name is still taken 6 days later and free again after 7, as in Cloud Tasks", async () => {
+    const offset = { ms: 0 }
+    const clocked = await CloudTasksEmulator.start({ clock: () => Date.now() + offset.ms })
+    const clockedClient = makeClient(clocked.host)
+    try {
+      const queue = await createQueue(clockedClient)
+      await clockedClient.deleteQueue({ name: queue })
+      offset.ms = 6 * 24 * 3_600_000
+      await expectGrpcError(
+        createQueue(clockedClient, queue),
+        grpc.status.FAILED_PRECONDITION,
+        "The queue cannot be created because a queue with this name existed too recently."
+      )
+      offset.ms = 7 * 24 * 3_600_000 + 60_000
+      expect(await createQueue(clockedClient, queue)).toBe(queue)
+    } finally {
+      await clockedClient.close()
+      await clocked.stop()
+    }
+  })
+
+  it.each(["q", `${LOCATION}/queues/has_underscore`, `${LOCATION}/queues/`, "projects/p/queues/q", `x${LOCATION}/queues/q`])(
     "with the malformed name %j: INVALID_ARGUMENT",
     async (name) => {
       await expectGrpcError(
@@ -345,6 +366,10 @@ describe("error details, as recorded from the real service", () => {
       grpc.status.PERMISSION_DENIED,
       "Permission denied on resource project not-a-valid-parent."
     )
+    // A location's name with something before or after it is not a location's name.
+    for (const parent of [`x${LOCATION}`, `${LOCATION}/queues`]) {
+      expect(apiErrorOf(await failure(client.listQueues({ parent }))).code, parent).toBe(grpc.status.PERMISSION_DENIED)
+    }
   })
 
   it("errors without details carry none", async () => {

@@ -297,6 +297,9 @@ describe("makeTaskRequest: exact limits and messages", () => {
   it("extra headers: valid names, none reserved, no CR/LF/NUL, names and values under 80 KB together", () => {
     const limit = 80 * 1024
     expect(ok({ headers: { "X-A": "v".repeat(limit - 3) } }).headers).toEqual({ "X-A": "v".repeat(limit - 3) })
+    // Only whole reserved names are reserved: one inside a longer name is not.
+    const lookalikes = { "X-Forwarded-Host": "a", "Hostname": "b", "X-User-Agent": "c", "Content-Length-Hint": "d" }
+    expect(ok({ headers: lookalikes }).headers).toEqual(lookalikes)
     const over = ["invalid_options", "Invalid headers for /a: the extra headers exceed 80 KB"]
     expect(refusal("/a", {}, { headers: { "X-Ab": "v".repeat(limit - 3) } })).toEqual(over)
     expect(refusal("/a", {}, { headers: { "X-A": "é".repeat((limit - 3) / 2 + 1) } })).toEqual(over)

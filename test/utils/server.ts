@@ -64,6 +64,8 @@ export interface RecordedSpan {
   readonly spanId: string
   readonly traceId: string
   readonly parentSpanId: string | undefined
+  /** What the span stands for to a trace viewer: "server", "client", "internal"... */
+  readonly kind: Tracer.SpanKind
   readonly attributes: ReadonlyMap<string, unknown>
   /** The span's events, with their attributes. */
   readonly events: ReadonlyArray<{ readonly name: string; readonly attributes: Record<string, unknown> | undefined }>
@@ -90,6 +92,7 @@ export const recordingTracer = (): { readonly tracer: Tracer.Tracer; readonly sp
         spanId: id(16),
         traceId,
         parentSpanId: Option.getOrUndefined(Option.map(parent, (parent) => parent.spanId)),
+        kind,
         attributes,
         events,
         links: allLinks

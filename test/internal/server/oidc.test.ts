@@ -270,6 +270,38 @@ describe("makeOidcVerifier, with keys of its own", () => {
       expect(jwks.state.fetches).toBe(2)
     }))
 
+  it.scopedLive("the task server answers each refused token 401 and tells the operator why, in words", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const jwks = yield* jwksServer({ status: 200, body: { keys: [jwk] } })
+      const server = yield* startTaskServer(taskHandlersLayer(handleTask(Ping, () => Effect.void)), {
+        config: {
+          appEnv: "test",
+          oidcAudience: "aud",
+          oidcIssuer: "https://issuer.example",
+          oidcServiceAccounts: ["a@b.c"],
+          oidcJwksUrl: jwks.url
+        }
+      })
+      // Against the real clock: the server's is not the test's.
+      const seconds = Math.floor(Date.now() / 1000)
+      const live = { ...good, iat: seconds, exp: seconds + 3600 }
+      expect((yield* server.post(Ping.path, { n: 1 }, { authorization: sign(live) })).status).toBe(200)
+      const refused: ReadonlyArray<[string, string]> = [
+        [sign(live, { alg: "RS256", kid: "k1" }, other.privateKey), "with an OIDC token whose signature does not verify"],
+        [sign({ ...live, iss: "https://elsewhere.example" }), "with an OIDC token from another issuer"],
+        [sign({ ...live, aud: "other" }), "with an OIDC token for another audience"],
+        [sign({ ...live, exp: seconds - 3600 }), "with an expired OIDC token"],
+        [sign({ ...live, iat: seconds + 3600 }), "with an OIDC token issued in the future"],
+        [sign({ ...live, email: "x@b.c" }), "with an OIDC token of a service account not allowed"]
+      ]
+      for (const [token] of refused) expect((yield* server.post(Ping.path, { n: 1 }, { authorization: token })).status).toBe(401)
+      expect(logs.of(Events.serverUnauthorized).map((entry) => [entry.level, entry.message])).toEqual(
+        refused.map(([, words]) => ["WARN", `Refused a task request ${words}`])
+      )
+    }).pipe(Effect.provide(logLayer))
+  })
+
   it.scoped("a JWKS document without a key list holds no keys", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(now * 1000)
