@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Either, Layer, Option, Schema, type Tracer } from "effect"
+import { Context, Effect, Either, Layer, Option, Schema, type Tracer } from "effect"
 import { CloudTasksRoute } from "./CloudTasksRoute.js"
 import { DryRunRoute } from "./DryRunRoute.js"
 import { CancelError, type ConfigError, DispatchError, type ImportError, type Route } from "./Errors.js"
@@ -111,28 +111,29 @@ const make = (config: TasksConfigShape, routes: RouteServices) => Effect.gen(fun
     return events
   }
 
-  const enqueue = (path: string, payload: unknown, options: EnqueueOptions | undefined, encoder?: PayloadEncoder) => {
-    const decision = decideRoute(config, path)
-    const fields = { path }
-    const route = routeOf(routes, decision.route)
-    const refuse = (refusal: Refusal) =>
-      Effect.zipRight(
-        Log.events([startEvent, [
-          Log.LogLevel.Error,
-          refusal.reason === "no_handler" ? Events.handlerMissing : Events.invalidRequest,
-          refusal.message,
-          { reason: refusal.reason }
-        ]], fields),
-        Effect.fail(new DispatchError({ ...refusal, path, route: decision.route }))
-      )
-    const dispatch = (request: TaskRequest) =>
-      Effect.zipRight(Log.events(eventsOf(decision), fields), route.dispatch(request))
-    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const request = makeTaskRequest(path, payload, options, now, encoder)
-      if (Either.isLeft(request)) return refuse(request.left)
+  /** Refuses the call for `path` before anything is sent: its first event, the refusal's, then the error. */
+  const refuse = (path: string, decision: Decision, refusal: Refusal) =>
+    Effect.zipRight(
+      Log.events([startEvent, [
+        Log.LogLevel.Error,
+        refusal.reason === "no_handler" ? Events.handlerMissing : Events.invalidRequest,
+        refusal.message,
+        { reason: refusal.reason }
+      ]], { path }),
+      Effect.fail(new DispatchError({ ...refusal, path, route: decision.route }))
+    )
+  /** Hands `request` to the route of `decision`, after the events of the decision. */
+  const dispatch = (decision: Decision, request: TaskRequest) =>
+    Effect.zipRight(Log.events(eventsOf(decision), { path: request.path }), routeOf(routes, decision.route).dispatch(request))
+
+  const enqueue = (path: string, payload: unknown, options: EnqueueOptions | undefined, encoder?: PayloadEncoder) =>
+    Effect.clockWith((clock) => {
+      const decision = decideRoute(config, path)
+      const request = makeTaskRequest(path, payload, options, clock.unsafeCurrentTimeMillis(), encoder)
+      if (Either.isLeft(request)) return refuse(path, decision, request.left)
       const missing = handlerProblem(registered, path)
-      if (missing !== undefined) return refuse({ reason: "no_handler", message: missing })
-      if (!leaves.has(decision.route)) return dispatch(request.right)
+      if (missing !== undefined) return refuse(path, decision, { reason: "no_handler", message: missing })
+      if (!leaves.has(decision.route)) return dispatch(decision, request.right)
       // The span is handed to the route as the task's trace parent rather than provided
       // as the parent of what the route does: nothing there opens spans of its own.
       return Effect.useSpan("TasksClient.enqueueHttpTask", {
@@ -140,9 +141,8 @@ const make = (config: TasksConfigShape, routes: RouteServices) => Effect.gen(fun
         kind: "producer",
         // not captured per call: this runs on every request path
         captureStackTrace: false
-      }, (span) => dispatch({ ...request.right, traceparent: traceparentOf(span) }))
+      }, (span) => dispatch(decision, { ...request.right, traceparent: traceparentOf(span) }))
     })
-  }
 
   return TasksClient.of({
     enqueueHttpTask: (path, payload, options) => enqueue(path, payload, options),
