@@ -168,15 +168,16 @@ export const makeCloudRoute = Effect.fnUntraced(function*(options: CloudTasksRou
       try: () => loaded.client.createTask({ parent, task }),
       catch: (cause) => cause
     })
-    return Log.events([urlEvent, authEvent, [Log.LogLevel.Debug, Events.creatingTask, "Creating Cloud Task", { queue: parent }]], fields).pipe(
-      Effect.zipRight(Option.isSome(request.taskId) ? Effect.retry(createTask, retryTransient(fields)) : createTask),
-      Effect.matchEffect({
+    const steps = Log.events([urlEvent, authEvent, [Log.LogLevel.Debug, Events.creatingTask, "Creating Cloud Task", { queue: parent }]], fields)
+    return Effect.matchEffect(
+      Effect.zipRight(steps, Option.isSome(request.taskId) ? Effect.retry(createTask, retryTransient(fields)) : createTask),
+      {
         onFailure: (cause) => createFailed(request, cause),
-        onSuccess: ([created]) => {
-          const info: TaskInfo = { name: created.name ?? "", route: "cloud-tasks" }
+        onSuccess: (response) => {
+          const info: TaskInfo = { name: response[0].name ?? "", route: "cloud-tasks" }
           return Effect.as(Log.info(Events.cloudEnqueued, "Cloud Task enqueued", { path: request.path, route: "cloud-tasks", name: info.name }), info)
         }
-      })
+      }
     )
   }
 
