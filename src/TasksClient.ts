@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Either, Layer, Option, Schema, type Tracer } from "effect"
+import { Clock, Context, Effect, Either, Layer, Option, Schema, type Tracer } from "effect"
 import { CloudTasksRoute } from "./CloudTasksRoute.js"
 import { DryRunRoute } from "./DryRunRoute.js"
 import { CancelError, type ConfigError, DispatchError, type ImportError, type Route } from "./Errors.js"
@@ -130,9 +130,9 @@ const make = (config: TasksConfigShape, routes: RouteServices) => Effect.gen(fun
     Effect.zipRight(Log.events(eventsOf(decision), { path: request.path }), routeOf(routes, decision.route).dispatch(request))
 
   const enqueue = (path: string, payload: unknown, options: EnqueueOptions | undefined, encoder?: PayloadEncoder) =>
-    Effect.clockWith((clock) => {
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const decision = decideRoute(config, path)
-      const request = makeTaskRequest(path, payload, options, clock.unsafeCurrentTimeMillis(), encoder)
+      const request = makeTaskRequest(path, payload, options, now, encoder)
       if (Either.isLeft(request)) return refuse(path, decision, request.left)
       const missing = handlerProblem(registered, path)
       if (missing !== undefined) return refuse(path, decision, { reason: "no_handler", message: missing })
