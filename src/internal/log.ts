@@ -35,9 +35,12 @@ export const events = (list: ReadonlyArray<Event>, fields: EventFields = {}): Ef
   Effect.withFiberRuntime((fiber) => {
     const minimum = fiber.getFiberRef(FiberRef.currentMinimumLogLevel).ordinal
     let logs: Effect.Effect<void> = Effect.void
-    for (const [level, event, message, own] of list) {
-      if (level.ordinal < minimum) continue
-      const log = emit(level, event, message, own === undefined ? fields : { ...fields, ...own })
+    // Indexed rather than destructured: destructuring takes an iterator per event and per list.
+    for (let i = 0; i < list.length; i++) {
+      const event = list[i]!
+      if (event[0].ordinal < minimum) continue
+      const own = event[3]
+      const log = emit(event[0], event[1], event[2], own === undefined ? fields : { ...fields, ...own })
       logs = logs === Effect.void ? log : Effect.zipRight(logs, log)
     }
     return logs

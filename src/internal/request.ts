@@ -27,6 +27,9 @@ export const longRunningPaths: ReadonlySet<string> = new Set([
 
 const MIN_DEADLINE = Duration.millis(MIN_DISPATCH_DEADLINE_MS)
 const MAX_DEADLINE = Duration.millis(MAX_DISPATCH_DEADLINE_MS)
+/** The deadline of the long-running paths, and the headers of a call that gives none: shared by every call. */
+const LONG_RUNNING_DEADLINE = Option.some(MAX_DEADLINE)
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 
 const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 /** Headers this package sets itself on every task. */
@@ -94,7 +97,7 @@ export const makeTaskRequest = (
   }
 
   let dispatchDeadline: Option.Option<Duration.Duration> = longRunningPaths.has(path)
-    ? Option.some(MAX_DEADLINE)
+    ? LONG_RUNNING_DEADLINE
     : Option.none()
   if (options?.dispatchDeadline !== undefined) {
     const deadline = Duration.decodeUnknown(options.dispatchDeadline)
@@ -138,8 +141,8 @@ export const makeTaskRequest = (
     )
   }
 
-  const headers = options?.headers ?? {}
-  const badHeaders = headersProblem(headers)
+  const headers = options?.headers ?? NO_HEADERS
+  const badHeaders = headers === NO_HEADERS ? undefined : headersProblem(headers)
   if (badHeaders !== undefined) return refuse("invalid_options", `Invalid headers for ${path}: ${badHeaders}`)
 
   let queue: Option.Option<TaskQueue> = Option.none()
