@@ -7,7 +7,7 @@
  * `LocalRoute.dashboard.test.ts` drives the same page in a headless browser.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import * as http from "node:http"
 import type * as net from "node:net"
 import {
@@ -52,6 +52,12 @@ interface AttemptView {
 interface TaskView {
   readonly name: string
   readonly state: string
+  readonly method: string
+  readonly url: string
+  readonly headers: ReadonlyArray<readonly [string, string]>
+  readonly body: { readonly preview: string }
+  readonly scheduleTime: string
+  readonly dispatchDeadlineMs: number
   readonly attempts: ReadonlyArray<AttemptView>
 }
 interface State {
@@ -77,6 +83,13 @@ const act = (url: string, op: string, name: string) =>
 /** A handler that records each run's payload and the time it ran at. */
 const recordRun = (ran: Array<[payload: unknown, at: number]>): TaskHandlerFunction => (payload) =>
   Effect.map(Clock.currentTimeMillis, (at) => ran.push([payload, at]))
+
+/** Drains while moving the TestClock forward (a defined queue's rate limit spreads a burst over time). */
+const drainAdvancing = Effect.gen(function*() {
+  const drained = yield* Effect.fork(drain)
+  while (drained.unsafePoll() === null) yield* TestClock.adjust("100 millis")
+  yield* Fiber.join(drained)
+})
 
 /** A request as another client than the page may send it: its status. */
 const send = (url: string, method: string, path: string, headers: Record<string, string>) =>
@@ -243,36 +256,57 @@ describe("the in-process queue's dashboard over HTTP", () => {
     )
   })
 
-  it.effect("'Pause' holds a queue's tasks and a drain in progress stops waiting for them, saying why; 'Resume' runs them", () => {
+  it.effect("'Pause' holds a queue's tasks: a drain in progress stops waiting for them, saying why, but not for a running attempt; 'Resume' runs them", () => {
     const { layer, logs } = captureLogs()
     const ran: Array<number> = []
     return Effect.gen(function*() {
-      const url = dashboardUrl(logs)
-      const info = yield* enqueueHttpTask("/ok", {}, { delay: "5 seconds" })
-      const drained = yield* Effect.fork(drain)
-      expect(yield* settled(drained)).toBeNull()
-      expect(yield* act(url, "pause", DEFAULT_QUEUE)).toEqual({ status: 200, body: { name: DEFAULT_QUEUE } })
-      expect(yield* settled(drained)).toEqual(Exit.void)
-      const paused = `drain does not wait for ${info.name}: its queue is paused; it stays queued until the queue is resumed or the layer closes`
-      const gaveUp = () => logs.of(Events.drainGaveUp).map((entry) => [entry.level, entry.message, entry.annotations])
-      const expected = ["WARN", paused, expect.objectContaining({ name: info.name, attempts: 0, reason: "queue_paused" })]
-      expect(gaveUp()).toEqual([expected])
-      // Held past its schedule; a new drain gives up on it at once too.
-      yield* TestClock.adjust("1 minute")
-      yield* drain
-      expect(ran).toEqual([])
-      expect(gaveUp()).toEqual([expected, expected])
-      expect((yield* state(url)).queues.map(({ name, state }) => [name, state])).toEqual([[DEFAULT_QUEUE, "PAUSED"]])
+      const gate = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      yield* Effect.gen(function*() {
+        const url = dashboardUrl(logs)
+        yield* enqueueHttpTask("/gated", {})
+        yield* Deferred.await(started)
+        const due = yield* enqueueHttpTask("/ok", {}, { delay: "5 seconds" })
+        const far = yield* enqueueHttpTask("/ok", {}, { delay: "1 hour" })
+        const drained = yield* Effect.fork(drain)
+        expect(yield* settled(drained)).toBeNull()
+        expect(yield* act(url, "pause", DEFAULT_QUEUE)).toEqual({ status: 200, body: { name: DEFAULT_QUEUE } })
+        // The running attempt is still waited for.
+        expect(yield* settled(drained)).toBeNull()
+        yield* Deferred.succeed(gate, undefined)
+        expect(yield* settled(drained)).toEqual(Exit.void)
+        const paused = [
+          "WARN",
+          `drain does not wait for ${due.name}: its queue is paused; it stays queued until the queue is resumed or the layer closes`,
+          expect.objectContaining({ name: due.name, attempts: 0, reason: "queue_paused" })
+        ]
+        // A task due beyond the patience says so, paused or not.
+        const later = [
+          "WARN",
+          `drain does not wait for ${far.name}: after 0 attempt(s) its next one is due at ${
+            new Date(3_600_000).toISOString()
+          }; it stays queued until the layer closes`,
+          expect.not.objectContaining({ reason: expect.anything() })
+        ]
+        const gaveUp = () => logs.of(Events.drainGaveUp).map((entry) => [entry.level, entry.message, entry.annotations])
+        expect(gaveUp()).toEqual([later, paused])
+        // Held past its schedule; a new drain gives up on it at once too.
+        yield* TestClock.adjust("1 minute")
+        yield* drain
+        expect(ran).toEqual([])
+        expect(gaveUp()).toEqual([later, paused, paused, later])
+        expect((yield* state(url)).queues.map(({ name, state }) => [name, state])).toEqual([[DEFAULT_QUEUE, "PAUSED"]])
 
-      expect(yield* act(url, "resume", DEFAULT_QUEUE)).toEqual({ status: 200, body: { name: DEFAULT_QUEUE } })
-      yield* drain
-      expect(ran).toEqual([60_000])
-      expect(logs.of(Events.taskSucceeded).map((entry) => entry.annotations.name)).toEqual([info.name])
-      expect(gaveUp()).toHaveLength(2)
-    }).pipe(
-      Effect.provide(client({ "/ok": () => Effect.map(Clock.currentTimeMillis, (at) => ran.push(at)) })),
-      Effect.provide(layer)
-    )
+        expect(yield* act(url, "resume", DEFAULT_QUEUE)).toEqual({ status: 200, body: { name: DEFAULT_QUEUE } })
+        yield* drain
+        expect(ran).toEqual([60_000])
+        expect(logs.of(Events.taskSucceeded).map((entry) => entry.annotations.path)).toEqual(["/gated", "/ok"])
+        expect(gaveUp()).toEqual([later, paused, paused, later, later])
+      }).pipe(Effect.provide(client({
+        "/gated": () => Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(gate))),
+        "/ok": () => Effect.map(Clock.currentTimeMillis, (at) => ran.push(at))
+      })))
+    }).pipe(Effect.provide(layer))
   })
 
   it.effect("'Replay' runs a finished task's handler again as a new task, as the latest enqueued task ran", () => {
@@ -336,5 +370,66 @@ describe("the in-process queue's dashboard over HTTP", () => {
     )
     expect(logs.of(Events.taskSucceeded)).toHaveLength(1)
     expect(logs.of(Events.dashboardListening)).toEqual([])
+  })
+
+  it.effect("lists each task as Cloud Tasks would hold it: a POST of its JSON payload to the URL base and path, its headers, schedule and dispatch deadline", () => {
+    const { layer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const url = dashboardUrl(logs)
+      const plain = yield* enqueueHttpTask("/ok", { n: 1 }, { delay: "1 hour" })
+      const custom = yield* enqueueHttpTask("/ok", { n: 2 }, {
+        delay: "2 hours",
+        headers: { "X-Request-Id": "r-1" },
+        dispatchDeadline: "15 minutes"
+      })
+      const view = (task: TaskView | undefined) =>
+        task && [task.method, task.url, task.headers, task.body.preview, task.scheduleTime, task.dispatchDeadlineMs]
+      expect(view(yield* taskOf(url, engineName(plain)))).toEqual([
+        "POST",
+        "http://app.test/ok",
+        [["Content-Type", "application/json"], ["User-Agent", "Google-Cloud-Tasks"]],
+        `{"n":1}`,
+        new Date(3_600_000).toISOString(),
+        600_000
+      ])
+      expect(view(yield* taskOf(url, engineName(custom)))).toEqual([
+        "POST",
+        "http://app.test/ok",
+        [["X-Request-Id", "r-1"], ["Content-Type", "application/json"], ["User-Agent", "Google-Cloud-Tasks"]],
+        `{"n":2}`,
+        new Date(7_200_000).toISOString(),
+        900_000
+      ])
+    }).pipe(
+      Effect.provide(
+        TasksClient.layerWith({ appEnv: "dev", dashboardPort: 0, urlBase: "http://app.test" }).pipe(
+          Layer.provide(TaskHandlers.layer({ "/ok": () => Effect.void }))
+        )
+      ),
+      Effect.provide(layer)
+    )
+  })
+
+  it.effect("keeps why the latest 1000 attempts failed: the 1001st failure forgets the oldest", () => {
+    const { layer, logs } = captureLogs()
+    const Hourly = defineQueue("hourly", { maxAttempts: 2, minBackoff: "1 hour", maxBackoff: "1 hour" })
+    return Effect.gen(function*() {
+      const url = dashboardUrl(logs)
+      // Each task fails once and waits an hour to retry: it stays listed (the oldest 1000 live tasks are).
+      const enqueue = (from: number, count: number) =>
+        Effect.forEach(
+          Array.from({ length: count }, (_, i) => from + i),
+          (n) => enqueueHttpTask("/fail", { n }, { queue: Hourly })
+        ).pipe(Effect.tap(() => drainAdvancing))
+      const detail = (info: TaskInfo) => Effect.map(taskOf(url, engineName(info)), (task) => task?.attempts[0]?.detail)
+      const [first, second] = yield* enqueue(1, 1000)
+      expect(yield* detail(first!)).toContain("task 1 failed")
+      yield* enqueue(1001, 1)
+      expect(yield* detail(first!)).toBeNull()
+      expect(yield* detail(second!)).toContain("task 2 failed")
+    }).pipe(
+      Effect.provide(client({ "/fail": (payload) => Effect.fail(`task ${(payload as { n: number }).n} failed`) })),
+      Effect.provide(layer)
+    )
   })
 })

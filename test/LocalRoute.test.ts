@@ -7,8 +7,9 @@
  *
  * Equivalent mutants of src/internal/localQueue.ts: the caches of merged services and of the
  * caller's runtime forced to rebuild (only saves work); the log-level pre-check (the logger
- * filters the same); `ensureQueue` on every dispatch (idempotent); the request headers and
- * tombstone setting given to the engine (no in-process handler can see them); `{ discard: true }`;
+ * filters the same); `ensureQueue` on every dispatch (idempotent); the tombstone setting given to
+ * the engine (no in-process handler sees it; the request's headers show on the dashboard,
+ * `LocalRoute.dashboardApi.test.ts`); `{ discard: true }`;
  * an engine error other than ALREADY_EXISTS (validation rules them out first); the name check of
  * `cancel` (`cancelTask` checks the same before it gets there).
  */
@@ -151,6 +152,8 @@ describe("LocalRoute: the in-process queue", () => {
       expect(logs.of(Events.taskDropped).map((entry) => entry.level)).toEqual(["ERROR"])
       // It says why, as the task server's `tasks.server.dropped` does.
       expect(logs.of(Events.taskDropped)[0]?.message).toMatch(/ was dropped, not retried: the upload is gone$/)
+      // With the handler's error as its cause.
+      expect(logs.of(Events.taskDropped)[0]?.cause).toContain("NonRetryableError: the upload is gone")
       // Not the queue's 0.1 s backoff: five minutes, as asked; the retry then succeeds.
       expect(later.map(({ at }) => at)).toEqual([0, 300_000])
       expect(later[1]?.context.previousResponse).toEqual(Option.some(503))
@@ -177,6 +180,8 @@ describe("LocalRoute: the in-process queue", () => {
       const [gaveUp] = logs.of(Events.drainGaveUp)
       expect(gaveUp?.level).toBe("WARN")
       expect(gaveUp?.annotations).toMatchObject({ name: info.name, attempts: 8 })
+      // Only a paused queue (from the dashboard) gives a reason.
+      expect(gaveUp?.annotations.reason).toBeUndefined()
       expect(gaveUp?.message).toBe(
         `drain does not wait for ${info.name}: after 8 attempt(s) its next one is due at ${
           new Date(25_500).toISOString()
@@ -266,6 +271,14 @@ describe("LocalRoute: the in-process queue", () => {
         expect(retrying).toHaveLength(1)
         expect(running).toHaveLength(1)
         expect(logs.of(Events.taskCancelled).map((entry) => entry.annotations.name)).toEqual([a.name, b.name, c.name])
+        // The running attempt's end is still logged (it failed); nothing follows it.
+        expect(logs.entries.filter((entry) => entry.annotations.name === c.name).map((entry) => [entry.level, entry.annotations.event]))
+          .toEqual([
+            ["DEBUG", Events.dispatch],
+            ["DEBUG", Events.taskAttempt],
+            ["INFO", Events.taskCancelled],
+            ["WARN", Events.taskFailed]
+          ])
         expect(yield* Effect.flip(cancelTask("local-direct-dispatch/nope"))).toMatchObject({ reason: "invalid_name" })
       }).pipe(
         Effect.provide(client({
@@ -594,6 +607,106 @@ describe("LocalRoute: what a user reads", () => {
         ["INFO", `${later.name} was cancelled`]
       ])
     }).pipe(Effect.provide(client({ "/ok": () => Effect.void })), Effect.provide(layer))
+  })
+})
+
+describe("LocalRoute: what drain waits for", () => {
+  it.effect("a retry due exactly drainPatience away is waited for; one a millisecond further is not", () => {
+    const { layer, logs } = captureLogs()
+    const Patient = defineQueue("patient", { maxAttempts: 3, minBackoff: "1 second", maxBackoff: "1 second" })
+    const Impatient = defineQueue("impatient", { maxAttempts: 3, minBackoff: "1001 millis", maxBackoff: "1001 millis" })
+    const patient: Array<Seen> = []
+    const impatient: Array<Seen> = []
+    return Effect.gen(function*() {
+      yield* enqueueHttpTask("/patient", {}, { queue: Patient })
+      yield* drainAdvancing()
+      expect(patient.map(({ at }) => at)).toEqual([0, 1000, 2000])
+      expect(logs.of(Events.drainGaveUp)).toEqual([])
+      const start = yield* Clock.currentTimeMillis
+      const info = yield* enqueueHttpTask("/impatient", {}, { queue: Impatient })
+      yield* drain
+      expect(impatient.map(({ at }) => at)).toEqual([start])
+      expect(logs.of(Events.drainGaveUp).map((entry) => entry.message)).toEqual([
+        `drain does not wait for ${info.name}: after 1 attempt(s) its next one is due at ${
+          new Date(start + 1001).toISOString()
+        }; it stays queued until the layer closes`
+      ])
+    }).pipe(
+      Effect.provide(client({
+        "/patient": recording(patient, () => Effect.fail("no")),
+        "/impatient": recording(impatient, () => Effect.fail("no"))
+      }, { drainPatience: "1 second" })),
+      Effect.provide(layer)
+    )
+  })
+
+  it.effect("a drain reports only the tasks it waited for: one enqueued after it began is another drain's", () => {
+    const { layer, logs } = captureLogs()
+    const later: Array<Seen> = []
+    return Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.gen(function*() {
+        yield* enqueueHttpTask("/gated", {})
+        const drained = yield* Effect.fork(drain)
+        yield* Effect.yieldNow() // the drain begins
+        const info = yield* enqueueHttpTask("/later", {})
+        // Its first attempt ends while the drain waits for /gated: its retry is an hour away.
+        for (let i = 0; i < 100 && later.length === 0; i++) yield* Effect.yieldNow()
+        expect(later).toHaveLength(1)
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(drained)
+        expect(logs.of(Events.drainGaveUp)).toEqual([])
+        // A drain that waits for it says it does not.
+        yield* drain
+        expect(logs.of(Events.drainGaveUp).map((entry) => entry.annotations.name)).toEqual([info.name])
+      }).pipe(Effect.provide(client({
+        "/gated": () => Deferred.await(gate),
+        "/later": recording(later, () => new RetryAfterError({ after: "1 hour" }))
+      })))
+    }).pipe(Effect.provide(layer))
+  })
+})
+
+describe("LocalRoute: queues without settings, and closing", () => {
+  it.effect("the default queue and a queue defined without settings are not rate-limited: a burst beyond Cloud Tasks' 100 runs at once", () => {
+    const Plain = defineQueue("plain")
+    const seen: Array<Seen> = []
+    return Effect.gen(function*() {
+      for (let n = 0; n < 150; n++) {
+        yield* enqueueHttpTask("/t", {})
+        yield* enqueueHttpTask("/t", {}, { queue: Plain })
+      }
+      yield* drainAdvancing("1 millis")
+      expect(seen).toHaveLength(300)
+      expect(seen.filter(({ at }) => at !== 0)).toEqual([])
+    }).pipe(Effect.provide(client({ "/t": recording(seen, () => Effect.void) })))
+  })
+
+  it.effect("past the grace period no attempt starts: a task falling due while closing interrupts the others is left abandoned", () => {
+    const { layer, logs } = captureLogs()
+    const ran: Array<number> = []
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        client({
+          // Interrupted at the end of the grace period, it takes a second to stop.
+          "/stuck": () => Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep("1 second"))),
+          "/later": () => Effect.map(Clock.currentTimeMillis, (at) => ran.push(at))
+        }, { gracePeriod: "1 second" }),
+        scope
+      )
+      yield* enqueueHttpTask("/stuck", {}).pipe(Effect.provide(context))
+      const later = yield* enqueueHttpTask("/later", {}, { delay: "1500 millis" }).pipe(Effect.provide(context))
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("1 second")
+      expect(logs.of(Events.closeTimedOut).map((entry) => entry.annotations.count)).toEqual([1])
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(closing)
+      expect(ran).toEqual([])
+      expect(logs.of(Events.taskAbandoned).map((entry) => [entry.level, entry.message])).toEqual([
+        ["WARN", `The local route closed before ${later.name} ran to its end (0 attempt(s) made)`]
+      ])
+    }).pipe(Effect.provide(layer))
   })
 })
 
