@@ -745,6 +745,26 @@ describe("LocalRoute: deadlines and names", () => {
 })
 
 describe("LocalRoute: what each task runs with", () => {
+  it.effect("a task enqueued in an uninterruptible region still runs interruptibly: each attempt is stopped at its deadline", () => {
+    const Twice = defineQueue("twice", { maxAttempts: 2, minBackoff: "1 second", maxBackoff: "1 second" })
+    const starts: Array<number> = []
+    const stops: Array<number> = []
+    const now = Clock.currentTimeMillis
+    return Effect.gen(function*() {
+      // As from an acquireRelease's acquire or a finalizer: the enqueuing fiber cannot be interrupted there.
+      yield* Effect.uninterruptible(enqueueHttpTask("/slow", {}, { queue: Twice, dispatchDeadline: "15 minutes" }))
+      yield* drainAdvancing("1 minute")
+      // Whatever still ran would end by now.
+      yield* TestClock.adjust("2 hours")
+      expect(starts).toEqual([0, 901_000])
+      expect(stops).toEqual([900_000, 1_801_000])
+    }).pipe(Effect.provide(client({
+      "/slow": () =>
+        Effect.flatMap(now, (at) => Effect.zipRight(Effect.sync(() => starts.push(at)), Effect.sleep("1 hour")))
+          .pipe(Effect.onInterrupt(() => Effect.flatMap(now, (at) => Effect.sync(() => stops.push(at)))))
+    }, { drainPatience: "1 hour" })))
+  })
+
   it.effect("each task runs with its own caller's services and log annotations, whoever enqueued before", () => {
     const { layer, logs } = captureLogs()
     const seen: Array<string> = []

@@ -4,7 +4,7 @@
  * its own, with what Cloud Tasks would send in `TaskContext`. Loaded only by a
  * configuration that can run tasks in-process.
  */
-import { Cause, Context, Duration, Effect, Either, type Exit, type Fiber, Option, Runtime, type RuntimeFlags } from "effect"
+import { Cause, Context, Duration, Effect, Either, type Exit, type Fiber, Option, Runtime, RuntimeFlags } from "effect"
 import { CancelError, DispatchError, type NonRetryableError } from "../Errors.js"
 import { Events } from "../Events.js"
 import type { LocalRouteOptions, LocalRouteShape } from "../LocalRoute.js"
@@ -361,14 +361,16 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   /**
    * The runtime of the enqueuing fiber: a snapshot of its services, refs and flags (each
    * `getFiberRefs` is a new snapshot, so there is nothing to reuse across calls). The latest
-   * is kept for the dashboard's replays, which have no enqueuing fiber of their own.
+   * is kept for the dashboard's replays, which have no enqueuing fiber of their own. Its
+   * attempts are interruptible even when it enqueued from an uninterruptible region (an
+   * acquire, a finalizer): the deadline and closing stop them.
    */
   let lastRuntime: Runtime.Runtime<never> | undefined
   const runtimeOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>, runtimeFlags: RuntimeFlags.RuntimeFlags): Runtime.Runtime<never> =>
     lastRuntime = Runtime.make({
       context: fiber.currentContext as Context.Context<never>,
       fiberRefs: fiber.getFiberRefs(),
-      runtimeFlags
+      runtimeFlags: RuntimeFlags.enable(runtimeFlags, RuntimeFlags.Interruption)
     })
 
   const refuse = (request: TaskRequest, message: string, reason: DispatchError["reason"]) =>
