@@ -16,6 +16,7 @@ import {
   drain,
   enqueueHttpTask,
   Events,
+  RetryAfterError,
   TaskContext,
   type TaskHandlerFunction,
   TaskHandlers,
@@ -83,13 +84,6 @@ const act = (url: string, op: string, name: string) =>
 /** A handler that records each run's payload and the time it ran at. */
 const recordRun = (ran: Array<[payload: unknown, at: number]>): TaskHandlerFunction => (payload) =>
   Effect.map(Clock.currentTimeMillis, (at) => ran.push([payload, at]))
-
-/** Drains while moving the TestClock forward (a defined queue's rate limit spreads a burst over time). */
-const drainAdvancing = Effect.gen(function*() {
-  const drained = yield* Effect.fork(drain)
-  while (drained.unsafePoll() === null) yield* TestClock.adjust("100 millis")
-  yield* Fiber.join(drained)
-})
 
 /** A request as another client than the page may send it: its status. */
 const send = (url: string, method: string, path: string, headers: Record<string, string>) =>
@@ -412,15 +406,13 @@ describe("the in-process queue's dashboard over HTTP", () => {
 
   it.effect("keeps why the latest 1000 attempts failed: the 1001st failure forgets the oldest", () => {
     const { layer, logs } = captureLogs()
-    const Hourly = defineQueue("hourly", { maxAttempts: 2, minBackoff: "1 hour", maxBackoff: "1 hour" })
     return Effect.gen(function*() {
       const url = dashboardUrl(logs)
-      // Each task fails once and waits an hour to retry: it stays listed (the oldest 1000 live tasks are).
+      // Each task fails once and asks to be retried in an hour: it stays listed (the oldest 1000 live tasks are).
       const enqueue = (from: number, count: number) =>
-        Effect.forEach(
-          Array.from({ length: count }, (_, i) => from + i),
-          (n) => enqueueHttpTask("/fail", { n }, { queue: Hourly })
-        ).pipe(Effect.tap(() => drainAdvancing))
+        Effect.forEach(Array.from({ length: count }, (_, i) => from + i), (n) => enqueueHttpTask("/fail", { n })).pipe(
+          Effect.tap(() => drain)
+        )
       const detail = (info: TaskInfo) => Effect.map(taskOf(url, engineName(info)), (task) => task?.attempts[0]?.detail)
       const [first, second] = yield* enqueue(1, 1000)
       expect(yield* detail(first!)).toContain("task 1 failed")
@@ -428,7 +420,10 @@ describe("the in-process queue's dashboard over HTTP", () => {
       expect(yield* detail(first!)).toBeNull()
       expect(yield* detail(second!)).toContain("task 2 failed")
     }).pipe(
-      Effect.provide(client({ "/fail": (payload) => Effect.fail(`task ${(payload as { n: number }).n} failed`) })),
+      Effect.provide(client({
+        "/fail": (payload) =>
+          new RetryAfterError({ after: "1 hour", message: `task ${(payload as { n: number }).n} failed` })
+      })),
       Effect.provide(layer)
     )
   })
