@@ -5,13 +5,20 @@
  * with the TaskContext values Cloud Tasks would send. Time is effect's TestClock unless
  * a test says otherwise.
  *
- * Equivalent mutants of src/internal/localQueue.ts: the caches of merged services and of the
- * caller's runtime forced to rebuild (only saves work); the log-level pre-check (the logger
- * filters the same); `ensureQueue` on every dispatch (idempotent); the tombstone setting given to
- * the engine (no in-process handler sees it; the request's headers show on the dashboard,
- * `LocalRoute.dashboardApi.test.ts`); `{ discard: true }`;
- * an engine error other than ALREADY_EXISTS (validation rules them out first); the name check of
- * `cancel` (`cancelTask` checks the same before it gets there).
+ * Equivalent mutants of src/internal/localQueue.ts (those of unreachable code are disabled in the
+ * source with their reasons): the cache of merged services forced to rebuild (only saves work); the log-level pre-check (the logger filters the same); `ensureQueue`
+ * on every dispatch (idempotent); `{ discard: true }`; an engine error other than ALREADY_EXISTS
+ * (validation rules them out first) and its task ID read as undefined (only a named task can
+ * exist already); the name check of `cancel` (`cancelTask` checks the same before it gets
+ * there) and its two lookups (the route forgets a task when the engine ends it); `deliver`'s guard
+ * for a task no longer live and `onAttemptEnded`'s and `settle`'s for one not live (a task leaves
+ * the route only when the engine has ended it); `task.dropped` set on every outcome, and its cause
+ * always built (read only for a dropped task, where it is set); `Cause.empty` for a success (a
+ * success is never logged as failed); the bookkeeping of attempt fibers (only `forget` reads it,
+ * and an attempt's fiber has ended before its retry starts); `aborted` (an aborted attempt's
+ * fiber is interrupted before its outcome is handled: attempts always start interruptible);
+ * silencing no fiber (a no-op); a replay's request tag (every in-process task is an HTTP one) and
+ * its `TaskInfo.route` (only its name is read).
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
