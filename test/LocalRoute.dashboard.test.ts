@@ -4,7 +4,8 @@
  * the emulator's: the page loads from the port the route logs, a task enqueued through the
  * library with a failing handler shows its failed attempts, and "Run now", "Delete",
  * "Pause"/"Resume" and "Replay" act on the in-process queue (the handlers run, or do not).
- * A screenshot is kept in `test-artifacts/local-dashboard.png`.
+ * A screenshot is kept in `test-artifacts/local-dashboard.png`. `LocalRoute.dashboardApi.test.ts`
+ * tests the same dashboard over HTTP, without a browser.
  *
  * `.ci/run` installs chromium; elsewhere the browser part is skipped when no browser is found
  * (set `CHROMIUM_PATH` to use another one). In CI a missing browser fails it.
@@ -12,7 +13,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, ManagedRuntime } from "effect"
 import { existsSync } from "node:fs"
-import * as http from "node:http"
 import type { Browser, Page } from "playwright-core"
 import {
   cancelTask,
@@ -25,7 +25,6 @@ import {
 } from "../src/index.js"
 import { artifactPath, browserTestsRun, openPage } from "./utils/browser.js"
 import { captureLogs, type CapturedLogs } from "./utils/logs.js"
-import { modulesLoadedBy } from "./utils/modules.js"
 
 const SECRET = "in-process-secret-value-42"
 const DEFAULT_QUEUE = "projects/local/locations/local/queues/default"
@@ -152,114 +151,5 @@ describe.skipIf(!browserTestsRun)("the in-process queue's dashboard in a headles
     expect(foreign).toEqual([])
     await page.screenshot({ path: artifactPath("local-dashboard.png"), fullPage: true })
     expect(existsSync(artifactPath("local-dashboard.png"))).toBe(true)
-  })
-})
-
-describe("the in-process queue's dashboard over HTTP", () => {
-  const post = (url: string, op: string, name: string) =>
-    fetch(`${url}_dashboard/action?op=${op}&name=${encodeURIComponent(name)}`, { method: "POST" })
-      .then(async (response) => ({ status: response.status, body: (await response.json()) as any }))
-
-  it("'Purge' cancels the queue's waiting tasks; closing the layer closes the dashboard", async () => {
-    const ran: Array<{ readonly path: string; readonly payload: unknown }> = []
-    const client = start(ran)
-    const [a, b] = await client.runtime.runPromise(Effect.all([
-      enqueueHttpTask("/api/tasks/ok", { n: 1 }, { delay: "1 hour" }),
-      enqueueHttpTask("/api/tasks/ok", { n: 2 }, { delay: "1 hour" })
-    ]))
-    const url = dashboardUrl(client.logs)
-    expect(await post(url, "purge", DEFAULT_QUEUE)).toEqual({ status: 200, body: { name: DEFAULT_QUEUE } })
-    const state = await fetch(`${url}_dashboard/state`).then((response) => response.json() as Promise<any>)
-    expect(state.tasks.map((task: any) => [task.id, task.state])).toEqual([[idOf(b!.name), "deleted"], [idOf(a!.name), "deleted"]])
-    expect(client.logs.of(Events.taskCancelled).map((entry) => entry.annotations.name).sort()).toEqual([a!.name, b!.name].sort())
-    await client.runtime.runPromise(drain)
-    expect(client.logs.of(Events.drainGaveUp)).toEqual([])
-    expect(ran).toEqual([])
-    expect(await post(url, "replay", `${DEFAULT_QUEUE}/tasks/unknown`)).toMatchObject({
-      status: 404,
-      body: { error: { status: "NOT_FOUND" } }
-    })
-
-    await client.runtime.dispose()
-    await expect(fetch(`${url}_dashboard/state`)).rejects.toThrow()
-  })
-
-  it("refuses actions from pages of other sites, and requests naming another host (DNS rebinding)", async () => {
-    const ran: Array<{ readonly path: string; readonly payload: unknown }> = []
-    const client = start(ran)
-    const info = await client.runtime.runPromise(enqueueHttpTask("/api/tasks/ok", { n: 1 }, { delay: "1 hour" }))
-    const url = dashboardUrl(client.logs)
-    const name = `${DEFAULT_QUEUE}/tasks/${idOf(info.name)}`
-    const send = (method: string, path: string, headers: Record<string, string>) =>
-      new Promise<number>((resolve, reject) => {
-        http.request(new URL(path, url), { method, headers }, (response) => {
-          response.resume()
-          resolve(response.statusCode!)
-        }).on("error", reject).end()
-      })
-    const run = `/_dashboard/action?op=run&name=${encodeURIComponent(name)}`
-    expect(await send("POST", run, { origin: "https://attacker.example" })).toBe(403)
-    expect(await send("GET", "/_dashboard/state", { host: `rebound.example:${new URL(url).port}` })).toBe(403)
-    expect(await send("GET", "/", { host: `rebound.example:${new URL(url).port}` })).toBe(403)
-    expect(ran).toEqual([])
-    // The page's own requests, and a client that sends no Origin (curl), are served.
-    expect(await send("POST", run, { origin: url.replace(/\/$/, "") })).toBe(200)
-    await client.runtime.runPromise(drain)
-    expect(ran).toEqual([{ path: "/api/tasks/ok", payload: { n: 1 } }])
-    await client.runtime.dispose()
-  })
-
-  it("without TASKS_DASHBOARD_PORT, an in-process dispatch loads nothing of the dashboard", async () => {
-    const { TASKS_DASHBOARD_PORT: _, ...inherited } = process.env
-    const loaded = async (env: Record<string, string>) => {
-      const { sources } = await modulesLoadedBy(
-        `import { Effect, Layer } from "effect"
-        import { drain, enqueueHttpTask, TaskHandlers, TasksClient } from "effect-http-tasks"
-        await Effect.runPromise(enqueueHttpTask("/api/tasks/ok", {}).pipe(Effect.zipRight(drain),
-          Effect.provide(TasksClient.layer.pipe(Layer.provide(TaskHandlers.layer({ "/api/tasks/ok": () => Effect.void }))))))`,
-        { ...inherited, APP_ENV: "dev", ...env }
-      )
-      return sources.filter((file) => file.startsWith("internal/"))
-    }
-    const without = await loaded({})
-    expect(without).toContain("internal/localQueue.ts")
-    expect(without.filter((file) => file.startsWith("internal/emulator/"))).toEqual([])
-    expect(await loaded({ TASKS_DASHBOARD_PORT: "0" })).toContain("internal/emulator/dashboardServer.ts")
-  })
-
-  it("is served only when asked for", async () => {
-    const { layer, logs } = captureLogs()
-    await Effect.runPromise(
-      enqueueHttpTask("/api/tasks/ok", {}).pipe(
-        Effect.zipRight(drain),
-        Effect.provide(TasksClient.layerWith({ appEnv: "dev" }).pipe(Layer.provide(TaskHandlers.layer({ "/api/tasks/ok": () => Effect.void })))),
-        Effect.provide(layer)
-      )
-    )
-    expect(logs.of(Events.taskSucceeded)).toHaveLength(1)
-    expect(logs.of(Events.dashboardListening)).toEqual([])
-  })
-
-  it("a port already taken is logged, and tasks run without the dashboard", async () => {
-    const first = start([])
-    await first.runtime.runtime()
-    const port = Number(new URL(dashboardUrl(first.logs)).port)
-    const { layer, logs } = captureLogs()
-    await Effect.runPromise(
-      enqueueHttpTask("/api/tasks/ok", {}).pipe(
-        Effect.zipRight(drain),
-        Effect.provide(
-          TasksClient.layerWith({ appEnv: "dev", dashboardPort: port }).pipe(
-            Layer.provide(TaskHandlers.layer({ "/api/tasks/ok": () => Effect.void }))
-          )
-        ),
-        Effect.provide(layer)
-      )
-    )
-    await first.runtime.dispose()
-    expect(logs.of(Events.dashboardFailed).map((entry) => entry.annotations)).toEqual([
-      expect.objectContaining({ port, route: "local" })
-    ])
-    expect(logs.of(Events.taskSucceeded)).toHaveLength(1)
   })
 })

@@ -5,12 +5,20 @@
  * with the TaskContext values Cloud Tasks would send. Time is effect's TestClock unless
  * a test says otherwise.
  *
- * Equivalent mutants of src/internal/localQueue.ts: the caches of merged services and of the
- * caller's runtime forced to rebuild (only saves work); the log-level pre-check (the logger
- * filters the same); `ensureQueue` on every dispatch (idempotent); the request headers and
- * tombstone setting given to the engine (no in-process handler can see them); `{ discard: true }`;
- * an engine error other than ALREADY_EXISTS (validation rules them out first); the name check of
- * `cancel` (`cancelTask` checks the same before it gets there).
+ * Equivalent mutants of src/internal/localQueue.ts (those of unreachable code are disabled in the
+ * source with their reasons): the cache of merged services forced to rebuild (only saves work); the log-level pre-check (the logger filters the same); `ensureQueue`
+ * on every dispatch (idempotent); `{ discard: true }`; an engine error other than ALREADY_EXISTS
+ * (validation rules them out first) and its task ID read as undefined (only a named task can
+ * exist already); the name check of `cancel` (`cancelTask` checks the same before it gets
+ * there) and its two lookups (the route forgets a task when the engine ends it); `deliver`'s guard
+ * for a task no longer live and `onAttemptEnded`'s and `settle`'s for one not live (a task leaves
+ * the route only when the engine has ended it); `task.dropped` set on every outcome, and its cause
+ * always built (read only for a dropped task, where it is set); `Cause.empty` for a success (a
+ * success is never logged as failed); the bookkeeping of attempt fibers (only `forget` reads it,
+ * and an attempt's fiber has ended before its retry starts); `aborted` (an aborted attempt's
+ * fiber is interrupted before its outcome is handled: attempts always start interruptible);
+ * silencing no fiber (a no-op); a replay's request tag (every in-process task is an HTTP one) and
+ * its `TaskInfo.route` (only its name is read).
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
@@ -151,6 +159,8 @@ describe("LocalRoute: the in-process queue", () => {
       expect(logs.of(Events.taskDropped).map((entry) => entry.level)).toEqual(["ERROR"])
       // It says why, as the task server's `tasks.server.dropped` does.
       expect(logs.of(Events.taskDropped)[0]?.message).toMatch(/ was dropped, not retried: the upload is gone$/)
+      // With the handler's error as its cause.
+      expect(logs.of(Events.taskDropped)[0]?.cause).toContain("NonRetryableError: the upload is gone")
       // Not the queue's 0.1 s backoff: five minutes, as asked; the retry then succeeds.
       expect(later.map(({ at }) => at)).toEqual([0, 300_000])
       expect(later[1]?.context.previousResponse).toEqual(Option.some(503))
@@ -177,6 +187,8 @@ describe("LocalRoute: the in-process queue", () => {
       const [gaveUp] = logs.of(Events.drainGaveUp)
       expect(gaveUp?.level).toBe("WARN")
       expect(gaveUp?.annotations).toMatchObject({ name: info.name, attempts: 8 })
+      // Only a paused queue (from the dashboard) gives a reason.
+      expect(gaveUp?.annotations.reason).toBeUndefined()
       expect(gaveUp?.message).toBe(
         `drain does not wait for ${info.name}: after 8 attempt(s) its next one is due at ${
           new Date(25_500).toISOString()
@@ -266,6 +278,14 @@ describe("LocalRoute: the in-process queue", () => {
         expect(retrying).toHaveLength(1)
         expect(running).toHaveLength(1)
         expect(logs.of(Events.taskCancelled).map((entry) => entry.annotations.name)).toEqual([a.name, b.name, c.name])
+        // The running attempt's end is still logged (it failed); nothing follows it.
+        expect(logs.entries.filter((entry) => entry.annotations.name === c.name).map((entry) => [entry.level, entry.annotations.event]))
+          .toEqual([
+            ["DEBUG", Events.dispatch],
+            ["DEBUG", Events.taskAttempt],
+            ["INFO", Events.taskCancelled],
+            ["WARN", Events.taskFailed]
+          ])
         expect(yield* Effect.flip(cancelTask("local-direct-dispatch/nope"))).toMatchObject({ reason: "invalid_name" })
       }).pipe(
         Effect.provide(client({
@@ -597,6 +617,106 @@ describe("LocalRoute: what a user reads", () => {
   })
 })
 
+describe("LocalRoute: what drain waits for", () => {
+  it.effect("a retry due exactly drainPatience away is waited for; one a millisecond further is not", () => {
+    const { layer, logs } = captureLogs()
+    const Patient = defineQueue("patient", { maxAttempts: 3, minBackoff: "1 second", maxBackoff: "1 second" })
+    const Impatient = defineQueue("impatient", { maxAttempts: 3, minBackoff: "1001 millis", maxBackoff: "1001 millis" })
+    const patient: Array<Seen> = []
+    const impatient: Array<Seen> = []
+    return Effect.gen(function*() {
+      yield* enqueueHttpTask("/patient", {}, { queue: Patient })
+      yield* drainAdvancing()
+      expect(patient.map(({ at }) => at)).toEqual([0, 1000, 2000])
+      expect(logs.of(Events.drainGaveUp)).toEqual([])
+      const start = yield* Clock.currentTimeMillis
+      const info = yield* enqueueHttpTask("/impatient", {}, { queue: Impatient })
+      yield* drain
+      expect(impatient.map(({ at }) => at)).toEqual([start])
+      expect(logs.of(Events.drainGaveUp).map((entry) => entry.message)).toEqual([
+        `drain does not wait for ${info.name}: after 1 attempt(s) its next one is due at ${
+          new Date(start + 1001).toISOString()
+        }; it stays queued until the layer closes`
+      ])
+    }).pipe(
+      Effect.provide(client({
+        "/patient": recording(patient, () => Effect.fail("no")),
+        "/impatient": recording(impatient, () => Effect.fail("no"))
+      }, { drainPatience: "1 second" })),
+      Effect.provide(layer)
+    )
+  })
+
+  it.effect("a drain reports only the tasks it waited for: one enqueued after it began is another drain's", () => {
+    const { layer, logs } = captureLogs()
+    const later: Array<Seen> = []
+    return Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.gen(function*() {
+        yield* enqueueHttpTask("/gated", {})
+        const drained = yield* Effect.fork(drain)
+        yield* Effect.yieldNow() // the drain begins
+        const info = yield* enqueueHttpTask("/later", {})
+        // Its first attempt ends while the drain waits for /gated: its retry is an hour away.
+        for (let i = 0; i < 100 && later.length === 0; i++) yield* Effect.yieldNow()
+        expect(later).toHaveLength(1)
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(drained)
+        expect(logs.of(Events.drainGaveUp)).toEqual([])
+        // A drain that waits for it says it does not.
+        yield* drain
+        expect(logs.of(Events.drainGaveUp).map((entry) => entry.annotations.name)).toEqual([info.name])
+      }).pipe(Effect.provide(client({
+        "/gated": () => Deferred.await(gate),
+        "/later": recording(later, () => new RetryAfterError({ after: "1 hour" }))
+      })))
+    }).pipe(Effect.provide(layer))
+  })
+})
+
+describe("LocalRoute: queues without settings, and closing", () => {
+  it.effect("the default queue and a queue defined without settings are not rate-limited: a burst beyond Cloud Tasks' 100 runs at once", () => {
+    const Plain = defineQueue("plain")
+    const seen: Array<Seen> = []
+    return Effect.gen(function*() {
+      for (let n = 0; n < 150; n++) {
+        yield* enqueueHttpTask("/t", {})
+        yield* enqueueHttpTask("/t", {}, { queue: Plain })
+      }
+      yield* drainAdvancing("1 millis")
+      expect(seen).toHaveLength(300)
+      expect(seen.filter(({ at }) => at !== 0)).toEqual([])
+    }).pipe(Effect.provide(client({ "/t": recording(seen, () => Effect.void) })))
+  })
+
+  it.effect("past the grace period no attempt starts: a task falling due while closing interrupts the others is left abandoned", () => {
+    const { layer, logs } = captureLogs()
+    const ran: Array<number> = []
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        client({
+          // Interrupted at the end of the grace period, it takes a second to stop.
+          "/stuck": () => Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep("1 second"))),
+          "/later": () => Effect.map(Clock.currentTimeMillis, (at) => ran.push(at))
+        }, { gracePeriod: "1 second" }),
+        scope
+      )
+      yield* enqueueHttpTask("/stuck", {}).pipe(Effect.provide(context))
+      const later = yield* enqueueHttpTask("/later", {}, { delay: "1500 millis" }).pipe(Effect.provide(context))
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("1 second")
+      expect(logs.of(Events.closeTimedOut).map((entry) => entry.annotations.count)).toEqual([1])
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(closing)
+      expect(ran).toEqual([])
+      expect(logs.of(Events.taskAbandoned).map((entry) => [entry.level, entry.message])).toEqual([
+        ["WARN", `The local route closed before ${later.name} ran to its end (0 attempt(s) made)`]
+      ])
+    }).pipe(Effect.provide(layer))
+  })
+})
+
 describe("LocalRoute: deadlines and names", () => {
   it.effect("an attempt past its dispatch deadline (10 minutes unless set) is aborted and retried; TASKS_QUEUE names the default queue", () => {
     const { layer: logLayer, logs } = captureLogs()
@@ -632,6 +752,26 @@ describe("LocalRoute: deadlines and names", () => {
 })
 
 describe("LocalRoute: what each task runs with", () => {
+  it.effect("a task enqueued in an uninterruptible region still runs interruptibly: each attempt is stopped at its deadline", () => {
+    const Twice = defineQueue("twice", { maxAttempts: 2, minBackoff: "1 second", maxBackoff: "1 second" })
+    const starts: Array<number> = []
+    const stops: Array<number> = []
+    const now = Clock.currentTimeMillis
+    return Effect.gen(function*() {
+      // As from an acquireRelease's acquire or a finalizer: the enqueuing fiber cannot be interrupted there.
+      yield* Effect.uninterruptible(enqueueHttpTask("/slow", {}, { queue: Twice, dispatchDeadline: "15 minutes" }))
+      yield* drainAdvancing("1 minute")
+      // Whatever still ran would end by now.
+      yield* TestClock.adjust("2 hours")
+      expect(starts).toEqual([0, 901_000])
+      expect(stops).toEqual([900_000, 1_801_000])
+    }).pipe(Effect.provide(client({
+      "/slow": () =>
+        Effect.flatMap(now, (at) => Effect.zipRight(Effect.sync(() => starts.push(at)), Effect.sleep("1 hour")))
+          .pipe(Effect.onInterrupt(() => Effect.flatMap(now, (at) => Effect.sync(() => stops.push(at)))))
+    }, { drainPatience: "1 hour" })))
+  })
+
   it.effect("each task runs with its own caller's services and log annotations, whoever enqueued before", () => {
     const { layer, logs } = captureLogs()
     const seen: Array<string> = []
