@@ -4,7 +4,8 @@
  * interrupts what is left and says so, once in sum and once per task, as the task.
  *
  * Equivalent mutants: the `Exit.isSuccess` skip when logging interrupted fibers (a fiber asked
- * to stop that then succeeds still ends interrupted), disabled in the source with that reason.
+ * to stop that then succeeds still ends interrupted), and forgetting an ended fiber's description
+ * (it only frees memory: benchmark B5h measures that), disabled in the source with those reasons.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Runtime, Scope, TestClock } from "effect"
@@ -65,6 +66,29 @@ describe("makeSupervisor", () => {
         yield* Fiber.join(closed)
         expect(logs.of("tasks.server.close_timed_out").map((entry) => entry.annotations.count)).toEqual([2])
         expect(logs.of("tasks.server.interrupted").map((entry) => entry.annotations.name)).toEqual(["interrupted"])
+      })
+    ))
+
+  it.effect("a guarded fiber and a silenced one are waited for and interrupted, but not logged as interrupted tasks", () =>
+    withLogs((logs) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const supervisor = yield* Scope.extend(makeSupervisor(options), scope)
+        const runtime = yield* Effect.runtime<never>()
+        // The caller's own fiber (the task server's request), which logs its own interruption.
+        const guarded = Runtime.runFork(runtime)(Effect.never)
+        supervisor.guard(guarded)
+        // A task that ended otherwise (cancelled) while its attempt runs on.
+        const silenced = supervisor.track(Runtime.runFork(runtime)(Effect.never), { name: "cancelled" })
+        supervisor.silence(silenced)
+        yield* supervisor.fork(Effect.never, { name: "slow" })
+        const closed = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust("5 seconds")
+        yield* Fiber.join(closed)
+        expect(logs.of("tasks.server.close_timed_out").map((entry) => entry.annotations.count)).toEqual([3])
+        expect(logs.of("tasks.server.interrupted").map((entry) => entry.annotations.name)).toEqual(["slow"])
+        expect([guarded.unsafePoll(), silenced.unsafePoll()].map((exit) => exit !== null && Exit.isInterrupted(exit)))
+          .toEqual([true, true])
       })
     ))
 
