@@ -91,11 +91,11 @@ export const makeSupervisor = (options: SupervisorOptions): Effect.Effect<Superv
     let closed = false
     const describe = (fiber: Fiber.RuntimeFiber<unknown, unknown>, fields: Log.EventFields) => {
       fieldsOf.set(fiber, fields)
-      // Stryker disable BlockStatement,ConditionalExpression: equivalent, forgetting only frees memory (benchmark B5h)
+      // Stryker disable next-line BlockStatement: equivalent, forgetting only frees memory (benchmark B5h)
       fiber.addObserver(() => {
+        // Stryker disable next-line ConditionalExpression: equivalent, as above
         if (!closed) fieldsOf.delete(fiber)
       })
-      // Stryker restore BlockStatement,ConditionalExpression
     }
 
     const interruptLeft = Effect.suspend(() => {
