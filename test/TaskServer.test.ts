@@ -609,6 +609,19 @@ describe("TaskServer: trace propagation", () => {
       expect(spans.filter((span) => span.name === "TaskServer.run")).toEqual([])
     }))
 
+  it.scopedLive("tracing turned off records no span of the server; span annotations in scope are on its span", () =>
+    Effect.gen(function*() {
+      const handlers = taskHandlersLayer(handleTask(Transcribe, () => Effect.void))
+      const { spans, tracer } = recordingTracer()
+      const off = yield* startTaskServer(handlers).pipe(Effect.withTracerEnabled(false), Effect.withTracer(tracer))
+      expect((yield* off.post(Transcribe.path, transcribe, auth)).status).toBe(200)
+      expect(spans.map((span) => span.name)).toEqual([])
+      const annotated = yield* startTaskServer(handlers).pipe(Effect.annotateSpans("deployment", "blue"), Effect.withTracer(tracer))
+      expect((yield* annotated.post(Transcribe.path, transcribe, auth)).status).toBe(200)
+      const handled = spans.filter((span) => span.name === "TaskServer.handle")
+      expect(handled.map((span) => span.attributes.get("deployment"))).toEqual(["blue"])
+    }))
+
   it.scopedLive("the trace continues from traceparent even with the platform's HTTP tracer off", () =>
     Effect.gen(function*() {
       const { spans, work, request } = yield* traced({ httpTracer: false })
