@@ -18,7 +18,9 @@
  * and an attempt's fiber has ended before its retry starts); `aborted` (an aborted attempt's
  * fiber is interrupted before its outcome is handled: attempts always start interruptible);
  * silencing no fiber (a no-op); a replay's request tag (every in-process task is an HTTP one) and
- * its `TaskInfo.route` (only its name is read).
+ * its `TaskInfo.route` (only its name is read); the enqueuer's runtime made anew although its
+ * refs are unchanged (`sameRefs` answering false: only costs work; answering true wrongly is
+ * caught by the test of what each task's enqueue had in scope).
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
@@ -30,6 +32,8 @@ import {
   Exit,
   FastCheck as fc,
   Fiber,
+  FiberRef,
+  HashMap,
   Layer,
   Option,
   Schema,
@@ -111,6 +115,25 @@ describe("LocalRoute: the in-process queue", () => {
       }).pipe(
         Effect.provide(client({ "/slow": () => Deferred.await(gate).pipe(Effect.andThen(() => done.push("slow"))) }))
       )
+    }))
+
+  it.effect("each task runs with what its own enqueue had in scope: annotations and services set around one enqueue reach only its task", () =>
+    Effect.gen(function*() {
+      const seen: Array<[annotation: unknown, greeting: string]> = []
+      const observe = () =>
+        Effect.gen(function*() {
+          const annotations = yield* FiberRef.get(FiberRef.currentLogAnnotations)
+          const greeting = yield* Effect.serviceOption(Greeting)
+          seen.push([Option.getOrElse(HashMap.get(annotations, "user"), () => "none"), Option.getOrElse(greeting, () => "none")])
+        })
+      yield* Effect.gen(function*() {
+        yield* enqueueHttpTask("/observe", {})
+        yield* enqueueHttpTask("/observe", {}).pipe(Effect.annotateLogs("user", "b"))
+        yield* enqueueHttpTask("/observe", {}).pipe(Effect.provideService(Greeting, "hello"))
+        yield* enqueueHttpTask("/observe", {})
+        yield* drain
+      }).pipe(Effect.provide(client({ "/observe": observe })))
+      expect(seen).toEqual([["none", "none"], ["b", "none"], ["none", "hello"], ["none", "none"]])
     }))
 
   it.effect("a failing task is retried by its queue's backoff with what Cloud Tasks would send, then exhausted", () => {

@@ -390,10 +390,10 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     const fiberRefs = fiber.getFiberRefs()
     const context = fiber.currentContext as Context.Context<never>
     const runtimeFlags = RuntimeFlags.enable(flags, RuntimeFlags.Interruption)
-    if (
-      lastRuntime !== undefined && lastRuntime.context === context && lastRuntime.runtimeFlags === runtimeFlags &&
-      sameRefs(lastRuntime.fiberRefs, fiberRefs)
-    ) return lastRuntime
+    // The services are one of the refs (`currentContext`): equal refs mean equal services.
+    if (lastRuntime !== undefined && lastRuntime.runtimeFlags === runtimeFlags && sameRefs(lastRuntime.fiberRefs, fiberRefs)) {
+      return lastRuntime
+    }
     return lastRuntime = Runtime.make({ context, fiberRefs, runtimeFlags })
   }
 
