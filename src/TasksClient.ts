@@ -16,7 +16,6 @@ import * as Log from "./internal/log.js"
 import { taskPayloadError } from "./internal/payloadIssues.js"
 import { makeTaskRequest, type PayloadEncoder, type Refusal } from "./internal/request.js"
 import { dryRunRoute } from "./internal/dryRun.js"
-import { forEachPooled } from "./internal/workerPool.js"
 import { loadCloudRoute, loadHttpRoute, loadLocalQueue } from "./internal/routeModules.js"
 import { type Decision, decideRoute, decisionEvents, selectableRoutes, startEvent } from "./internal/routing.js"
 import { LocalRoute, type LocalRouteShape } from "./LocalRoute.js"
@@ -360,10 +359,11 @@ export const enqueueHttpTasks = (
   options?: { readonly concurrency?: number | undefined }
 ): Effect.Effect<Array<Either.Either<TaskInfo, ImportError | ConfigError | DispatchError>>, never, TasksClient> =>
   Effect.flatMap(TasksClient, (client) =>
-    forEachPooled(
+    Effect.forEach(
       tasks,
-      Math.floor(options?.concurrency ?? 10),
-      ({ options, path, payload }) => Effect.either(client.enqueueHttpTask(path, payload, options))
+      ({ options, path, payload }) => Effect.either(client.enqueueHttpTask(path, payload, options)),
+      // Below 1, or NaN, is 1.
+      { concurrency: Math.max(1, Math.floor(options?.concurrency ?? 10) || 1) }
     ))
 
 /**

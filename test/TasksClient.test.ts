@@ -541,11 +541,13 @@ describe("enqueueHttpTasks", () => {
         tasks.map((t, i) => i === 7 ? "invalid_path" : `ok${t.path}`)
       )
       expect(peak).toBe(3)
-      peak = 0
-      const one = yield* enqueueHttpTasks(tasks.slice(0, 4), { concurrency: 0 }).pipe(Effect.provide(layer), Effect.fork)
-      yield* TestClock.adjust("1 second")
-      expect((yield* one).map(Either.isRight)).toEqual([true, true, true, true])
-      expect(peak).toBe(1)
+      for (const concurrency of [0, Number.NaN]) {
+        peak = 0
+        const one = yield* enqueueHttpTasks(tasks.slice(0, 4), { concurrency }).pipe(Effect.provide(layer), Effect.fork)
+        yield* TestClock.adjust("1 second")
+        expect((yield* one).map(Either.isRight)).toEqual([true, true, true, true])
+        expect(peak).toBe(1)
+      }
     }))
 })
 
