@@ -813,3 +813,28 @@ describe("LocalRoute: what each task runs with", () => {
     })), Effect.provide(layer))
   })
 })
+
+describe("LocalRoute: a long-running queue", () => {
+  it.effect("tasks waiting their turn keep their place while a thousand others pass through: cancel finds one, drain runs the other", () => {
+    const { layer, logs } = captureLogs()
+    const waited: Array<Seen> = []
+    let quick = 0
+    return Effect.gen(function*() {
+      const cancelled = yield* enqueueHttpTask("/waits", {}, { delay: "5 seconds" })
+      const kept = yield* enqueueHttpTask("/waits", {}, { delay: "5 seconds" })
+      yield* Effect.forEach(Array.from({ length: 1000 }), () => enqueueHttpTask("/quick", {}), { discard: true })
+      while (quick < 1000) yield* TestClock.adjust("10 millis")
+      yield* cancelTask(cancelled.name)
+      yield* drainAdvancing("1 second")
+      expect(waited.map(({ at, context }) => [at, context.taskName])).toEqual([[5000, Option.some(kept.name.split("/")[2])]])
+      expect(logs.of(Events.taskCancelled).map((entry) => entry.annotations.name)).toEqual([cancelled.name])
+      expect(logs.of(Events.taskSucceeded)).toHaveLength(1001)
+    }).pipe(
+      Effect.provide(client({
+        "/waits": recording(waited, () => Effect.void),
+        "/quick": () => Effect.sync(() => quick++)
+      })),
+      Effect.provide(layer)
+    )
+  })
+})

@@ -4,8 +4,9 @@
  * interrupts what is left and says so, once in sum and once per task, as the task.
  *
  * Equivalent mutants: the `Exit.isSuccess` skip when logging interrupted fibers (a fiber asked
- * to stop that then succeeds still ends interrupted), and forgetting an ended fiber's description
- * (it only frees memory: benchmark B5h measures that), disabled in the source with those reasons.
+ * to stop that then succeeds still ends interrupted), and when the map of running fibers is
+ * replaced by a copy (only the young generation's collector notices: benchmark B5), disabled in
+ * the source with those reasons.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Runtime, Scope, TestClock } from "effect"
@@ -119,4 +120,41 @@ describe("makeSupervisor", () => {
       yield* Fiber.join(drained)
       yield* supervisor.drain.pipe(Effect.fork, Effect.tap(() => Deferred.succeed(later, undefined)), Effect.flatMap(Fiber.join))
     }))
+
+  it.effect("a fiber still running after a thousand others ended is waited for, interrupted and logged with its own fields", () =>
+    withLogs((logs) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const supervisor = yield* Scope.extend(makeSupervisor(options), scope)
+        yield* supervisor.fork(Effect.never, { name: "long" })
+        const quick = yield* Effect.forEach(Array.from({ length: 1000 }), (_, i) => supervisor.fork(Effect.void, { name: `quick-${i}` }))
+        yield* Fiber.awaitAll(quick)
+        const silenced = yield* supervisor.fork(Effect.never, { name: "silenced" })
+        supervisor.silence(silenced)
+        const closed = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust("5 seconds")
+        yield* Fiber.join(closed)
+        expect(logs.of("tasks.server.close_timed_out").map((entry) => entry.annotations.count)).toEqual([2])
+        expect(logs.of("tasks.server.interrupted").map((entry) => entry.annotations.name)).toEqual(["long"])
+        expect(silenced.unsafePoll()).not.toBeNull()
+      })
+    ))
+
+  it.effect("silencing a fiber that already ended changes nothing; a fiber supervised after closing is interrupted at once", () =>
+    withLogs((logs) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const supervisor = yield* Scope.extend(makeSupervisor(options), scope)
+        const ended = yield* supervisor.fork(Effect.void, { name: "ended" })
+        yield* Fiber.await(ended)
+        supervisor.silence(ended)
+        // Nothing runs: closing returns at once, without waiting the grace period or saying anything.
+        yield* Scope.close(scope, Exit.void)
+        expect(logs.events()).toEqual([])
+        const late = Runtime.runFork(yield* Effect.runtime<never>())(Effect.never)
+        supervisor.track(late, { name: "late" })
+        expect(Exit.isInterrupted(yield* Fiber.await(late))).toBe(true)
+        expect(logs.events()).toEqual([])
+      })
+    ))
 })

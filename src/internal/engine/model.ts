@@ -166,7 +166,8 @@ export interface StoredQueue {
   /** The policy of `SetIamPolicy`, returned as is by `GetIamPolicy`. */
   iamPolicy: unknown
   /** The queue's live tasks by full name. */
-  readonly tasks: Map<string, StoredTask>
+  /** Replaced by a copy now and then as tasks leave (`Churn`). */
+  tasks: Map<string, StoredTask>
 }
 
 /** A change to a queue's settings; absent fields stay as they are. */

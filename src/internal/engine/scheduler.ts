@@ -10,6 +10,7 @@
 import { Status, statusForHttp } from "./apiError.js"
 import type { AttemptLog, RawAttempt } from "./attemptLog.js"
 import { mayRetry, parseRetryAfter, retryDelay } from "./backoff.js"
+import { Churn } from "../churn.js"
 import type { EngineClock } from "./clock.js"
 import type { AttemptContext, Deliver, Delivery, DeliveryRequest, DeliveryResult } from "./deliver.js"
 import { MinHeap } from "./heap.js"
@@ -229,7 +230,16 @@ class Attempt implements DeliveryRequest {
 /** Dispatches, retries and finishes the tasks of every queue. */
 export class Scheduler {
   private readonly lanes = new Map<StoredQueue, Lane>()
-  private readonly inFlight = new Set<Attempt>()
+  private inFlight = new Set<Attempt>()
+  private readonly inFlightChurn = new Churn()
+  /**
+   * The latest attempt, kept alive. V8 forgets an object's shape once no object has it, and
+   * discards the code compiled for that shape: a full collection while no attempt was alive
+   * (V8 runs one when the program idles) sent the whole attempt path back to the compiler.
+   * Measured after a full collection (benchmark B5): 32.5 µs of CPU per in-process task, 24.9
+   * with one attempt kept.
+   */
+  latest: Attempt | undefined = undefined
   private closed = false
 
   constructor(
@@ -417,6 +427,7 @@ export class Scheduler {
       this.authorization(task, now)
     )
     this.inFlight.add(attempt)
+    this.latest = attempt
     try {
       attempt.delivery = this.options.deliver(attempt, attempt.done)
     } catch (error) {
@@ -435,6 +446,7 @@ export class Scheduler {
   /** Counts an attempt that ended (once: with the delivery's result, or at its deadline). */
   ended(attempt: Attempt, result: DeliveryResult): void {
     this.inFlight.delete(attempt)
+    if (this.inFlightChurn.removed(this.inFlight.size)) this.inFlight = new Set(this.inFlight)
     attempt.cancelDeadline()
     this.complete(attempt.storedQueue, attempt.lane, attempt.stored, result, attempt, attempt.startedAt)
   }

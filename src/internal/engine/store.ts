@@ -25,6 +25,7 @@ import {
   USER_AGENT
 } from "../limits.js"
 import { Errors } from "./apiError.js"
+import { Churn } from "../churn.js"
 import type { EngineClock } from "./clock.js"
 import {
   appEngineMethodSendsBody,
@@ -217,6 +218,8 @@ export class Store {
   private readonly queues = new Map<string, StoredQueue>()
   private readonly queueTombstones = new Map<string, number>()
   private readonly taskTombstones = new Map<string, number>()
+  /** Removals from the queues' task maps, any queue's (`Churn`). */
+  private readonly taskChurn = new Churn()
   private seq = 0
 
   constructor(private readonly options: StoreOptions) {}
@@ -412,6 +415,7 @@ export class Store {
   /** Removes a task; with `tombstone` its name stays taken for the dedup window. */
   removeTask(queue: StoredQueue, task: StoredTask, tombstone: boolean): void {
     queue.tasks.delete(task.name)
+    if (this.taskChurn.removed(queue.tasks.size)) queue.tasks = new Map(queue.tasks)
     if (tombstone && (task.named || this.options.tombstoneGenerated !== false)) {
       this.taskTombstones.set(task.name, this.now() + this.options.dedupWindowMs)
     }
