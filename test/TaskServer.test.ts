@@ -1,18 +1,30 @@
 /**
  * The task server: its answers, events and spans, as Cloud Tasks and an operator see them.
  *
- * Equivalent mutants of src/internal/server/router.ts: `captureStackTrace` of both spans; the
- * body's "Text" tag (only the other two tags are tested); a declared-length body read as a stream
- * (only slower); keeping chunks past the limit (that body is refused anyway); a declared-length
- * read that fails (Node frames the body by its Content-Length and a web request's is read without
- * a limit: it fails only when the client has gone); a chunked read that fails midway (the client
- * has gone), and the missing body's "" as other text or without its tag (not JSON either way); the
- * `issues` key when there are none (JSON drops an undefined key); `?? "0"` as `""` (both Number 0).
+ * Equivalent mutants of src/internal/server/router.ts, one a line; all but the first and the last
+ * two are disabled there with `// Stryker disable next-line` and the same reason:
+ * - `captureStackTrace` of both spans (Stryker 9.6 no longer makes these).
+ * - The body's "Text" tag (only the other two tags are tested).
+ * - Our limit applied to a declared-length body where the platform's is no smaller or absent (the length is within it).
+ * - A declared-length read that fails (Node frames the body by its Content-Length and a web request's is
+ *   read without a limit: it fails only when the client has gone).
+ * - A declared-length body read as a stream (only slower).
+ * - Keeping chunks past the limit (that body is refused anyway).
+ * - A chunked read that fails midway (the client has gone), and the missing body's "" as other text or
+ *   without its tag (not JSON either way).
+ * - `running = true` as the span ends (the answer follows the handler's exit with no async step of ours;
+ *   only a scheduler yield in between could tell, which no test can arrange).
+ * - Every span started through `Effect.makeSpan` (the startSpan body emptied, `>= 0` annotations).
+ * - `passes` always true (each event still checks its own level), and `!== ""` for "Succeeded" likewise.
+ * - The `issues` key when there are none (JSON drops an undefined key); `?? "0"` as `""` (both Number 0).
+ * - `parent: undefined` given to Effect.makeSpan where there is no parent at all (the same as none).
+ * - Not disabled, as their lines hold killed mutants of the same kind: startSpan's fallback condition
+ *   as `true`, and the outcome's log pre-check as `true` (both the general path, the same result).
  */
 import { FileSystem, HttpIncomingMessage as IncomingMessage, HttpMiddleware } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { vi } from "vitest"
-import { Deferred, Effect, Either, Exit, Fiber, Layer, Option, Queue, Schema, Scope } from "effect"
+import { Context, Deferred, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Option, Queue, Schema, Scope, Tracer } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import { CloudTasksEmulator } from "../src/CloudTasksEmulator.js"
 import {
@@ -300,13 +312,33 @@ describe("TaskServer: answers", () => {
       const server = yield* startTaskServer(
         TaskHandlers.layer({
           "/fails": () => Effect.fail("transcoder unavailable"),
-          "/dies": () => Effect.die(new Error("bug"))
+          "/dies": () => Effect.die(new Error("bug")),
+          // A handler that throws instead of returning an effect has died just the same.
+          "/throws": (): Effect.Effect<void> => {
+            throw new Error("thrown, not returned")
+          }
         })
       )
       expect((yield* server.post("/fails", {}, auth)).status).toBe(500)
       expect((yield* server.post("/dies", {}, auth)).status).toBe(500)
-      expect(logs.of(Events.serverFailed).map((entry) => entry.annotations.path)).toEqual(["/fails", "/dies"])
+      expect((yield* server.post("/throws", {}, auth)).status).toBe(500)
+      expect(logs.of(Events.serverFailed).map((entry) => entry.annotations.path)).toEqual(["/fails", "/dies", "/throws"])
       expect(logs.of(Events.serverFailed)[0]?.cause).toContain("transcoder unavailable")
+      expect(logs.of(Events.serverFailed)[2]?.cause).toContain("thrown, not returned")
+    }).pipe(Effect.provide(logLayer))
+  })
+
+  it.scopedLive("with the minimum log level at Warning a failed task is still logged, and nothing else", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const server = yield* startTaskServer(
+        TaskHandlers.layer({ "/ok": () => Effect.void, "/fails": () => Effect.fail("transcoder unavailable") })
+      ).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))
+      expect((yield* server.post("/ok", {}, auth)).status).toBe(200)
+      expect((yield* server.post("/fails", {}, auth)).status).toBe(500)
+      expect(logs.entries.map((entry) => [entry.level, entry.annotations.event, entry.annotations.path])).toEqual([
+        ["ERROR", Events.serverFailed, "/fails"]
+      ])
     }).pipe(Effect.provide(logLayer))
   })
 
@@ -541,7 +573,7 @@ describe("TaskServer: the worker and loopback routes end to end", () => {
 })
 
 describe("TaskServer: trace propagation", () => {
-  const traced = (options: { readonly httpTracer: boolean }) =>
+  const traced = (options: { readonly httpTracer: boolean; readonly spanAnnotations?: boolean }) =>
     Effect.gen(function*() {
       const { spans, tracer } = recordingTracer()
       const seen = yield* Queue.unbounded<void>()
@@ -550,7 +582,8 @@ describe("TaskServer: trace propagation", () => {
       )
       yield* Effect.gen(function*() {
         const server = yield* startTaskServer(handlers).pipe(
-          Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => !options.httpTracer)
+          Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => !options.httpTracer),
+          options.spanAnnotations === true ? Effect.annotateSpans("deployment", "blue") : (effect) => effect
         )
         yield* enqueueTask(Transcribe, transcribe).pipe(
           Effect.withSpan("user-request"),
@@ -619,7 +652,38 @@ describe("TaskServer: trace propagation", () => {
       const annotated = yield* startTaskServer(handlers).pipe(Effect.annotateSpans("deployment", "blue"), Effect.withTracer(tracer))
       expect((yield* annotated.post(Transcribe.path, transcribe, auth)).status).toBe(200)
       const handled = spans.filter((span) => span.name === "TaskServer.handle")
-      expect(handled.map((span) => span.attributes.get("deployment"))).toEqual(["blue"])
+      // Still the server's span for the path, beside the annotation.
+      expect(handled.map((span) => [span.attributes.get("deployment"), span.kind, span.attributes.get("tasks.path")]))
+        .toEqual([["blue", "server", Transcribe.path]])
+    }))
+
+  it.scopedLive("with the platform's HTTP tracer off, tracing off records no span; tracing on, the task's span starts a trace", () =>
+    Effect.gen(function*() {
+      const handlers = taskHandlersLayer(handleTask(Transcribe, () => Effect.void))
+      const { spans, tracer } = recordingTracer()
+      const noHttpSpan = Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => true)
+      const off = yield* startTaskServer(handlers).pipe(noHttpSpan, Effect.withTracerEnabled(false), Effect.withTracer(tracer))
+      expect((yield* off.post(Transcribe.path, transcribe, auth)).status).toBe(200)
+      expect(spans.map((span) => span.name)).toEqual([])
+      // No platform span and no traceparent: nothing to continue.
+      const on = yield* startTaskServer(handlers).pipe(noHttpSpan, Effect.withTracer(tracer))
+      expect((yield* on.post(Transcribe.path, transcribe, auth)).status).toBe(200)
+      expect(spans.map((span) => [span.name, span.parentSpanId, span.exit?._tag])).toEqual([
+        ["TaskServer.handle", undefined, "Success"]
+      ])
+    }))
+
+  it.scopedLive("span links in scope are on the server's span; without them it has none", () =>
+    Effect.gen(function*() {
+      const handlers = taskHandlersLayer(handleTask(Transcribe, () => Effect.void))
+      const { spans, tracer } = recordingTracer()
+      const upstream = Tracer.externalSpan({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7" })
+      const plain = yield* startTaskServer(handlers).pipe(Effect.withTracer(tracer))
+      expect((yield* plain.post(Transcribe.path, transcribe, auth)).status).toBe(200)
+      const linked = yield* startTaskServer(handlers).pipe(Effect.linkSpans(upstream), Effect.withTracer(tracer))
+      expect((yield* linked.post(Transcribe.path, transcribe, auth)).status).toBe(200)
+      const handled = spans.filter((span) => span.name === "TaskServer.handle")
+      expect(handled.map((span) => span.links.map((link) => link.span.spanId))).toEqual([[], ["00f067aa0ba902b7"]])
     }))
 
   it.scopedLive("the trace continues from traceparent even with the platform's HTTP tracer off", () =>
@@ -628,6 +692,19 @@ describe("TaskServer: trace propagation", () => {
       expect(work.traceId).toBe(request.traceId)
       expect(ancestors(spans, work)).toContain("user-request")
       expect(ancestors(spans, work)).not.toContain("http.server POST")
+    }))
+
+  it.scopedLive("so it does when span annotations in scope start the span through Effect.makeSpan", () =>
+    Effect.gen(function*() {
+      const { spans, work, request } = yield* traced({ httpTracer: false, spanAnnotations: true })
+      expect(work.traceId).toBe(request.traceId)
+      expect(ancestors(spans, work)).toContain("user-request")
+      const handled = spans.find((span) => span.name === "TaskServer.handle")!
+      expect([handled.attributes.get("deployment"), handled.kind, handled.attributes.get("tasks.path")]).toEqual([
+        "blue",
+        "server",
+        Transcribe.path
+      ])
     }))
 })
 
@@ -695,6 +772,56 @@ describe("TaskServer: a web-standard handler", () => {
       // The chunk that went past 200 bytes was the last one read.
       expect(upload).toEqual({ pulled: 210, cancelled: true })
     }).pipe(Effect.scoped))
+
+  it.live("a span in between that stops propagation is passed over: the task's span is the HTTP span's child", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const { dispose, handler } = toWebHandler(
+        TaskServer.layerWith({ appEnv: "test", auth: secret }).pipe(
+          Layer.provide(TaskHandlers.layer({ "/ok": () => Effect.void })),
+          Layer.merge(Layer.setTracer(tracer))
+        ),
+        // e.g. a proxy hop kept out of traces: its span is never exported.
+        { middleware: (app) => Effect.withSpan(app, "proxy-hop", { context: Context.make(Tracer.DisablePropagation, true) }) }
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(dispose))
+      expect(yield* webPost(handler, "/ok")).toEqual([200, { status: "succeeded" }])
+      const handled = spans.find((span) => span.name === "TaskServer.handle")!
+      expect(ancestors(spans, handled)).toEqual(["http.server POST"])
+    }).pipe(Effect.scoped))
+
+  it.live("a client that goes away while its body is read is not logged as an interrupted handler: none ran", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    return Effect.gen(function*() {
+      const ran = yield* Deferred.make<void>()
+      const { dispose, handler } = toWebHandler(
+        TaskServer.layerWith({ appEnv: "test", auth: secret }).pipe(
+          Layer.provide(TaskHandlers.layer({ "/ok": () => Deferred.succeed(ran, undefined) })),
+          Layer.provideMerge(logLayer)
+        )
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(dispose))
+      // A chunked body whose first chunk never comes: the server waits in its read.
+      const reading = yield* Deferred.make<void>()
+      const body = new ReadableStream<Uint8Array>({
+        pull: () => {
+          Effect.runSync(Deferred.succeed(reading, undefined))
+          return new Promise<void>(() => {})
+        }
+      }, { highWaterMark: 0 })
+      const client = new AbortController()
+      const init = { method: "POST", headers: auth, body, duplex: "half", signal: client.signal }
+      const answer = yield* Effect.fork(
+        Effect.promise(() => handler(new Request("http://tasks.example/ok", init as RequestInit)))
+      )
+      yield* Deferred.await(reading)
+      client.abort()
+      // The request's fiber has ended (and logged what it logs) once it is answered.
+      expect((yield* Fiber.join(answer)).status).toBe(499)
+      expect(logs.of(Events.serverInterrupted)).toEqual([])
+      expect(yield* Deferred.isDone(ran)).toBe(false)
+    }).pipe(Effect.scoped)
+  })
 
   it.live("a POST without a body (a web request then has no stream) is read as empty: 400, not JSON", () =>
     Effect.gen(function*() {
