@@ -5,22 +5,25 @@
  * with the TaskContext values Cloud Tasks would send. Time is effect's TestClock unless
  * a test says otherwise.
  *
- * Equivalent mutants of src/internal/localQueue.ts (those of unreachable code are disabled in the
- * source with their reasons): the cache of merged services forced to rebuild (only saves work); the log-level pre-check (the logger filters the same); `ensureQueue`
- * on every dispatch (idempotent); `{ discard: true }`; an engine error other than ALREADY_EXISTS
- * (validation rules them out first) and its task ID read as undefined (only a named task can
- * exist already); the name check of `cancel` (`cancelTask` checks the same before it gets
- * there) and its two lookups (the route forgets a task when the engine ends it); `deliver`'s guard
- * for a task no longer live and `onAttemptEnded`'s and `settle`'s for one not live (a task leaves
- * the route only when the engine has ended it); `task.dropped` set on every outcome, and its cause
- * always built (read only for a dropped task, where it is set); `Cause.empty` for a success (a
- * success is never logged as failed); the bookkeeping of attempt fibers (only `forget` reads it,
- * and an attempt's fiber has ended before its retry starts); `aborted` (an aborted attempt's
- * fiber is interrupted before its outcome is handled: attempts always start interruptible);
- * silencing no fiber (a no-op); a replay's request tag (every in-process task is an HTTP one) and
- * its `TaskInfo.route` (only its name is read); the enqueuer's runtime made anew although its
- * refs are unchanged (`sameRefs` answering false: only costs work; answering true wrongly is
- * caught by the test of what each task's enqueue had in scope).
+ * Equivalent mutants of src/internal/localQueue.ts, disabled in the source line by line with their
+ * reasons: the cache of merged services forced to rebuild (only costs work); the log-level
+ * pre-check (the logger filters the same); `ensureQueue` on every dispatch (idempotent); an engine
+ * error that is not an ApiError (the engine throws only its own) and a task ID read as "" for
+ * ALREADY_EXISTS (only a named task can exist already); the guards for a task that is not live
+ * or that the engine does not hold (`settle`'s, closing's, `forget`'s, `cancel`'s
+ * `task === undefined`: the route registers a task as the engine creates it and forgets it when
+ * the engine ends it; the one gap, a task the engine has just ended that the route has not yet
+ * forgotten, is tested through a cancel); `task.dropped` set on every outcome and
+ * its cause always built (read only for a dropped task, where it is set); `Cause.empty` for a
+ * success (never logged as failed); silencing no fiber (a no-op); an empty catch (returns
+ * undefined too); a replay's request tag and URL prefix (every in-process task is an HTTP one under
+ * the base URL) and its `TaskInfo.route` (only its name is read); the enqueuer's runtime made anew
+ * although its refs are unchanged (`sameRefs` answering no, the reuse skipped: only costs work;
+ * answering yes wrongly is caught by the tests of what each task's enqueue had in scope).
+ * Not disabled, as their lines hold killed mutants of the same kind: `sameRefs`' size check and
+ * per-ref check forced true (it answers no: only costs work), `engineName`'s `queue !== undefined`
+ * forced true (a name without a queue has no task ID either), and the too-large check forced true
+ * (the client's checks leave the engine no other refusal than a name taken or the size).
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
@@ -29,6 +32,7 @@ import {
   Deferred,
   Duration,
   Effect,
+  Either,
   Exit,
   FastCheck as fc,
   Fiber,
@@ -74,6 +78,9 @@ const client = (
   )
 
 class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
+
+/** A fiber ref of the enqueuing fiber that a handler reads. */
+const Marker = FiberRef.unsafeMake("initial")
 
 /** What a handler saw on one attempt: the clock, and what Cloud Tasks would have sent. */
 interface Seen {
@@ -134,6 +141,41 @@ describe("LocalRoute: the in-process queue", () => {
         yield* drain
       }).pipe(Effect.provide(client({ "/observe": observe })))
       expect(seen).toEqual([["none", "none"], ["b", "none"], ["none", "hello"], ["none", "none"]])
+    }))
+
+  it.effect("a fiber ref deleted after one enqueue is back to its initial value in the next task", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      yield* Effect.gen(function*() {
+        yield* FiberRef.set(Marker, "set")
+        yield* enqueueHttpTask("/observe", {})
+        yield* FiberRef.delete(Marker)
+        yield* enqueueHttpTask("/observe", {})
+        yield* drain
+      }).pipe(Effect.provide(client({ "/observe": () => Effect.map(FiberRef.get(Marker), (marker) => seen.push(marker)) })))
+      expect(seen).toEqual(["set", "initial"])
+    }))
+
+  it.live("tasks enqueued from separate runs (an Effect.runPromise per request) run with their own run's annotations", () =>
+    Effect.gen(function*() {
+      const seen: Array<unknown> = []
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        client({
+          "/observe": () =>
+            Effect.map(FiberRef.get(FiberRef.currentLogAnnotations), (annotations) =>
+              seen.push(Option.getOrElse(HashMap.get(annotations, "request"), () => "none")))
+        }),
+        scope
+      )
+      for (const request of ["r1", "r2"]) {
+        yield* Effect.promise(() =>
+          Effect.runPromise(enqueueHttpTask("/observe", {}).pipe(Effect.annotateLogs("request", request), Effect.provide(context)))
+        )
+      }
+      yield* drain.pipe(Effect.provide(context))
+      yield* Scope.close(scope, Exit.void)
+      expect(seen).toEqual(["r1", "r2"])
     }))
 
   it.effect("a failing task is retried by its queue's backoff with what Cloud Tasks would send, then exhausted", () => {
@@ -319,6 +361,27 @@ describe("LocalRoute: the in-process queue", () => {
       )
     }).pipe(Effect.provide(layer))
   })
+
+  it.effect("a task that has just ended is not_found by a cancel from the handler whose attempt its end started", () =>
+    Effect.gen(function*() {
+      const One = defineQueue("one-at-a-time", { maxConcurrentDispatches: 1 })
+      const gate = yield* Deferred.make<void>()
+      let cancelFirst: Effect.Effect<void, unknown> = Effect.void
+      const cancelled: Array<Either.Either<void, unknown>> = []
+      yield* Effect.gen(function*() {
+        const first = yield* enqueueHttpTask("/first", {}, { queue: One })
+        cancelFirst = cancelTask(first.name).pipe(Effect.provideService(TasksClient, yield* TasksClient))
+        yield* enqueueHttpTask("/second", {}, { queue: One })
+        yield* Effect.yieldNow() // the first attempt starts; the second waits for it
+        yield* Deferred.succeed(gate, undefined)
+        yield* drain
+      }).pipe(Effect.provide(client({
+        "/first": () => Deferred.await(gate),
+        // Starts as the first task ends, before the route hears of that end.
+        "/second": () => Effect.map(Effect.either(Effect.suspend(() => cancelFirst)), (result) => cancelled.push(result))
+      })))
+      expect(cancelled).toMatchObject([{ _tag: "Left", left: { _tag: "CancelError", reason: "not_found" } }])
+    }))
 
   it.effect("a defined queue's concurrency and rate limits hold in-process", () =>
     Effect.gen(function*() {
@@ -613,6 +676,14 @@ describe("LocalRoute: what a user reads", () => {
       })
       expect(logs.of(Events.createTaskFailed).map((entry) => [entry.level, entry.annotations.reason, entry.annotations.route]))
         .toEqual([["ERROR", "already_exists", "local"]])
+      // A payload within the client's limit, its task with the name, URL and headers over Cloud Tasks' limit.
+      expect(yield* Effect.flip(enqueueHttpTask("/ok", "x".repeat(1_048_560)))).toMatchObject({
+        _tag: "DispatchError",
+        reason: "payload_too_large",
+        route: "local",
+        message: "The task for /ok, with its name, URL and headers, would be over the 1048569 bytes Cloud Tasks accepts"
+      })
+      expect(logs.of(Events.createTaskFailed).map((entry) => entry.annotations.reason)).toEqual(["already_exists", "payload_too_large"])
       for (
         const name of [
           "local-direct-dispatch/default",
@@ -626,6 +697,13 @@ describe("LocalRoute: what a user reads", () => {
           message: `${name} is not the name of an in-process task`
         })
       }
+      // The route's own cancel, given another route's name.
+      const other = "dev-worker-dispatch/default/1"
+      const route = LocalRoute.layerWith().pipe(Layer.provide(TasksConfig.layerWith({ appEnv: "dev" })))
+      expect(yield* Effect.flip(Effect.flatMap(LocalRoute, (local) => local.cancel(other)).pipe(Effect.provide(route)))).toMatchObject({
+        reason: "invalid_name",
+        message: `${other} is not the name of an in-process task`
+      })
       const unknown = "local-direct-dispatch/other-queue/x1"
       expect(yield* Effect.flip(cancelTask(unknown))).toMatchObject({
         reason: "not_found",

@@ -6,7 +6,7 @@
  */
 import { Cause, Context, Duration, Effect, Either, type Exit, type Fiber, type FiberRefs, Option, Runtime, RuntimeFlags } from "effect"
 import { CancelError, DispatchError, type NonRetryableError } from "../Errors.js"
-import { Events } from "../Events.js"
+import { type EventName, Events } from "../Events.js"
 import type { LocalRouteOptions, LocalRouteShape } from "../LocalRoute.js"
 import type { TaskInfo, TaskRequest } from "../Route.js"
 import { TaskContext, type TaskContextShape } from "../TaskContext.js"
@@ -15,7 +15,7 @@ import type { TaskQueue } from "../TaskQueue.js"
 import { TasksConfig } from "../TasksConfig.js"
 import { makeEffectClock } from "./effectClock.js"
 import type { DashboardActions } from "./emulator/dashboard.js"
-import { ApiError, Status } from "./engine/apiError.js"
+import { ApiError, Errors as ApiErrors, Status } from "./engine/apiError.js"
 import type { EngineClock } from "./engine/clock.js"
 import type { Deliver, DeliveryResult } from "./engine/deliver.js"
 import { Churn } from "./churn.js"
@@ -26,6 +26,7 @@ import type { AttemptEnded } from "./engine/scheduler.js"
 import { parseTaskJson } from "./json.js"
 import {
   DEFAULT_DISPATCH_DEADLINE_MS,
+  MAX_TASK_BYTES,
   MIN_DISPATCH_DEADLINE_MS,
   QUEUE_ID,
   QUEUE_NAME_REUSE_MS,
@@ -40,6 +41,9 @@ import { makeSupervisor } from "./supervisor.js"
 
 /** The prefix of the names of in-process tasks: `local-direct-dispatch/<queue>/<task id>`. */
 const NAME_PREFIX = "local-direct-dispatch"
+
+/** The engine's message for a task over Cloud Tasks' size limit. */
+const TASK_TOO_LARGE = ApiErrors.taskTooLarge().message
 
 /** What the route keeps of a live task besides what the engine stores. */
 interface LocalTask {
@@ -68,15 +72,18 @@ interface DrainWaiter {
   done: (() => void) | undefined
 }
 
-/** Whether two snapshots of fiber refs hold the same value of every ref (a snapshot shares its values with the fiber's refs). */
+/**
+ * Whether two snapshots of fiber refs hold the same value of every ref (a snapshot shares its
+ * values with the fiber's refs; `getFiberRefs` makes a new snapshot on every call, never the same one).
+ */
+// Stryker disable next-line BlockStatement: equivalent, answering no (undefined) makes a new runtime: only costs work
 const sameRefs = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => {
-  if (a === b) return true
   if (a.locals.size !== b.locals.size) return false
-  let same = true
-  b.locals.forEach((values, ref) => {
-    if (same && a.locals.get(ref) !== values) same = false
-  })
-  return same
+  for (const [ref, values] of b.locals) {
+    if (a.locals.get(ref) !== values) return false
+  }
+  // Stryker disable next-line BooleanLiteral: equivalent, answering no makes a new runtime: only costs work
+  return true
 }
 
 /** What the queue records of an outcome: the answer Cloud Tasks would have seen. */
@@ -141,6 +148,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
    * annotations); when its level filters the event out, nothing is built at all.
    */
   const logAs = (task: LocalTask, level: Log.LogLevel.LogLevel, log: () => Effect.Effect<void>) => {
+    // Stryker disable next-line ConditionalExpression: equivalent, the logger filters the same level
     if (Log.enabledIn(task.runtime, level)) Runtime.runSync(task.runtime)(log())
   }
 
@@ -151,6 +159,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       engine.close()
       for (const [name, task] of live) {
         const stored = storedTask(name)
+        // Stryker disable next-line ConditionalExpression: equivalent, the engine holds every live task when the route closes
         if (stored === undefined || stored.running) continue
         logAs(task, Log.LogLevel.Warning, () =>
           Log.warn(
@@ -174,11 +183,9 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
 
   /** One attempt: the handler on a fiber of the task's own, answering as the task server would. */
   const deliver: Deliver = (request, done) => {
-    const task = live.get(request.task)
-    if (task === undefined) {
-      done({ _tag: "Failed", message: "The task is no longer live" })
-      return { abort: () => {} }
-    }
+    // The engine delivers only live tasks: the route registers a task as the engine creates it
+    // (its first attempt starts on a later turn) and forgets it once the engine has ended it.
+    const task = live.get(request.task)!
     const { context } = request
     const taskContext: TaskContextShape = {
       taskName: Option.some(context.taskId),
@@ -190,25 +197,26 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       retryReason: Option.fromNullable(context.retryReason),
       lastAttempt: Option.some(request.lastAttempt)
     }
-    let aborted = false
     const attempt = Effect.suspend(() => task.handler.decode(Either.getOrThrow(parseTaskJson(request.body.toString())))).pipe(
       Effect.flatMap((payload) => task.handler.handle(payload) as Effect.Effect<unknown, unknown>),
       Effect.exit,
       Effect.flatMap((exit: Exit.Exit<unknown, unknown>) => {
         const outcome = outcomeOf(exit)
+        // Stryker disable next-line ConditionalExpression: equivalent, `dropped` is read only for a task reported dropped
         if (outcome._tag === "Dropped") task.dropped = outcome.error
         if (withDashboard && exit._tag === "Failure") {
           failures.set(failureKey(request.task, request.attempt), Cause.pretty(exit.cause))
           if (failures.size > 1000) failures.delete(failures.keys().next().value!)
         }
         done(deliveryResult(outcome))
-        if (aborted || outcome._tag === "Succeeded" || outcome._tag === "Dropped") return Effect.void
+        if (outcome._tag === "Succeeded" || outcome._tag === "Dropped") return Effect.void
         const level = request.lastAttempt ? Log.LogLevel.Error : Log.LogLevel.Warning
         return Log.logEvent(
           level,
           Events.taskFailed,
           `In-process task failed (attempt ${request.attempt}, answered ${outcome.status} as the task server would)`,
           { ...task.fields, attempt: request.attempt, status: outcome.status },
+          // Stryker disable next-line ConditionalExpression: equivalent, a success is never logged as failed
           exit._tag === "Failure" ? exit.cause : Cause.empty
         )
       })
@@ -229,24 +237,16 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
         ...task.fields,
         attempt: request.attempt
       }))
-    return {
-      abort: () => {
-        aborted = true
-        fiber.unsafeInterruptAsFork(fiber.id())
-      }
-    }
+    // An aborted attempt ends here: it runs interruptible (`runtimeOf`), so its outcome above is
+    // never handled (an interrupted fiber skips the handlers of `Effect.exit`).
+    return { abort: () => fiber.unsafeInterruptAsFork(fiber.id()) }
   }
 
-  /** Whether the queue `name` is paused (only the dashboard pauses a queue while the route runs). */
-  const isPaused = (name: string) => {
-    // Stryker disable BlockStatement,BooleanLiteral: equivalent, the catch: the queue of a live task always exists
-    try {
-      return engine.getQueue(name).state === "PAUSED"
-    } catch {
-      return false
-    }
-    // Stryker restore all
-  }
+  /**
+   * Whether the queue `name` (a stored task's) is paused: only the dashboard pauses a queue
+   * while the route runs, and no engine queue is deleted then (`engineQueues`).
+   */
+  const isPaused = (name: string) => engine.getQueue(name).state === "PAUSED"
 
   /**
    * Tells each drain that `name` ended, or now waits for an attempt beyond the patience, or
@@ -265,6 +265,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
         if (later || paused) {
           drain.waiting.delete(name)
           const task = live.get(name)
+          // Stryker disable next-line ConditionalExpression: equivalent, `settle` hears of a stored task only while it is live
           if (task !== undefined) drain.gaveUp.push([task, stored, paused])
         }
       }
@@ -303,6 +304,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
             // Stryker disable next-line OptionalChaining: equivalent, `dropped` is set before the task is reported dropped
             `${task.info.name} was dropped, not retried: ${task.dropped?.message}`,
             fields(),
+            // Stryker disable next-line ConditionalExpression: equivalent, `dropped` is set before the task is reported dropped
             task.dropped === undefined ? Cause.empty : Cause.fail(task.dropped)
           ))
         break
@@ -339,13 +341,12 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
 
   /** The engine's stored task `name`, if it is live. */
   const storedTask = (name: string): StoredTask | undefined => {
-    // Stryker disable BlockStatement: equivalent, the catch: an empty one returns undefined too
+    // (A directive's comment reaches a catch clause only before its `catch`.)
     try {
       return engine.getTask(name)
-    } catch {
+    } /* Stryker disable next-line BlockStatement: equivalent, an empty catch returns undefined too */ catch {
       return undefined
     }
-    // Stryker restore all
   }
 
 
@@ -362,6 +363,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
    */
   const queueFor = (queue: TaskQueue | undefined): string => {
     let name = engineQueues.get(queue)
+    // Stryker disable next-line ConditionalExpression: equivalent, `ensureQueue` of a queue that exists changes nothing
     if (name === undefined) {
       name = `${location}/queues/${queue?.id ?? defaultQueue}`
       const declared = queue !== undefined && Object.keys(queue.settings).length > 0
@@ -378,8 +380,10 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   const servicesCache = new Map<TaskHandler, { readonly context: Context.Context<never>; readonly services: Context.Context<never> }>()
   const servicesFor = (handler: TaskHandler, context: Context.Context<never>): Context.Context<never> => {
     const cached = servicesCache.get(handler)
+    // Stryker disable next-line ConditionalExpression: equivalent, merging again only costs work
     if (cached !== undefined && cached.context === context) return cached.services
     const services = Context.merge(context, handler.services) as Context.Context<never>
+    // Stryker disable next-line ObjectLiteral: equivalent, a cache that never hits only costs work
     servicesCache.set(handler, { context, services })
     return services
   }
@@ -398,20 +402,17 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     const fiberRefs = fiber.getFiberRefs()
     const context = fiber.currentContext as Context.Context<never>
     const runtimeFlags = RuntimeFlags.enable(flags, RuntimeFlags.Interruption)
-    // The services are one of the refs (`currentContext`): equal refs mean equal services.
-    if (lastRuntime !== undefined && lastRuntime.runtimeFlags === runtimeFlags && sameRefs(lastRuntime.fiberRefs, fiberRefs)) {
-      return lastRuntime
-    }
+    // The services and the flags are refs too (`currentContext`; `getFiberRefs` records the
+    // fiber's flags in `currentRuntimeFlags`): equal refs mean equal services and flags.
+    // Stryker disable next-line ConditionalExpression: equivalent, a runtime made anew only costs work
+    if (lastRuntime !== undefined && sameRefs(lastRuntime.fiberRefs, fiberRefs)) return lastRuntime
     return lastRuntime = Runtime.make({ context, fiberRefs, runtimeFlags })
   }
 
-  const refuse = (request: TaskRequest, message: string, reason: DispatchError["reason"]) =>
+  /** Refuses the task of `request`, logging `event`. */
+  const refuse = (request: TaskRequest, event: EventName, reason: DispatchError["reason"], message: string) =>
     Effect.zipRight(
-      Log.error(reason === "no_handler" ? Events.handlerMissing : Events.taskRefused, message, {
-        path: request.path,
-        route: "local",
-        reason
-      }),
+      Log.error(event, message, { path: request.path, route: "local", reason }),
       Effect.fail(new DispatchError({ message, path: request.path, route: "local", reason }))
     )
 
@@ -422,12 +423,13 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
       if (handler === undefined) {
         return refuse(
           request,
-          `No in-process handler is registered for ${request.path}: provide TaskHandlers to the client's layer`,
-          "no_handler"
+          Events.handlerMissing,
+          "no_handler",
+          `No in-process handler is registered for ${request.path}: provide TaskHandlers to the client's layer`
         )
       }
       if (closing) {
-        return refuse(request, `The local route is closing; the task for ${request.path} was not started`, "shutting_down")
+        return refuse(request, Events.taskRefused, "shutting_down", `The local route is closing; the task for ${request.path} was not started`)
       }
       const queue = queueFor(Option.getOrUndefined(request.queue))
       let task: StoredTask
@@ -448,11 +450,21 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
             : DEFAULT_DISPATCH_DEADLINE_MS
         })
       } catch (error) {
-        if (error instanceof ApiError && error.code === Status.ALREADY_EXISTS) {
-          const message = `A task named ${Option.getOrElse(request.taskId, () => "")} already exists or ran recently`
-          return Effect.zipRight(
-            Log.error(Events.createTaskFailed, message, { path: request.path, route: "local", reason: "already_exists" }),
-            Effect.fail(new DispatchError({ message, path: request.path, route: "local", reason: "already_exists" }))
+        // Stryker disable next-line ConditionalExpression: equivalent, the engine throws only its ApiErrors
+        if (!(error instanceof ApiError)) return Effect.die(error)
+        if (error.code === Status.ALREADY_EXISTS) {
+          // Stryker disable next-line ArrowFunction,StringLiteral: equivalent, only a named task can exist already
+          const id = Option.getOrElse(request.taskId, () => "")
+          return refuse(request, Events.createTaskFailed, "already_exists", `A task named ${id} already exists or ran recently`)
+        }
+        // A payload within the limit the client checks whose task (with its name, URL and headers)
+        // is over Cloud Tasks' limit: refused as the cloud-tasks route refuses it.
+        if (error.message === TASK_TOO_LARGE) {
+          return refuse(
+            request,
+            Events.createTaskFailed,
+            "payload_too_large",
+            `The task for ${request.path}, with its name, URL and headers, would be over the ${MAX_TASK_BYTES} bytes Cloud Tasks accepts`
           )
         }
         return Effect.die(error)
@@ -468,10 +480,12 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
 
   /** Forgets a live task that ended without an attempt's outcome (cancelled, deleted or purged). */
   const forget = (name: string) => {
+    // Stryker disable next-line OptionalChaining: equivalent, a task cancelled, deleted or purged is live
     const running = live.get(name)?.running
     unlive(name)
     // A running attempt goes on (with no retry after it); cancelled is the task's outcome,
     // so closing does not also log it as interrupted.
+    // Stryker disable next-line ConditionalExpression: equivalent, silencing no fiber does nothing
     if (running !== undefined) supervisor.silence(running)
     settle(name, undefined)
   }
@@ -493,8 +507,14 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
           new CancelError({ message: `${name} is not the name of an in-process task`, name, reason: "invalid_name" })
         )
       }
+      // The engine ends a task before the route hears of it, and the end may start the next
+      // attempt at once: its handler finds the task ended, though the route has not forgotten it.
       const task = live.get(full)
-      if (task === undefined || storedTask(full) === undefined) {
+      if (
+        storedTask(full) === undefined ||
+        // Stryker disable next-line ConditionalExpression: equivalent, a task the engine holds is live
+        task === undefined
+      ) {
         return Effect.fail(new CancelError({ message: `No in-process task ${name} is waiting to run`, name, reason: "not_found" }))
       }
       engine.deleteTask(full)
@@ -581,7 +601,9 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
         const task = engine.replayTask(name)
         // Registered before its first attempt, which the engine starts on a later turn. The
         // replay has no enqueuing fiber of its own: it runs as the latest enqueued task did.
+        // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent, every in-process task is an HTTP one
         const url = task.request._tag === "Http" ? task.request.url : ""
+        // Stryker disable next-line StringLiteral: equivalent, every in-process task's URL starts with the base URL
         const path = url.startsWith(baseUrl) ? url.slice(baseUrl.length) : ""
         const handler = handlers.get(path)
         // Stryker disable next-line ConditionalExpression,LogicalOperator,BlockStatement: equivalent, a finished task had a handler, so a runtime was kept
@@ -590,6 +612,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
           // Stryker disable next-line StringLiteral: equivalent, unreachable (above)
           throw new ApiError(Status.FAILED_PRECONDITION, `No in-process handler is registered for ${path}`)
         }
+        // Stryker disable next-line StringLiteral: equivalent, only the name of a replay's `TaskInfo` is read
         const info: TaskInfo = { name: `${NAME_PREFIX}/${shortName(task.queueName)}/${task.id}`, route: "local" }
         live.set(task.name, {
           info,
