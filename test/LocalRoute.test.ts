@@ -19,7 +19,9 @@
  * undefined too); a replay's request tag and URL prefix (every in-process task is an HTTP one under
  * the base URL) and its `TaskInfo.route` (only its name is read); the enqueuer's runtime made anew
  * although its refs are unchanged (`sameRefs` answering no, the reuse skipped: only costs work;
- * answering yes wrongly is caught by the tests of what each task's enqueue had in scope).
+ * answering yes wrongly is caught by the tests of what each task's enqueue had in scope); an
+ * ended task left in the map of live tasks, and that map never or always replaced by a copy (only
+ * memory and the garbage collector notice: benchmarks B5 and B5h).
  * Not disabled, as their lines hold killed mutants of the same kind: `sameRefs`' size check and
  * per-ref check forced true (it answers no: only costs work), `engineName`'s `queue !== undefined`
  * forced true (a name without a queue has no task ID either), and the too-large check forced true
