@@ -142,6 +142,7 @@ export const makeTaskRequest = (
   }
 
   const headers = options?.headers ?? NO_HEADERS
+  // Stryker disable next-line ConditionalExpression: equivalent, checking the empty headers finds no problem (only work)
   const badHeaders = headers === NO_HEADERS ? undefined : headersProblem(headers)
   if (badHeaders !== undefined) return refuse("invalid_options", `Invalid headers for ${path}: ${badHeaders}`)
 

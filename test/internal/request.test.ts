@@ -1,6 +1,12 @@
 /**
  * Input validation through the public API: invalid input is a DispatchError and
  * reaches no route; valid input reaches exactly one, unchanged.
+ *
+ * Mutation testing of src/internal/request.ts: one equivalent mutant, disabled in the source with
+ * its reason (the shared empty headers checked anyway: only work). One survivor is not a gap:
+ * `Option.every` for the shared 30-minute deadline makes the module fail to load, so every test
+ * here fails when it is applied by hand; Stryker's vitest runner does not reload a module for a
+ * static mutant.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Either, FastCheck as fc, Layer, Option } from "effect"
