@@ -4,7 +4,7 @@
  * (test/TasksClient.test.ts checks the route taken against the README's reference model.)
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, FastCheck as fc } from "effect"
+import { Effect, Either } from "effect"
 import { Events } from "../../src/Events.js"
 import { decideRoute, decisionEvents, selectableRoutes } from "../../src/internal/routing.js"
 import { TasksConfig, type TasksConfigInput, type TasksConfigShape } from "../../src/TasksConfig.js"
@@ -84,26 +84,33 @@ describe("decisionEvents", () => {
   })
 })
 
-const inputArbitrary = fc.record({
-  appEnv: fc.constantFrom("dev", "test", "production"),
-  dryRun: fc.boolean(),
-  forceHttpLoopback: fc.boolean(),
-  useWorkerInDev: fc.boolean(),
-  workerUrlBase: fc.constantFrom(undefined, "http://127.0.0.1:8001", "127.0.0.1:8001")
-})
-
 describe("selectableRoutes", () => {
-  it.prop("are exactly the routes decideRoute takes for some path", { input: inputArbitrary }, ({ input }) => {
-    const config = Effect.runSync(
-      Effect.either(
-        TasksConfig.make({ ...input, project: "p", location: "l", queue: "q", urlBase: "https://a.example", auth: "s" })
-      )
-    )
-    // A production configuration with a forced loopback or a bad URL is refused: no routes to compare.
-    if (Either.isLeft(config)) return
-    const taken = new Set(["/api/tasks/assemble", "/api/tasks/process-chunk", "/other"].map((path) =>
-      decideRoute(config.right, path).route
-    ))
-    expect(selectableRoutes(config.right)).toEqual(taken)
+  it("are exactly the routes decideRoute takes for some path, for every combination of the settings that choose", () => {
+    let compared = 0
+    for (const appEnv of ["dev", "test", "production"] as const) {
+      for (const dryRun of [false, true]) {
+        for (const forceHttpLoopback of [false, true]) {
+          for (const useWorkerInDev of [false, true]) {
+            for (const workerUrlBase of [undefined, "http://127.0.0.1:8001", "127.0.0.1:8001"]) {
+              const input = { appEnv, dryRun, forceHttpLoopback, useWorkerInDev, workerUrlBase }
+              const config = Effect.runSync(
+                Effect.either(
+                  TasksConfig.make({ ...input, project: "p", location: "l", queue: "q", urlBase: "https://a.example", auth: "s" })
+                )
+              )
+              // A production configuration with a forced loopback or a bad URL is refused: no routes to compare.
+              if (Either.isLeft(config)) continue
+              const taken = new Set(["/api/tasks/assemble", "/api/tasks/process-chunk", "/other"].map((path) =>
+                decideRoute(config.right, path).route
+              ))
+              expect(selectableRoutes(config.right), JSON.stringify(input)).toEqual(taken)
+              compared++
+            }
+          }
+        }
+      }
+    }
+    // 72 combinations; production refuses 12 of them (a forced loopback, a worker URL that is not one).
+    expect(compared).toBe(60)
   })
 })
