@@ -16,8 +16,6 @@
  *   only a scheduler yield in between could tell, which no test can arrange).
  * - Every span started through `Effect.makeSpan` (the startSpan body emptied, `>= 0` annotations).
  * - `passes` always true (each event still checks its own level), and `!== ""` for "Succeeded" likewise.
- * - The `issues` key when there are none (JSON drops an undefined key); `?? "0"` as `""` (both Number 0).
- * - `parent: undefined` given to Effect.makeSpan where there is no parent at all (the same as none).
  * - Not disabled, as their lines hold killed mutants of the same kind: startSpan's fallback condition
  *   as `true`, and the outcome's log pre-check as `true` (both the general path, the same result).
  */

@@ -165,8 +165,7 @@ export interface StoredQueue {
   purgeTime: number | undefined
   /** The policy of `SetIamPolicy`, returned as is by `GetIamPolicy`. */
   iamPolicy: unknown
-  /** The queue's live tasks by full name. */
-  /** Replaced by a copy now and then as tasks leave (`Churn`). */
+  /** The queue's live tasks by full name; replaced by a copy now and then as tasks leave (`Churn`). */
   tasks: Map<string, StoredTask>
 }
 

@@ -7,10 +7,10 @@
  *
  * @internal
  */
+import { Churn } from "../churn.js"
 import { Status, statusForHttp } from "./apiError.js"
 import type { AttemptLog, RawAttempt } from "./attemptLog.js"
 import { mayRetry, parseRetryAfter, retryDelay } from "./backoff.js"
-import { Churn } from "../churn.js"
 import type { EngineClock } from "./clock.js"
 import type { AttemptContext, Deliver, Delivery, DeliveryRequest, DeliveryResult } from "./deliver.js"
 import { MinHeap } from "./heap.js"

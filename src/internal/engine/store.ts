@@ -8,6 +8,7 @@
  *
  * @internal
  */
+import { Churn } from "../churn.js"
 import {
   APP_ENGINE_DEFAULT_CONTENT_TYPE,
   APP_ENGINE_USER_AGENT,
@@ -25,7 +26,6 @@ import {
   USER_AGENT
 } from "../limits.js"
 import { Errors } from "./apiError.js"
-import { Churn } from "../churn.js"
 import type { EngineClock } from "./clock.js"
 import {
   appEngineMethodSendsBody,

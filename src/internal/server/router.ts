@@ -346,12 +346,8 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
         logged(
           passes(Log.LogLevel.Warning),
           () => Log.warn(Events.serverInvalidPayload, message, { ...fields, status, reason }),
-          (status === 413 ? refusal : json)(status, {
-            error: reason,
-            message,
-            // Stryker disable next-line ConditionalExpression: JSON drops an `issues` key that is undefined
-            ...(issues === undefined ? {} : { issues })
-          })
+          // JSON leaves out an `issues` that is undefined.
+          (status === 413 ? refusal : json)(status, { error: reason, message, issues })
         )
       const unauthorized = (denied: Denial) => {
         const message = denied.reason.startsWith("oidc_")
@@ -428,9 +424,7 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
       }
       const read = (): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
         const tooLarge = `The body is larger than ${maxBodyBytes} bytes`
-        const length = request.headers["content-length"]
-        // Stryker disable next-line StringLiteral: Number("") is 0 as well
-        const declared = Number(length ?? "0")
+        const declared = Number(request.headers["content-length"] ?? 0)
         if (declared > maxBodyBytes) return refuse(413, "payload_too_large", tooLarge)
         const platformLimit = Context.get(fiber.currentContext, IncomingMessage.MaxBodySize)
         return Effect.flatMap(readBody(request, maxBodyBytes, platformLimit), (body) => {
@@ -528,11 +522,8 @@ export const makeRouter = Effect.fnUntraced(function*(options: TaskServerOptions
           : Effect.flatMap(
             Effect.makeSpan(
               "TaskServer.handle",
-              current === undefined &&
-                // Stryker disable next-line ConditionalExpression: with no parent at all, `parent: undefined` is the same as none
-                parent !== undefined
-                ? { ...handleOptions, parent }
-                : handleOptions
+              // With no parent at all, `parent: undefined` is the same as none.
+              current === undefined ? { ...handleOptions, parent } : handleOptions
             ),
             within
           )
