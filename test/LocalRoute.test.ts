@@ -42,6 +42,8 @@ import {
   HashMap,
   Layer,
   Option,
+  RuntimeFlags,
+  RuntimeFlagsPatch,
   Schema,
   Scope,
   TestClock
@@ -891,6 +893,20 @@ describe("LocalRoute: what each task runs with", () => {
     }).pipe(Effect.provide(client({
       "/greet": () => Effect.map(Effect.serviceOption(Greeting), (who) => seen.push(Option.getOrElse(who, () => "nobody")))
     })), Effect.provide(layer))
+  })
+
+  it.effect("each task runs with its own caller's runtime flags, though nothing else in scope differs", () => {
+    const seen: Array<boolean> = []
+    return Effect.gen(function*() {
+      const eager = Effect.withRuntimeFlagsPatch(RuntimeFlagsPatch.disable(RuntimeFlags.CooperativeYielding))
+      yield* enqueueHttpTask("/flags", {})
+      yield* eager(enqueueHttpTask("/flags", {}))
+      yield* enqueueHttpTask("/flags", {})
+      yield* drain
+      expect(seen).toEqual([true, false, true])
+    }).pipe(Effect.provide(client({
+      "/flags": () => Effect.map(Effect.getRuntimeFlags, (flags) => seen.push(RuntimeFlags.cooperativeYielding(flags)))
+    })))
   })
 })
 

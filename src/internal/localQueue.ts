@@ -86,6 +86,14 @@ const sameRefs = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => {
   return true
 }
 
+/**
+ * The fiber's refs as they are. Effect's `getFiberRefs` first records the fiber's flags in
+ * them, which copies every ref on every call: the snapshot the fiber holds is read instead
+ * where there is one (a field of effect 3's fiber runtime), and its flags are taken apart.
+ */
+const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
+  (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
+
 /** What the queue records of an outcome: the answer Cloud Tasks would have seen. */
 const deliveryResult = (outcome: Outcome): DeliveryResult =>
   outcome._tag === "RetryAfter"
@@ -400,13 +408,16 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
    */
   let lastRuntime: Runtime.Runtime<never> | undefined
   const runtimeOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>, flags: RuntimeFlags.RuntimeFlags): Runtime.Runtime<never> => {
-    const fiberRefs = fiber.getFiberRefs()
+    const fiberRefs = refsOf(fiber)
     const context = fiber.currentContext as Context.Context<never>
     const runtimeFlags = RuntimeFlags.enable(flags, RuntimeFlags.Interruption)
-    // The services and the flags are refs too (`currentContext`; `getFiberRefs` records the
-    // fiber's flags in `currentRuntimeFlags`): equal refs mean equal services and flags.
-    // Stryker disable next-line ConditionalExpression: equivalent, a runtime made anew only costs work
-    if (lastRuntime !== undefined && sameRefs(lastRuntime.fiberRefs, fiberRefs)) return lastRuntime
+    // The services are a ref too (`currentContext`): equal refs mean equal services. The flags
+    // are compared on their own: the snapshot may hold stale ones (`refsOf`).
+    if (
+      lastRuntime !== undefined && lastRuntime.runtimeFlags === runtimeFlags &&
+      // Stryker disable next-line ConditionalExpression: equivalent, a runtime made anew only costs work
+      (lastRuntime.fiberRefs === fiberRefs || sameRefs(lastRuntime.fiberRefs, fiberRefs))
+    ) return lastRuntime
     return lastRuntime = Runtime.make({ context, fiberRefs, runtimeFlags })
   }
 
