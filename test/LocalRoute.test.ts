@@ -18,8 +18,10 @@
  * success (never logged as failed); silencing no fiber (a no-op); an empty catch (returns
  * undefined too); a replay's request tag and URL prefix (every in-process task is an HTTP one under
  * the base URL) and its `TaskInfo.route` (only its name is read); the enqueuer's runtime made anew
- * although its refs are unchanged (`sameRefs` answering no, the reuse skipped: only costs work;
- * answering yes wrongly is caught by the tests of what each task's enqueue had in scope); an
+ * although its refs are unchanged (`sameRefs` answering no, the reuse skipped, the same snapshot
+ * not recognised: only costs work; answering yes wrongly is caught by the tests of what each
+ * task's enqueue had in scope); the enqueuer's refs read through effect's `getFiberRefs`, which
+ * copies them (the same values: only costs work); an
  * ended task left in the map of live tasks, and that map never or always replaced by a copy (only
  * memory and the garbage collector notice: benchmarks B5 and B5h).
  * Not disabled, as their lines hold killed mutants of the same kind: `sameRefs`' size check and

@@ -92,6 +92,7 @@ const sameRefs = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => {
  * where there is one (a field of effect 3's fiber runtime), and its flags are taken apart.
  */
 const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
+  // Stryker disable next-line LogicalOperator: equivalent, effect's copy holds the same values (only costs work)
   (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
 
 /** What the queue records of an outcome: the answer Cloud Tasks would have seen. */
@@ -415,7 +416,7 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
     // are compared on their own: the snapshot may hold stale ones (`refsOf`).
     if (
       lastRuntime !== undefined && lastRuntime.runtimeFlags === runtimeFlags &&
-      // Stryker disable next-line ConditionalExpression: equivalent, a runtime made anew only costs work
+      // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent, a runtime made anew only costs work
       (lastRuntime.fiberRefs === fiberRefs || sameRefs(lastRuntime.fiberRefs, fiberRefs))
     ) return lastRuntime
     return lastRuntime = Runtime.make({ context, fiberRefs, runtimeFlags })
