@@ -25,7 +25,9 @@
  * ended task left in the map of live tasks, and that map never or always replaced by a copy (only
  * memory and the garbage collector notice: benchmarks B5 and B5h).
  * Not disabled, as their lines hold killed mutants of the same kind: `sameRefs`' size check and
- * per-ref check forced true (it answers no: only costs work), `engineName`'s `queue !== undefined`
+ * per-ref check forced true (it answers no: only costs work), the whole condition for reusing the
+ * enqueuer's runtime forced false (the same; its line also holds the flags check, which the test
+ * of a caller's runtime flags kills), `engineName`'s `queue !== undefined`
  * forced true (a name without a queue has no task ID either), and the too-large check forced true
  * (the client's checks leave the engine no other refusal than a name taken or the size).
  */
