@@ -43,13 +43,22 @@ export const cloudCases = async () => {
   const logging = ManagedRuntime.make(Layer.provideMerge(production, formattedButDiscarded))
   const purge = () => client.purgeQueue({ name: QUEUE })
   try {
-    /** `n` tasks enqueued `concurrency` at a time, ours or the raw client's: tasks/s and client CPU µs per task. */
-    const batch = (n: number, side: "ours" | "raw") => {
+    /** The raw client's call as an Effect: what any library on effect pays at least. */
+    const asEffect = () => Effect.tryPromise(() => client.createTask(rawTask()))
+
+    /**
+     * `n` tasks enqueued `concurrency` at a time: ours, the raw client's, or the raw client's call
+     * as an Effect (effect's floor): tasks/s and client CPU µs per task.
+     */
+    const batch = (n: number, side: "ours" | "raw" | "floor") => {
       const tasks = Array.from({ length: n }, () => ({ path: "/api/tasks/transcribe", payload }))
       return async () => {
         const cpu = process.cpuUsage()
         const ms = await time(async () => {
           if (side === "raw") return pool(n, concurrency, () => client.createTask(rawTask()))
+          if (side === "floor") {
+            return Effect.runPromise(Effect.forEach(range(n), () => asEffect(), { concurrency, discard: true }))
+          }
           const results = await runtime.runPromise(enqueueHttpTasks(tasks, { concurrency }))
           if (results.some((r) => r._tag === "Left")) throw new Error("a task failed in the batch")
         })
@@ -94,6 +103,14 @@ export const cloudCases = async () => {
         perTask(ours(runtime))
       )
       report("B1l", "the same, every event formatted as logfmt, ms (vs logs below Warning filtered)", b1l, "lower", null)
+      const b1e = await pairs(
+        { warmup: 2, min: 5, max: 150, seconds: 20 },
+        perTask(() => Effect.runPromise(times(n1, asEffect))),
+        perTask(async () => {
+          for (let i = 0; i < n1; i++) await client.createTask(rawTask())
+        })
+      )
+      report("B1e", "effect's floor: the raw call as an Effect (Effect.tryPromise), ms (vs raw createTask)", b1e, "lower", null)
     }
 
     // B2: throughput of a batch with bounded concurrency (warmed up above)
@@ -105,6 +122,10 @@ export const cloudCases = async () => {
     )
     report("B2", `throughput of ${n2} tasks, concurrency ${concurrency}, tasks/s (vs raw client)`, b2.rate, "higher", 0.95)
     report("B2c", "B2's client CPU per task, µs (vs raw client)", b2.cpu, "lower", null)
+    if (!quick) {
+      const b2e = await pairsOf({ warmup: 2, min: 5, max: 60, seconds: 20 }, batch(n2, "floor"), batch(n2, "raw"))
+      report("B2e", "effect's floor: B2 with the raw call as an Effect, tasks/s (vs raw client)", b2e.rate, "higher", null)
+    }
 
     // B3: a batch against a new client per task, as the original design did
     const n3 = size(300, 100)
