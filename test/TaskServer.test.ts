@@ -7,7 +7,8 @@
  * - The body's "Text" tag (only the other two tags are tested).
  * - Our limit applied to a declared-length body where the platform's is no smaller or absent (the length is within it).
  * - A declared-length read that fails (Node frames the body by its Content-Length and a web request's is
- *   read without a limit: it fails only when the client has gone).
+ *   read without a limit: it fails only when the client has gone, and the platform has then interrupted
+ *   the request, as the test of a client gone mid-body shows: nothing is refused or logged).
  * - A declared-length body read as a stream (only slower).
  * - Keeping chunks past the limit (that body is refused anyway).
  * - A chunked read that fails midway (the client has gone), and the missing body's "" as other text or
@@ -44,7 +45,7 @@ import {
 import { MAX_TASK_BYTES } from "../src/internal/limits.js"
 import { TaskContext, type TaskContextShape, TaskServer, toWebHandler } from "../src/TaskServer.js"
 import { captureLogs } from "./utils/logs.js"
-import { endlessUpload, rawRequest } from "./utils/rawHttp.js"
+import { cutOffUpload, endlessUpload, rawRequest } from "./utils/rawHttp.js"
 import { ancestors, recordingTracer, secret, startTaskServer } from "./utils/server.js"
 
 // Spy on the comparison without changing it, to see that the server uses it.
@@ -819,6 +820,24 @@ describe("TaskServer: a web-standard handler", () => {
       expect(logs.of(Events.serverInterrupted)).toEqual([])
       expect(yield* Deferred.isDone(ran)).toBe(false)
     }).pipe(Effect.scoped)
+  })
+
+  it.scopedLive("a client that goes away mid-body on a real server gets no refusal and is logged as no bad payload: its read never ended", () => {
+    const { layer: logLayer, logs } = captureLogs()
+    let ran = 0
+    return Effect.gen(function*() {
+      const server = yield* startTaskServer(TaskHandlers.layer({ "/ok": () => Effect.sync(() => ran++) }))
+      for (const framing of ["declared", "chunked"] as const) {
+        const answer = yield* cutOffUpload(server.url, "/ok", auth, framing)
+        // Node's parser may answer a half-closed request itself (400, no body); no refusal of ours.
+        expect([framing, answer.text.split("\r\n\r\n")[1] ?? ""]).toEqual([framing, ""])
+      }
+      yield* server.server.drain
+      expect(logs.of(Events.serverReceived)).toHaveLength(2)
+      // Neither a 413 for the declared length nor "not UTF-8" for the chunk: the read never ended.
+      expect(logs.of(Events.serverInvalidPayload)).toEqual([])
+      expect(ran).toBe(0)
+    }).pipe(Effect.provide(logLayer))
   })
 
   it.live("a POST without a body (a web request then has no stream) is read as empty: 400, not JSON", () =>

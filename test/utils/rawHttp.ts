@@ -64,3 +64,22 @@ export const endlessUpload = (url: string, path: string, headers: Readonly<Recor
     socket.on("close", () => resume(Effect.succeed(answer(text, sent))))
     return Effect.sync(() => socket.destroy())
   })
+
+/**
+ * POSTs the start of a body, framed by a declared length of 100 bytes or as one chunk,
+ * then goes away (ends its side of the connection); resolves with whatever answer arrived.
+ */
+export const cutOffUpload = (url: string, path: string, headers: Readonly<Record<string, string>>, framing: "declared" | "chunked") =>
+  Effect.async<RawAnswer>((resume) => {
+    const socket = connect(url)
+    let text = ""
+    socket.on("connect", () => {
+      const lines = Object.entries(headers).map(([key, value]) => `${key}: ${value}\r\n`).join("")
+      const body = framing === "declared" ? `Content-Length: 100\r\n\r\n{"fil` : `Transfer-Encoding: chunked\r\n\r\n5\r\n{"fil\r\n`
+      socket.end(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${lines}${body}`)
+    })
+    socket.on("data", (data: Buffer) => (text += data.toString("latin1")))
+    socket.on("error", () => {})
+    socket.on("close", () => resume(Effect.succeed(answer(text, 5))))
+    return Effect.sync(() => socket.destroy())
+  })
