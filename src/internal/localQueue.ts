@@ -74,7 +74,8 @@ interface DrainWaiter {
 
 /**
  * Whether two snapshots of fiber refs hold the same value of every ref (a snapshot shares its
- * values with the fiber's refs; `getFiberRefs` makes a new snapshot on every call, never the same one).
+ * values with the fiber's refs; a fiber whose refs changed and changed back, or another run of
+ * the same program, holds a new snapshot of the same values).
  */
 // Stryker disable next-line BlockStatement: equivalent, answering no (undefined) makes a new runtime: only costs work
 const sameRefs = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => {
@@ -399,9 +400,9 @@ export const makeLocalQueue = Effect.fnUntraced(function*(options: LocalRouteOpt
   }
 
   /**
-   * The runtime of the enqueuing fiber: its services, refs and flags. Each `getFiberRefs` is a
-   * new snapshot even when nothing changed, so the latest runtime is reused while the fiber's
-   * refs hold the same values: one runtime for a loop of enqueues rather than one per task,
+   * The runtime of the enqueuing fiber: its services, refs and flags. The latest runtime is
+   * reused while the fiber's refs hold the same values (the same snapshot, or one equal to it)
+   * and its flags are the same: one runtime for a loop of enqueues rather than one per task,
    * which every task would keep until it ends (benchmark B5). The latest is also what the
    * dashboard's replays run with, having no enqueuing fiber of their own. Its attempts are
    * interruptible even when it enqueued from an uninterruptible region (an acquire, a
