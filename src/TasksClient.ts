@@ -359,12 +359,33 @@ export const enqueueHttpTasks = (
   options?: { readonly concurrency?: number | undefined }
 ): Effect.Effect<Array<Either.Either<TaskInfo, ImportError | ConfigError | DispatchError>>, never, TasksClient> =>
   Effect.flatMap(TasksClient, (client) =>
-    Effect.forEach(
-      tasks,
-      ({ options, path, payload }) => Effect.either(client.enqueueHttpTask(path, payload, options)),
+    Effect.suspend(() => {
+      const specs = Array.from(tasks)
+      const results: Array<Either.Either<TaskInfo, ImportError | ConfigError | DispatchError>> = new Array(specs.length)
+      let next = 0
+      // A few workers that each take the next task when theirs is done, rather than a fiber
+      // per task: forking one per task cost a batch of Cloud Tasks enqueues a tenth of its
+      // throughput (benchmark B2).
+      const worker = Effect.suspend(() => {
+        let index = 0
+        return Effect.whileLoop({
+          while: () => next < specs.length,
+          body: () => {
+            const { options, path, payload } = specs[index = next++]!
+            return Effect.either(client.enqueueHttpTask(path, payload, options))
+          },
+          step: (result) => {
+            results[index] = result
+          }
+        })
+      })
       // Below 1, or NaN, is 1.
-      { concurrency: Math.max(1, Math.floor(options?.concurrency ?? 10) || 1) }
-    ))
+      const workers = Math.min(specs.length, Math.max(1, Math.floor(options?.concurrency ?? 10) || 1))
+      return Effect.as(
+        workers === 1 ? worker : Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true }),
+        results
+      )
+    }))
 
 /**
  * Cancels a task by the name its `TaskInfo` gave. In production it is Cloud Tasks'
