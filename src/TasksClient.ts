@@ -16,6 +16,7 @@ import * as Log from "./internal/log.js"
 import { taskPayloadError } from "./internal/payloadIssues.js"
 import { makeTaskRequest, type PayloadEncoder, type Refusal } from "./internal/request.js"
 import { dryRunRoute } from "./internal/dryRun.js"
+import { useSpan } from "./internal/span.js"
 import { loadCloudRoute, loadHttpRoute, loadLocalQueue } from "./internal/routeModules.js"
 import { type Decision, decideRoute, decisionEvents, selectableRoutes, startEvent } from "./internal/routing.js"
 import { LocalRoute, type LocalRouteShape } from "./LocalRoute.js"
@@ -138,12 +139,11 @@ const make = (config: TasksConfigShape, routes: RouteServices) => Effect.gen(fun
       if (!leaves.has(decision.route)) return dispatch(decision, request.right)
       // The span is handed to the route as the task's trace parent rather than provided
       // as the parent of what the route does: nothing there opens spans of its own.
-      return Effect.useSpan("TasksClient.enqueueHttpTask", {
-        attributes: { "tasks.path": path, "tasks.route": decision.route },
-        kind: "producer",
-        // not captured per call: this runs on every request path
-        captureStackTrace: false
-      }, (span) => dispatch(decision, { ...request.right, traceparent: traceparentOf(span) }))
+      return useSpan(
+        "TasksClient.enqueueHttpTask",
+        { attributes: { "tasks.path": path, "tasks.route": decision.route }, kind: "producer" },
+        (span) => dispatch(decision, { ...request.right, traceparent: traceparentOf(span) })
+      )
     })
 
   return TasksClient.of({

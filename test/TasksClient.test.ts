@@ -541,6 +541,7 @@ describe("enqueueHttpTasks", () => {
         tasks.map((t, i) => i === 7 ? "invalid_path" : `ok${t.path}`)
       )
       expect(peak).toBe(3)
+      expect(yield* enqueueHttpTasks([]).pipe(Effect.provide(layer))).toEqual([])
       for (const concurrency of [0, Number.NaN]) {
         peak = 0
         const one = yield* enqueueHttpTasks(tasks.slice(0, 4), { concurrency }).pipe(Effect.provide(layer), Effect.fork)
@@ -608,6 +609,29 @@ describe("spans", () => {
         expect(ancestors(spans, work)).toEqual(["request"])
       })
   )
+
+  it.scoped("the enqueue span ends with the dispatch's exit, a refusal included, and carries the annotations and links in scope", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const server = yield* recordingServer((_, index) => ({ status: index === 1 ? 500 : 202 }))
+      const enqueue = enqueueHttpTask("/api/tasks/other", {}).pipe(
+        Effect.provide(clientWith({ appEnv: "dev", forceHttpLoopback: true, urlBase: server.url }))
+      )
+      const upstream = yield* Effect.makeSpan("upstream")
+      yield* Effect.gen(function*() {
+        yield* enqueue
+        expect(Either.isLeft(yield* Effect.either(enqueue))).toBe(true)
+        yield* enqueue.pipe(Effect.annotateSpans("deployment", "blue"), Effect.linkSpans(upstream))
+      }).pipe(Effect.withTracer(tracer))
+      const enqueues = spans.filter((span) => span.name === "TasksClient.enqueueHttpTask")
+      expect(enqueues.map((span) => span.exit?._tag)).toEqual(["Success", "Failure", "Success"])
+      expect(enqueues.map((span) => span.attributes.get("deployment"))).toEqual([undefined, undefined, "blue"])
+      expect(enqueues.map((span) => span.links.length)).toEqual([0, 0, 1])
+      // Each task carries the trace of its own span.
+      expect(server.requests.map((request) => String(request.headers["traceparent"]).split("-")[2])).toEqual(
+        enqueues.map((span) => span.spanId)
+      )
+    }))
 
   it.scoped("with tracing turned off, the task carries no traceparent (not the no-op span's \"noop\" IDs)", () =>
     Effect.gen(function*() {

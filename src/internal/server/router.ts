@@ -13,7 +13,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import { Cause, Chunk, Clock, Context, Duration, Effect, Exit, type Fiber, FiberRef, HashMap, Option, Stream, Tracer } from "effect"
+import { Cause, Context, Duration, Effect, Exit, type Fiber, FiberRef, Option, Stream, Tracer } from "effect"
 import { Events } from "../../Events.js"
 import type { PayloadIssue } from "../../Errors.js"
 import { type TaskHandler, TaskHandlers } from "../../TaskHandlers.js"
@@ -24,6 +24,7 @@ import { MAX_TASK_BYTES } from "../limits.js"
 import * as Log from "../log.js"
 import { type Outcome, outcomeOf } from "../outcome.js"
 import { isLastAttempt, queueSettings } from "../queues.js"
+import { spanEnder, startSpan } from "../span.js"
 import { makeSupervisor } from "../supervisor.js"
 import { parseTaskJson } from "../json.js"
 import { makeSecretCheck } from "./auth.js"
@@ -188,62 +189,18 @@ interface Running {
   readonly finished: (exit: Exit.Exit<unknown, unknown>) => void
 }
 
-const zero = BigInt(0)
-
 /** `span` as `running` sees it, ended by the clock of `fiber` as `Effect.useSpan` would. */
 const running = (fiber: Fiber.RuntimeFiber<unknown, unknown>, span: Tracer.Span): Running => {
-  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-  const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+  const end = spanEnder(fiber, span)
   const state: Running = {
     running: false,
     finished: (exit) => {
       // Stryker disable next-line BooleanLiteral: the answer follows the handler's exit with no async step of ours: only a scheduler yield could let an interruption in between
       state.running = false
-      if (span.status._tag !== "Ended") span.end(timing ? clock.unsafeCurrentTimeNanos() : zero, exit)
+      end(exit)
     }
   }
   return state
-}
-
-const noLinks: ReadonlyArray<Tracer.SpanLink> = []
-
-type StartSpan = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  name: string,
-  parent: Tracer.AnySpan | undefined,
-  options: { readonly kind: Tracer.SpanKind; readonly attributes: Readonly<Record<string, unknown>> }
-) => Tracer.Span | undefined
-
-/**
- * Starts a span as `Effect.makeSpan` does, without the copy of the fiber's refs that it
- * makes, or `undefined` when the fiber asks for more than the plain case (tracing
- * disabled, span annotations or links in scope, a parent that stops propagation): the
- * caller then uses `Effect.makeSpan`.
- */
-// Stryker disable next-line BlockStatement: every span started through Effect.makeSpan is the same span, only slower
-const startSpan: StartSpan = (fiber, name, parent, options) => {
-  if (
-    !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
-    (parent !== undefined && Context.get(parent.context, Tracer.DisablePropagation)) ||
-    // Stryker disable next-line EqualityOperator: `>= 0` sends every span through Effect.makeSpan: the same span, only slower
-    HashMap.size(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)) > 0 ||
-    Chunk.isNonEmpty(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
-  ) {
-    return undefined
-  }
-  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-  const start = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? clock.unsafeCurrentTimeNanos() : zero
-  const span = fiber.currentTracer.span(
-    name,
-    Option.fromNullable(parent),
-    Context.empty(),
-    noLinks,
-    start,
-    options.kind,
-    options
-  )
-  for (const key in options.attributes) span.attribute(key, options.attributes[key])
-  return span
 }
 
 /** The find-my-way pattern matching `path` literally (`:` starts a parameter there). */
