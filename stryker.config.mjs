@@ -24,6 +24,7 @@ export default {
     "src/internal/env.ts",
     "src/internal/server/auth.ts",
     "src/internal/server/router.ts",
+    "src/internal/span.ts",
     "src/internal/server/oidc.ts",
     "src/internal/engine/backoff.ts",
     "src/internal/engine/tokenBucket.ts",

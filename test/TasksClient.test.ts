@@ -613,20 +613,26 @@ describe("spans", () => {
   it.scoped("the enqueue span ends with the dispatch's exit, a refusal included, and carries the annotations and links in scope", () =>
     Effect.gen(function*() {
       const { spans, tracer } = recordingTracer()
-      const server = yield* recordingServer((_, index) => ({ status: index === 1 ? 500 : 202 }))
-      const enqueue = enqueueHttpTask("/api/tasks/other", {}).pipe(
+      const server = yield* recordingServer((_, index) => ({ status: index % 2 === 1 ? 500 : 202 }))
+      const enqueue = Effect.either(enqueueHttpTask("/api/tasks/other", {})).pipe(
         Effect.provide(clientWith({ appEnv: "dev", forceHttpLoopback: true, urlBase: server.url }))
       )
       const upstream = yield* Effect.makeSpan("upstream")
-      yield* Effect.gen(function*() {
-        yield* enqueue
-        expect(Either.isLeft(yield* Effect.either(enqueue))).toBe(true)
-        yield* enqueue.pipe(Effect.annotateSpans("deployment", "blue"), Effect.linkSpans(upstream))
-      }).pipe(Effect.withTracer(tracer))
+      // With annotations or links in scope, the span is effect's own (Effect.useSpan): the same span.
+      const inScope = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        effect.pipe(Effect.annotateSpans("deployment", "blue"), Effect.linkSpans(upstream))
+      const results = yield* Effect.all([enqueue, enqueue, inScope(enqueue), inScope(enqueue)]).pipe(Effect.withTracer(tracer))
+      expect(results.map(Either.isRight)).toEqual([true, false, true, false])
       const enqueues = spans.filter((span) => span.name === "TasksClient.enqueueHttpTask")
-      expect(enqueues.map((span) => span.exit?._tag)).toEqual(["Success", "Failure", "Success"])
-      expect(enqueues.map((span) => span.attributes.get("deployment"))).toEqual([undefined, undefined, "blue"])
-      expect(enqueues.map((span) => span.links.length)).toEqual([0, 0, 1])
+      expect(enqueues.map((span) => span.exit?._tag)).toEqual(["Success", "Failure", "Success", "Failure"])
+      for (const span of enqueues) {
+        expect(span.kind).toBe("producer")
+        expect([span.attributes.get("tasks.path"), span.attributes.get("tasks.route")]).toEqual(["/api/tasks/other", "loopback"])
+        // No stack trace is captured per call, on either path.
+        expect(span.attributes.has("code.stacktrace")).toBe(false)
+      }
+      expect(enqueues.map((span) => span.attributes.get("deployment"))).toEqual([undefined, undefined, "blue", "blue"])
+      expect(enqueues.map((span) => span.links.length)).toEqual([0, 0, 1, 1])
       // Each task carries the trace of its own span.
       expect(server.requests.map((request) => String(request.headers["traceparent"]).split("-")[2])).toEqual(
         enqueues.map((span) => span.spanId)
