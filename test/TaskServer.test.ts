@@ -2,7 +2,7 @@
  * The task server: its answers, events and spans, as Cloud Tasks and an operator see them.
  *
  * Equivalent mutants of src/internal/server/router.ts, one a line; all but the first and the last
- * two are disabled there with `// Stryker disable next-line` and the same reason:
+ * are disabled there with `// Stryker disable next-line` and the same reason:
  * - `captureStackTrace` of both spans (Stryker 9.6 no longer makes these).
  * - The body's "Text" tag (only the other two tags are tested).
  * - Our limit applied to a declared-length body where the platform's is no smaller or absent (the length is within it).
@@ -15,10 +15,13 @@
  *   without its tag (not JSON either way).
  * - `running = true` as the span ends (the answer follows the handler's exit with no async step of ours;
  *   only a scheduler yield in between could tell, which no test can arrange).
- * - Every span started through `Effect.makeSpan` (the startSpan body emptied, `>= 0` annotations).
  * - `passes` always true (each event still checks its own level), and `!== ""` for "Succeeded" likewise.
- * - Not disabled, as their lines hold killed mutants of the same kind: startSpan's fallback condition
- *   as `true`, and the outcome's log pre-check as `true` (both the general path, the same result).
+ * - Not disabled, as its line holds killed mutants of the same kind: the outcome's log pre-check as
+ *   `true` (the general path, the same result).
+ *
+ * Equivalent mutants of src/internal/span.ts (the spans of this server and of `TasksClient`), which
+ * send every span through effect's own, the same span only slower: startSpan's body emptied (disabled
+ * there), and its fallback condition as `true` (not disabled: its line holds killed mutants).
  */
 import { FileSystem, HttpIncomingMessage as IncomingMessage, HttpMiddleware } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
@@ -683,6 +686,44 @@ describe("TaskServer: trace propagation", () => {
       expect((yield* linked.post(Transcribe.path, transcribe, auth)).status).toBe(200)
       const handled = spans.filter((span) => span.name === "TaskServer.handle")
       expect(handled.map((span) => span.links.map((link) => link.span.spanId))).toEqual([[], ["00f067aa0ba902b7"]])
+    }))
+
+  it.scopedLive("a link a handler adds to its span stays on that span, with a tracer that keeps the links array it is given", () =>
+    Effect.gen(function*() {
+      const upstream = Tracer.externalSpan({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7" })
+      const handled: Array<ReadonlyArray<Tracer.SpanLink>> = []
+      let next = 0
+      // As @effect/opentelemetry's spans do: the array of links is kept as given, and added to.
+      const keeping = Tracer.make({
+        context: (f) => f(),
+        span: (name, parent, context, links, startTime, kind) => {
+          const kept = links as Array<Tracer.SpanLink>
+          if (name === "TaskServer.handle") handled.push(kept)
+          return {
+            _tag: "Span",
+            name,
+            spanId: String(++next).padStart(16, "0"),
+            traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+            parent,
+            context,
+            status: { _tag: "Started", startTime },
+            attributes: new Map(),
+            links: kept,
+            sampled: true,
+            kind,
+            attribute: () => {},
+            event: () => {},
+            addLinks: (more) => {
+              kept.push(...more)
+            },
+            end: () => {}
+          }
+        }
+      })
+      const server = yield* startTaskServer(taskHandlersLayer(handleTask(Transcribe, () => Effect.linkSpanCurrent(upstream))))
+        .pipe(Effect.withTracer(keeping))
+      for (let i = 0; i < 2; i++) expect((yield* server.post(Transcribe.path, transcribe, auth)).status).toBe(200)
+      expect(handled.map((links) => links.length)).toEqual([1, 1])
     }))
 
   it.scopedLive("the trace continues from traceparent even with the platform's HTTP tracer off", () =>

@@ -6,7 +6,6 @@
 import { Chunk, Clock, Context, Effect, type Exit, type Fiber, FiberRef, HashMap, Option, Tracer } from "effect"
 
 const zero = BigInt(0)
-const noLinks: ReadonlyArray<Tracer.SpanLink> = []
 
 /** What a span is started with. */
 export interface SpanOptions {
@@ -29,17 +28,18 @@ export type StartSpan = (
 /** See {@link StartSpan}. */
 // Stryker disable next-line BlockStatement: every span started through effect's own is the same span, only slower
 export const startSpan: StartSpan = (fiber, name, parent, options) => {
-  // Stryker disable next-line ConditionalExpression: `true` sends every span through effect's own: the same span, only slower (the first operand's `!` removed is still killed)
-  const declined = !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
+  if (
+    !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
     (parent !== undefined && Context.get(parent.context, Tracer.DisablePropagation)) ||
-    // Stryker disable next-line EqualityOperator: `>= 0` sends every span through effect's own: the same span, only slower
-    HashMap.size(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)) > 0 ||
+    !HashMap.isEmpty(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)) ||
     Chunk.isNonEmpty(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
-  // Stryker disable next-line ConditionalExpression: `true` sends every span through effect's own: the same span, only slower (`false` is killed through the operands above)
-  if (declined) return undefined
+  ) {
+    return undefined
+  }
   const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
   const start = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? clock.unsafeCurrentTimeNanos() : zero
-  const span = fiber.currentTracer.span(name, Option.fromNullable(parent), Context.empty(), noLinks, start, options.kind, options)
+  // A new array of links per span, as effect gives: a tracer may keep it and add to it (OpenTelemetry's does).
+  const span = fiber.currentTracer.span(name, Option.fromNullable(parent), Context.empty(), [], start, options.kind, options)
   for (const key in options.attributes) span.attribute(key, options.attributes[key])
   return span
 }
