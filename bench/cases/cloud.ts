@@ -57,7 +57,6 @@ export const cloudCases = async () => {
         const ms = await time(async () => {
           if (side === "raw") return pool(n, concurrency, () => client.createTask(rawTask()))
           if (side === "floor") {
-            // As enqueueHttpTasks drives its tasks: `concurrency` fibers, each taking the next call.
             let next = 0
             const worker = Effect.whileLoop({ while: () => next++ < n, body: asEffect, step: () => {} })
             return Effect.runPromise(Effect.all(range(concurrency).map(() => worker), { concurrency, discard: true }))
