@@ -8,6 +8,7 @@ import {
   Either,
   Exit,
   FastCheck as fc,
+  Fiber,
   HashMap,
   Layer,
   Logger,
@@ -639,6 +640,21 @@ describe("spans", () => {
       expect(server.requests.map((request) => String(request.headers["traceparent"]).split("-")[2])).toEqual(
         enqueues.map((span) => span.spanId)
       )
+    }))
+
+  it.scoped("an enqueue interrupted while it dispatches ends its span as interrupted", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const server = yield* recordingServer(() => ({ hang: true }))
+      const fiber = yield* enqueueHttpTask("/api/tasks/other", {}).pipe(
+        Effect.provide(clientWith({ appEnv: "dev", forceHttpLoopback: true, urlBase: server.url })),
+        Effect.withTracer(tracer),
+        Effect.fork
+      )
+      yield* server.received(1)
+      expect(spans.map((span) => [span.name, span.exit])).toEqual([["TasksClient.enqueueHttpTask", undefined]])
+      yield* Fiber.interrupt(fiber)
+      expect(spans.map((span) => span.exit !== undefined && Exit.isInterrupted(span.exit))).toEqual([true])
     }))
 
   it.scoped("with tracing turned off, the task carries no traceparent (not the no-op span's \"noop\" IDs)", () =>
