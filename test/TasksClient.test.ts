@@ -657,6 +657,23 @@ describe("spans", () => {
       expect(spans.map((span) => span.exit !== undefined && Exit.isInterrupted(span.exit))).toEqual([true])
     }))
 
+  it.scoped("a span in between that stops propagation is passed over: the enqueue span is the caller's child", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const server = yield* recordingServer(() => ({ status: 202 }))
+      yield* enqueueHttpTask("/api/tasks/other", {}).pipe(
+        Effect.withSpan("hop", { context: Context.make(Tracer.DisablePropagation, true) }),
+        Effect.withSpan("request"),
+        Effect.provide(clientWith({ appEnv: "dev", forceHttpLoopback: true, urlBase: server.url })),
+        Effect.withTracer(tracer)
+      )
+      const enqueue = spans.find((span) => span.name === "TasksClient.enqueueHttpTask")!
+      const request = spans.find((span) => span.name === "request")!
+      expect(ancestors(spans, enqueue)).toEqual(["request"])
+      const [, traceId, parentId] = String(server.requests[0]?.headers["traceparent"]).split("-")
+      expect([traceId, parentId]).toEqual([request.traceId, enqueue.spanId])
+    }))
+
   it.scoped("with tracing turned off, the task carries no traceparent (not the no-op span's \"noop\" IDs)", () =>
     Effect.gen(function*() {
       const server = yield* recordingServer(() => ({ status: 202 }))
