@@ -381,10 +381,7 @@ export const enqueueHttpTasks = (
       })
       // Below 1, or NaN, is 1.
       const workers = Math.min(specs.length, Math.max(1, Math.floor(options?.concurrency ?? 10) || 1))
-      return Effect.as(
-        workers === 1 ? worker : Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true }),
-        results
-      )
+      return Effect.as(Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true }), results)
     }))
 
 /**
